@@ -1,0 +1,75 @@
+#include "atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int milnce_atomic_open(milnce_atomic_file *f, const char *path, milnce_error *err) {
+    static atomic_uint counter; /* distinct temp names for threads of one process */
+    f->fd = -1;
+    if (strlen(path) >= sizeof f->path)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "path too long: %.64s...", path);
+    strcpy(f->path, path);
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&counter, 1));
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", f->tmp, strerror(errno));
+    return 0;
+}
+
+int milnce_atomic_write(milnce_atomic_file *f, const void *buf, size_t n, milnce_error *err) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", f->tmp, strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int milnce_atomic_commit(milnce_atomic_file *f, milnce_error *err) {
+    int ret = 0;
+    if (fsync(f->fd) < 0) ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: fsync: %s", f->tmp, strerror(errno));
+    if (close(f->fd) < 0 && ret == 0)
+        ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: close: %s", f->tmp, strerror(errno));
+    f->fd = -1;
+    if (ret == 0 && rename(f->tmp, f->path) < 0)
+        ret = milnce_error_set(err, MILNCE_ERR_IO, "rename %s -> %s: %s", f->tmp, f->path, strerror(errno));
+    if (ret < 0) {
+        unlink(f->tmp);
+        return ret;
+    }
+    char dir[4096];
+    strcpy(dir, f->path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd); /* best effort: some file systems refuse fsync on folders */
+        close(dfd);
+    }
+    return 0;
+}
+
+void milnce_atomic_abort(milnce_atomic_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    unlink(f->tmp);
+}
+
+int milnce_write_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err) {
+    milnce_atomic_file f;
+    int ret = milnce_atomic_open(&f, path, err);
+    if (ret < 0) return ret;
+    if ((ret = milnce_atomic_write(&f, buf, n, err)) < 0) {
+        milnce_atomic_abort(&f);
+        return ret;
+    }
+    return milnce_atomic_commit(&f, err);
+}

@@ -1,0 +1,8 @@
+/* Placeholder until io/ lands; replaced by the real command. */
+#include <stdio.h>
+#include "commands.h"
+int milnce_cmd_captions(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "milnce captions: not built yet\n");
+    return MILNCE_EXIT_ERROR;
+}

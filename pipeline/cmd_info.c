@@ -1,0 +1,44 @@
+/* milnce info: what this build runs on. */
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libswscale/swscale.h>
+#include <stdio.h>
+
+#include "blas_select.h"
+#include "commands.h"
+
+extern char *openblas_get_config(void);
+extern int openblas_get_num_threads(void);
+
+static void ver(const char *name, unsigned v) {
+    printf("  %-12s %u.%u.%u\n", name, v >> 16, (v >> 8) & 0xff, v & 0xff);
+}
+
+int milnce_cmd_info(int argc, char **argv) {
+    if (milnce_wants_help(argc, argv)) {
+        printf("usage: milnce info\n\nPrints the milnce version, the FFmpeg and OpenBLAS libraries in use, and the\nOpenBLAS kernel this process runs (milnce picks the fastest one the CPU supports).\n");
+        return MILNCE_EXIT_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "milnce info: unexpected argument '%s'\n", argv[1]);
+        return MILNCE_EXIT_USAGE;
+    }
+    printf("milnce %s\n", MILNCE_VERSION);
+    printf("FFmpeg %s\n", av_version_info());
+    ver("libavformat", avformat_version());
+    ver("libavcodec", avcodec_version());
+    ver("libavutil", avutil_version());
+    ver("libswscale", swscale_version());
+    printf("OpenBLAS %s\n", openblas_get_config());
+    printf("  core        %s\n", milnce_blas_core());
+    printf("  best for CPU %s\n", milnce_blas_best_core() ? milnce_blas_best_core() : "(default)");
+    printf("  selection   %s\n", milnce_blas_status());
+    printf("  threads     %d\n", openblas_get_num_threads());
+#ifdef MILNCE_HAVE_MPI
+    printf("MPI         built with MPI support\n");
+#else
+    printf("MPI         not built\n");
+#endif
+    return MILNCE_EXIT_OK;
+}

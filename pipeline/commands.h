@@ -1,0 +1,28 @@
+/* The subcommands of `milnce`. Each is `int milnce_cmd_<name>(int argc, char **argv)` in
+ * pipeline/cmd_<name>.c, with argv[0] the subcommand name; it returns the process exit code:
+ * 0 ok, 1 runtime error, 2 usage error. Only these functions print for the user. */
+#ifndef MILNCE_COMMANDS_H
+#define MILNCE_COMMANDS_H
+
+enum { MILNCE_EXIT_OK = 0, MILNCE_EXIT_ERROR = 1, MILNCE_EXIT_USAGE = 2 };
+
+typedef struct milnce_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help; /* one line */
+} milnce_command;
+
+int milnce_cmd_info(int argc, char **argv);
+int milnce_cmd_probe(int argc, char **argv);
+int milnce_cmd_clip(int argc, char **argv);
+int milnce_cmd_captions(int argc, char **argv);
+int milnce_cmd_config(int argc, char **argv);
+
+/* True when argv holds -h or --help (for subcommands that parse their own options). */
+int milnce_wants_help(int argc, char **argv);
+
+/* A logger for library warnings that prints "milnce <cmd>: warning: ..." to stderr. */
+#include "error.h"
+milnce_logger milnce_stderr_logger(const char *cmd);
+
+#endif

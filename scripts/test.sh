@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (Check suites, reference fixtures, e2e).
+#   MILNCE_SANITIZE=1  build in build-asan with ASan+UBSan instead of build/
+#   extra arguments go to ctest (e.g. -R check_loss, -L slow)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ "${MILNCE_SANITIZE:-0}" = 1 ]; then
+  dir=build-asan
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMILNCE_SANITIZE=ON >/dev/null
+  # Leaks are reported by valgrind runs; Check's forked children and OpenBLAS/OpenMP thread pools
+  # keep allocations alive at exit.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+  dir=build
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$dir" -j"$(nproc)"
+cd "$dir"
+ctest --output-on-failure -j"$(nproc)" -LE "${MILNCE_EXCLUDE_LABEL:-slow}" "$@"
