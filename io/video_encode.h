@@ -1,0 +1,58 @@
+/* H.264 encoding of RGB frames into an MP4, to a file or to a memory buffer.
+ *
+ * This is how milnce writes the training rendition of a video (the `.mp4` member of a shard) and
+ * the synthetic corpus. libx264 through libavcodec, yuv420p, no audio, one thread per encoder
+ * (callers run encoders in parallel) and bit-exact muxing, so the same frames and options give
+ * the same bytes. The moov atom is moved to the front ("faststart"), so a reader that has only
+ * the first part of the file, or reads it from memory, can start decoding at once; a key frame
+ * comes at least every `gop` frames (default: one second).
+ *
+ * Frames are RGB24, H x W x 3 bytes with a row stride in bytes; W and H must be even. */
+#ifndef MILNCE_VIDEO_ENCODE_H
+#define MILNCE_VIDEO_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct milnce_encode_opts {
+    int width, height;     /* pixels, even, >= 2 */
+    int fps_num, fps_den;  /* frame rate as a fraction, e.g. 15/1 or 30000/1001 */
+    int crf;               /* x264 constant rate factor, 0..51; default 23 */
+    const char *preset;    /* x264 preset; default "veryfast" */
+    int gop;               /* max frames between key frames; default: fps rounded down, >= 1 */
+    int faststart;         /* 1 (default): moov before mdat; 0: moov at the end */
+} milnce_encode_opts;
+
+/* Fills the defaults above for a size and an integer frame rate. */
+void milnce_encode_opts_init(milnce_encode_opts *o, int width, int height, int fps);
+
+typedef struct milnce_video_encoder milnce_video_encoder;
+
+/* An encoder that writes the MP4 to path atomically (temp file + fsync + rename at finish). */
+int milnce_video_encoder_open_file(milnce_video_encoder **enc, const char *path,
+                                   const milnce_encode_opts *o, milnce_error *err);
+/* An encoder that builds the MP4 in memory; take the bytes with milnce_video_encoder_take(). */
+int milnce_video_encoder_open_mem(milnce_video_encoder **enc, const milnce_encode_opts *o,
+                                  milnce_error *err);
+
+/* Encodes one frame: rgb is (height, width, 3) with rows `stride` bytes apart. Frame i is shown
+ * at time i * fps_den / fps_num seconds. */
+int milnce_video_encoder_write_rgb(milnce_video_encoder *enc, const uint8_t *rgb, int stride,
+                                   milnce_error *err);
+
+/* Flushes the encoder, writes the trailer and (file mode) commits the file. */
+int milnce_video_encoder_finish(milnce_video_encoder *enc, milnce_error *err);
+
+/* Memory mode, after finish: hands over the MP4 bytes (*data malloc'ed, caller frees). */
+int milnce_video_encoder_take(milnce_video_encoder *enc, uint8_t **data, size_t *size,
+                              milnce_error *err);
+
+/* Frames written so far. */
+int64_t milnce_video_encoder_frames(const milnce_video_encoder *enc);
+
+/* Frees everything; an unfinished file encoder removes its temporary file. NULLs *enc. */
+void milnce_video_encoder_free(milnce_video_encoder **enc);
+
+#endif

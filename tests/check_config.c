@@ -1,0 +1,145 @@
+/* Configs: defaults, YAML files, overrides, and errors that name file, line and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "testutil.h"
+
+static const char *write_tmp(const char *name, const char *text) {
+    static char path[4][4200];
+    static int slot;
+    char *p = path[slot++ % 4];
+    snprintf(p, 4200, "%s/%s", tu_tmpdir(), name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+START_TEST(test_defaults_are_valid) {
+    milnce_config cfg;
+    milnce_error err = {0};
+    milnce_config_defaults(&cfg);
+    /* Every default must itself pass the key's type and range check. */
+    for (const milnce_config_key *k = milnce_config_schema(); k->name; k++) {
+        char a[256];
+        snprintf(a, sizeof a, "%s=%s", k->name, k->dflt);
+        ck_assert_msg(milnce_config_set(&cfg, a, &err) == 0, "default of %s: %s", k->name, err.msg);
+    }
+    ck_assert_int_eq(milnce_config_validate(&cfg, &err), 0);
+    ck_assert_int_eq(cfg.data.num_frames, 16);
+    ck_assert_double_eq(cfg.data.fps, 5.0);
+    ck_assert_int_eq(cfg.data.max_words, 20);
+    ck_assert_int_eq(cfg.eval.max_words, 30);
+    ck_assert_str_eq(cfg.data.window, "nearest");
+    ck_assert_double_eq(cfg.train.lr, 1e-3);
+}
+END_TEST
+
+START_TEST(test_load_and_override) {
+    const char *p = write_tmp("c.yaml", "# comment\ndata:\n  num_frames: 8\n  window: symmetric\n"
+                                        "train:\n  lr: 2.5e-4\n  normalize: yes\n  out_dir: \"a b/c\"\neval:\n");
+    milnce_config cfg;
+    milnce_error err = {0};
+    milnce_config_defaults(&cfg);
+    ck_assert_msg(milnce_config_load(&cfg, p, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(cfg.data.num_frames, 8);
+    ck_assert_str_eq(cfg.data.window, "symmetric");
+    ck_assert_double_eq(cfg.train.lr, 2.5e-4);
+    ck_assert_int_eq(cfg.train.normalize, 1);
+    ck_assert_str_eq(cfg.train.out_dir, "a b/c");
+    ck_assert_int_eq(cfg.data.size, 224); /* untouched keys keep defaults */
+    ck_assert_int_eq(milnce_config_set(&cfg, "data.num_frames=32", &err), 0);
+    ck_assert_int_eq(cfg.data.num_frames, 32);
+}
+END_TEST
+
+START_TEST(test_errors_name_file_line_key) {
+    milnce_config cfg;
+    milnce_error err = {0};
+    milnce_config_defaults(&cfg);
+    const char *p = write_tmp("bad.yaml", "data:\n  num_frames: 8\n  nmu_frames: 9\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "bad.yaml:3") && strstr(err.msg, "data.nmu_frames"), "%s", err.msg);
+
+    p = write_tmp("type.yaml", "train:\n\n  lr: fast\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "type.yaml:3") && strstr(err.msg, "train.lr"), "%s", err.msg);
+
+    p = write_tmp("range.yaml", "data:\n  num_frames: 0\n");
+    ck_assert_int_eq(milnce_config_load(&cfg, p, &err), MILNCE_ERR_RANGE);
+    ck_assert_msg(strstr(err.msg, "range.yaml:2") && strstr(err.msg, "data.num_frames"), "%s", err.msg);
+
+    p = write_tmp("enum.yaml", "data:\n  window: widest\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "nearest|symmetric"), "%s", err.msg);
+
+    p = write_tmp("section.yaml", "trian:\n  lr: 1\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "section.yaml:1") && strstr(err.msg, "trian"), "%s", err.msg);
+
+    p = write_tmp("syntax.yaml", "data:\n  num_frames: [1, 2\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "syntax.yaml:"), "%s", err.msg);
+
+    p = write_tmp("nested.yaml", "data:\n  num_frames:\n    a: 1\n");
+    ck_assert_int_lt(milnce_config_load(&cfg, p, &err), 0);
+    ck_assert_msg(strstr(err.msg, "nested.yaml:3") && strstr(err.msg, "data.num_frames"), "%s", err.msg);
+
+    ck_assert_int_lt(milnce_config_set(&cfg, "train.bogus=1", &err), 0);
+    ck_assert_msg(strstr(err.msg, "train.bogus"), "%s", err.msg);
+    ck_assert_int_lt(milnce_config_set(&cfg, "train.batch_size=-3", &err), 0);
+    ck_assert_int_lt(milnce_config_set(&cfg, "novalue", &err), 0);
+    ck_assert_int_lt(milnce_config_load(&cfg, "/nonexistent/x.yaml", &err), 0);
+    ck_assert_msg(strstr(err.msg, "/nonexistent/x.yaml"), "%s", err.msg);
+
+    /* A failed load must not have changed earlier keys of a valid prefix beyond what it read,
+     * and an empty file is a valid config (all defaults). */
+    milnce_config_defaults(&cfg);
+    p = write_tmp("empty.yaml", "");
+    ck_assert_int_eq(milnce_config_load(&cfg, p, &err), 0);
+}
+END_TEST
+
+START_TEST(test_resolved_yaml_round_trips) {
+    milnce_config a, b;
+    milnce_error err = {0};
+    milnce_config_defaults(&a);
+    ck_assert_int_eq(milnce_config_set(&a, "train.out_dir=we\"ird\\path", &err), 0);
+    ck_assert_int_eq(milnce_config_set(&a, "train.lr=0.1", &err), 0);
+    ck_assert_int_eq(milnce_config_set(&a, "model.width=0.3333333333333333", &err), 0);
+    const char *dir = tu_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/resolved.yaml", dir);
+    ck_assert_int_eq(milnce_config_write(&a, path, &err), 0);
+    milnce_config_defaults(&b);
+    ck_assert_msg(milnce_config_load(&b, path, &err) == 0, "%s", err.msg);
+    ck_assert_mem_eq(&a, &b, sizeof a);
+}
+END_TEST
+
+START_TEST(test_shipped_configs_load) {
+    static const char *files[] = {"configs/demo.yaml", "configs/howto100m_s3dg.yaml", "configs/eval_youcook2.yaml"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        milnce_config cfg;
+        milnce_error err = {0};
+        milnce_config_defaults(&cfg);
+        ck_assert_msg(milnce_config_load(&cfg, files[i], &err) == 0, "%s", err.msg);
+        ck_assert_msg(milnce_config_validate(&cfg, &err) == 0, "%s", err.msg);
+    }
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, test_defaults_are_valid);
+    tcase_add_test(tc, test_load_and_override);
+    tcase_add_test(tc, test_errors_name_file_line_key);
+    tcase_add_test(tc, test_resolved_yaml_round_trips);
+    tcase_add_test(tc, test_shipped_configs_load);
+    suite_add_tcase(s, tc);
+    return tu_run(s, argc, argv);
+}
