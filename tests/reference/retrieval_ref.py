@@ -1,0 +1,63 @@
+"""Independent numpy implementation of the retrieval metrics (DESIGN.md): writes score matrices,
+embeddings and the expected ranks/metrics that tests/check_retrieval.c compares against.
+
+rank_i = 1 + #{j : S[i, j] > S[i, i]} (ties do not count against the query);
+R@K = 100 * mean(rank <= K); median = numpy.median; mean = numpy.mean."""
+import argparse
+import json
+import os
+
+import numpy as np
+
+
+def metrics(ranks):
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return {"r1": 100 * np.mean(ranks <= 1), "r5": 100 * np.mean(ranks <= 5),
+            "r10": 100 * np.mean(ranks <= 10), "median_rank": float(np.median(ranks)),
+            "mean_rank": float(np.mean(ranks))}
+
+
+def ranks_t2v(S):
+    gt = np.diag(S)[:, None]
+    return 1 + (S > gt).sum(axis=1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rng = np.random.default_rng(7)
+    cases = {}
+    # Random scores, odd and even n.
+    for n in (1, 2, 37, 100):
+        cases[f"random{n}"] = rng.standard_normal((n, n)).astype(np.float32)
+    # Heavy ties: integer scores from a tiny range, and a constant matrix (every rank 1).
+    cases["ties"] = rng.integers(0, 3, size=(50, 50)).astype(np.float32)
+    cases["const"] = np.ones((12, 12), np.float32)
+    expected = {}
+    for name, S in cases.items():
+        np.save(os.path.join(a.out, f"{name}.npy"), S)
+        t2v = ranks_t2v(S)
+        v2t = ranks_t2v(S.T)
+        np.save(os.path.join(a.out, f"{name}_t2v.npy"), t2v.astype(np.int64))
+        np.save(os.path.join(a.out, f"{name}_v2t.npy"), v2t.astype(np.int64))
+        expected[name] = {"t2v": metrics(t2v), "v2t": metrics(v2t)}
+    # Embeddings for the blocked path: small integers make every dot product exact in float32,
+    # so ties are real ties; duplicated rows force them.
+    n, d = 300, 16
+    T = rng.integers(-3, 4, size=(n, d)).astype(np.float32)
+    V = rng.integers(-3, 4, size=(n, d)).astype(np.float32)
+    V[10] = V[11]
+    T[20] = T[21]
+    np.save(os.path.join(a.out, "emb_text.npy"), T)
+    np.save(os.path.join(a.out, "emb_video.npy"), V)
+    S = T.astype(np.float64) @ V.astype(np.float64).T
+    np.save(os.path.join(a.out, "emb_t2v.npy"), ranks_t2v(S).astype(np.int64))
+    np.save(os.path.join(a.out, "emb_v2t.npy"), ranks_t2v(S.T).astype(np.int64))
+    with open(os.path.join(a.out, "metrics.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
