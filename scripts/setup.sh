@@ -8,7 +8,7 @@ PKGS=(
   libopenblas-dev check libsubunit-dev libyaml-dev libjansson-dev libyajl-dev libutf8proc-dev
   openmpi-bin libopenmpi-dev
   ffmpeg python3 python3-numpy python3-torch python3-av
-  valgrind
+  valgrind chromium fonts-dejavu-core bc
 )
 missing=()
 for p in "${PKGS[@]}"; do
