@@ -1,0 +1,54 @@
+/* The input of `milnce preprocess`: which videos, under which ids.
+ *
+ * A list is either
+ *   - a CSV with a header holding `video_path` (id = the file's stem) or `video_id` (path =
+ *     <root>/<id>.<ext> for the first existing ext of mp4, mkv, webm, mov, avi, or
+ *     <root>/<task>/<id>.<ext> when a `task` column is present), other columns ignored; or
+ *   - a folder: every file in it with a video extension, sorted by name.
+ * Relative paths in a CSV are taken from the CSV's folder. Every id becomes a shard key and the
+ * name of derived files, so ids that could escape the output folder or break the WebDataset
+ * layout (empty, '.', '/', '\\', "..", NUL, control characters, over 255 bytes) are refused: the
+ * entry is kept with `error` set, so the run logs it and goes on. */
+#ifndef MILNCE_VIDEO_LIST_H
+#define MILNCE_VIDEO_LIST_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct milnce_video_entry {
+    char *id;    /* shard key; never NULL */
+    char *path;  /* video file; NULL when not found */
+    char *error; /* NULL, or why this entry will be skipped */
+    size_t line; /* 1-based CSV line (0 for a folder listing) */
+} milnce_video_entry;
+
+typedef struct milnce_video_list {
+    milnce_video_entry *v; /* (n) in list order */
+    size_t n, cap;
+} milnce_video_list;
+
+/* root: where `video_id` rows look for files (NULL: the CSV's folder). */
+int milnce_video_list_read(const char *path, const char *root, milnce_video_list *out,
+                           milnce_error *err);
+void milnce_video_list_free(milnce_video_list *l);
+
+/* 0 when id is a usable key; else MILNCE_ERR_INVALID with the reason. */
+int milnce_video_id_check(const char *id, milnce_error *err);
+
+/* A minimal RFC 4180 CSV reader over a whole buffer: fields may be quoted ("" escapes a quote,
+ * quoted fields may hold commas and newlines); CRLF or LF line ends; a UTF-8 BOM is skipped. */
+typedef struct milnce_csv {
+    const char *p, *end;
+    size_t line;           /* line the reader is at, 1-based */
+    size_t record_line;    /* line where the current record started */
+    char **fields;         /* (nfields) of the current record, NUL-terminated, owned */
+    size_t nfields, cap;
+} milnce_csv;
+
+void milnce_csv_init(milnce_csv *c, const char *data, size_t n);
+/* 1 with a record in c->fields, 0 at the end, MILNCE_ERR_FORMAT for an unterminated quote. */
+int milnce_csv_next(milnce_csv *c, const char *name, milnce_error *err);
+void milnce_csv_free(milnce_csv *c);
+
+#endif
