@@ -1,5 +1,7 @@
 /* milnce: the command. One table of subcommands; `milnce --help` prints it. */
+#include <libavutil/log.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "blas_select.h"
@@ -10,7 +12,9 @@ static const milnce_command commands[] = {
     {"config", milnce_cmd_config, "print a config resolved with its defaults and --set overrides"},
     {"probe", milnce_cmd_probe, "describe a video file as JSON (container, codec, duration, fps, size, rotation)"},
     {"clip", milnce_cmd_clip, "decode the frames training would see from a span of a video into .npy"},
+    {"preprocess", milnce_cmd_preprocess, "turn videos and their narration into training shards (resumable, parallel)"},
     {"captions", milnce_cmd_captions, "read narration (CSV, caption.json, SRT, WebVTT) and print cues, tokens and bags as JSON"},
+    {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder"},
 };
 
 static void usage(FILE *out) {
@@ -22,6 +26,10 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
+    /* FFmpeg's own chatter (x264 statistics, demuxer notes) is process-wide state, so the
+     * command sets it: errors only, unless MILNCE_FFMPEG_LOG=1. Library code reports through
+     * milnce_logger. */
+    if (!getenv("MILNCE_FFMPEG_LOG")) av_log_set_level(AV_LOG_ERROR);
     if (argc < 2) {
         usage(stderr);
         return MILNCE_EXIT_USAGE;

@@ -1,0 +1,589 @@
+#include "preprocess.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "cues.h"
+#include "shard.h"
+#include "tokenizer.h"
+#include "transcode.h"
+#include "transcript.h"
+#include "video_list.h"
+#include "vocab.h"
+#include "vocab_io.h"
+
+void milnce_preprocess_opts_default(milnce_preprocess_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->vocab_max = 100000;
+    o->vocab_min_count = 1;
+    o->fps = 5;
+    o->size = 256;
+    o->videos_per_shard = 64;
+    o->jobs = 2;
+    o->num_shards = 1;
+}
+
+enum { NARR_FOLDER, NARR_JSON, NARR_EMBEDDED };
+
+/* caption.json entries kept for this part, sorted by id for bsearch. */
+typedef struct json_entry {
+    char *id;
+    milnce_cues cues;
+} json_entry;
+
+typedef struct result {
+    int ready, ok;
+    uint8_t *mp4;
+    size_t mp4_size;
+    char *json;      /* sample metadata (ok) */
+    char *reason;    /* why skipped (!ok) */
+    const char *category;
+    double seconds;
+    int64_t sentences;
+} result;
+
+typedef struct ctx {
+    const milnce_preprocess_opts *o;
+    milnce_video_list list;
+    int narr_mode;
+    json_entry *jentries;
+    size_t njentries;
+    milnce_vocab vocab;
+    size_t *tasks; /* (ntasks) list indices of the videos to process, shard by shard */
+    size_t ntasks;
+    result *results;
+    /* worker coordination */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next_task, committed;
+    int stop;
+    milnce_preprocess_progress prog;
+    double t_start;
+} ctx;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int cmp_jentry(const void *a, const void *b) {
+    return strcmp(((const json_entry *)a)->id, ((const json_entry *)b)->id);
+}
+
+static json_entry *find_jentry(ctx *c, const char *id) {
+    json_entry key = {.id = (char *)id};
+    return bsearch(&key, c->jentries, c->njentries, sizeof key, cmp_jentry);
+}
+
+static void transcript_opts(const ctx *c, milnce_transcript_opts *to) {
+    milnce_transcript_opts_default(to);
+    to->overlap = c->o->overlap;
+    to->strict = 0; /* a damaged cue is skipped with a warning; the video stays usable */
+    to->fallback_encodings = c->o->encoding_fallbacks;
+}
+
+/* Narration of list entry i into cues. Returns 0, or <0 with err set (skip reason). */
+static int load_narration(ctx *c, size_t i, milnce_cues *cues, const char **category, milnce_error *err) {
+    const milnce_video_entry *e = &c->list.v[i];
+    milnce_transcript_opts to;
+    transcript_opts(c, &to);
+    milnce_cues_clear(cues);
+    *category = "bad narration";
+    if (c->narr_mode == NARR_EMBEDDED) {
+        int ret = milnce_transcript_read(e->path, MILNCE_CAPTIONS_EMBEDDED, &to, cues, c->o->lg, err);
+        if (ret == MILNCE_ERR_NOTFOUND) *category = "missing narration";
+        return ret;
+    }
+    if (c->narr_mode == NARR_JSON) {
+        json_entry *je = find_jentry(c, e->id);
+        if (!je) {
+            *category = "missing narration";
+            return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no entry for %s", c->o->captions, e->id);
+        }
+        for (size_t k = 0; k < je->cues.n; k++) {
+            int ret = milnce_cues_push(cues, je->cues.v[k].start, je->cues.v[k].end, je->cues.v[k].text, (size_t)-1, err);
+            if (ret < 0) return ret;
+        }
+        return 0;
+    }
+    static const char *exts[] = {"csv", "srt", "vtt", "sbv", "json"};
+    char path[4200];
+    for (size_t k = 0; k < sizeof exts / sizeof exts[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s.%s", c->o->captions, e->id, exts[k]);
+        if (file_exists(path)) {
+            if (k == 4) to.video_id = e->id;
+            return milnce_transcript_read(path, MILNCE_CAPTIONS_AUTO, &to, cues, c->o->lg, err);
+        }
+    }
+    *category = "missing narration";
+    return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no narration file %s/%s.{csv,srt,vtt,sbv,json}", c->o->captions, e->id);
+}
+
+static int count_words(milnce_vocab_counter *counter, const milnce_cues *cues, milnce_tokens *tok, milnce_error *err) {
+    for (size_t k = 0; k < cues->n; k++) {
+        milnce_tokens_clear(tok);
+        int ret = milnce_tokenize(cues->v[k].text, (size_t)-1, 0, tok, err);
+        if (ret < 0 || (ret = milnce_vocab_count_tokens(counter, tok, err)) < 0) return ret;
+    }
+    return 0;
+}
+
+/* Streams caption.json once: counts every entry's words (when building the vocabulary) and
+ * keeps the entries of videos this part will process. */
+static int scan_caption_json(ctx *c, milnce_vocab_counter *counter, const char *wanted, milnce_error *err) {
+    milnce_transcript_opts to;
+    transcript_opts(c, &to);
+    milnce_caption_json *r = NULL;
+    milnce_cues cues = {0};
+    milnce_tokens tok = {0};
+    char *id = NULL;
+    size_t cap = 0;
+    int ret = milnce_caption_json_open(c->o->captions, &to, c->o->lg, &r, err);
+    if (ret < 0) return ret;
+    while ((ret = milnce_caption_json_next(r, &id, &cues, err)) == 1) {
+        if (counter && (ret = count_words(counter, &cues, &tok, err)) < 0) break;
+        if (wanted[0] && strstr(wanted, id)) { /* cheap pre-filter; exact check below */
+            int keep = 0;
+            for (size_t t = 0; t < c->ntasks && !keep; t++) keep = strcmp(c->list.v[c->tasks[t]].id, id) == 0;
+            if (keep) {
+                if (c->njentries == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    json_entry *n = realloc(c->jentries, cap * sizeof *n);
+                    if (!n) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "caption entries"); break; }
+                    c->jentries = n;
+                }
+                c->jentries[c->njentries].id = id;
+                c->jentries[c->njentries].cues = cues;
+                c->njentries++;
+                id = NULL;
+                memset(&cues, 0, sizeof cues);
+            }
+        }
+        free(id);
+        id = NULL;
+    }
+    free(id);
+    milnce_cues_free(&cues);
+    milnce_tokens_free(&tok);
+    milnce_caption_json_close(&r);
+    qsort(c->jentries, c->njentries, sizeof *c->jentries, cmp_jentry);
+    return ret < 0 ? ret : 0;
+}
+
+static int prepare_vocab(ctx *c, milnce_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vocab.txt", c->o->out_dir);
+    const char *given = c->o->vocab_path;
+    /* The id list every task needs, for the caption.json filter. */
+    size_t wl = 1;
+    for (size_t t = 0; t < c->ntasks; t++) wl += strlen(c->list.v[c->tasks[t]].id) + 1;
+    char *wanted = malloc(wl);
+    if (!wanted) return milnce_error_set(err, MILNCE_ERR_NOMEM, "id list");
+    wanted[0] = '\0';
+    for (size_t t = 0; t < c->ntasks; t++) {
+        strcat(wanted, c->list.v[c->tasks[t]].id);
+        strcat(wanted, "\n");
+    }
+    int ret = 0;
+    int have = 0;
+    if (given) {
+        if ((ret = milnce_vocab_load(given, &c->vocab, err)) < 0) goto end;
+        have = 1;
+    } else if (file_exists(path)) {
+        if ((ret = milnce_vocab_load(path, &c->vocab, err)) < 0) goto end;
+        have = 1;
+    }
+    milnce_vocab_counter counter = {0};
+    if (c->narr_mode == NARR_JSON) {
+        ret = scan_caption_json(c, have ? NULL : &counter, wanted, err);
+    } else if (!have) {
+        milnce_cues cues = {0};
+        milnce_tokens tok = {0};
+        for (size_t i = 0; i < c->list.n && ret == 0; i++) {
+            if (c->list.v[i].error || !c->list.v[i].path) continue;
+            const char *cat;
+            milnce_error e2 = {0};
+            if (load_narration(c, i, &cues, &cat, &e2) < 0) continue; /* reported when the video is processed */
+            ret = count_words(&counter, &cues, &tok, err);
+        }
+        milnce_cues_free(&cues);
+        milnce_tokens_free(&tok);
+    }
+    if (ret == 0 && !have) {
+        if ((ret = milnce_vocab_build(&counter, c->o->vocab_min_count, (size_t)c->o->vocab_max, &c->vocab, err)) == 0)
+            ret = milnce_vocab_save(path, &c->vocab, err);
+    }
+    milnce_vocab_counter_free(&counter);
+end:
+    free(wanted);
+    return ret;
+}
+
+static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce_transcode_info *ti,
+                         const milnce_cues *cues, milnce_tokens *tok, milnce_error *err) {
+    json_t *root = json_object(), *sents = json_array();
+    json_object_set_new(root, "id", json_string(e->id));
+    json_object_set_new(root, "source", json_string(e->path));
+    json_object_set_new(root, "duration", json_real(ti->duration));
+    json_object_set_new(root, "fps", json_real(c->o->fps));
+    json_object_set_new(root, "width", json_integer(ti->width));
+    json_object_set_new(root, "height", json_integer(ti->height));
+    json_object_set_new(root, "frames", json_integer(ti->frames));
+    json_object_set_new(root, "source_codec", json_string(ti->src_codec));
+    json_object_set_new(root, "source_width", json_integer(ti->src_width));
+    json_object_set_new(root, "source_height", json_integer(ti->src_height));
+    for (size_t k = 0; k < cues->n; k++) {
+        json_t *s = json_object(), *ids = json_array();
+        milnce_tokens_clear(tok);
+        if (milnce_tokenize(cues->v[k].text, (size_t)-1, 0, tok, err) < 0) {
+            json_decref(s);
+            json_decref(ids);
+            json_decref(root);
+            json_decref(sents);
+            return NULL;
+        }
+        for (size_t w = 0; w < tok->n; w++) {
+            int32_t id = milnce_vocab_id(&c->vocab, milnce_tokens_word(tok, w), tok->len[w]);
+            if (id > 0) json_array_append_new(ids, json_integer(id));
+        }
+        json_object_set_new(s, "start", json_real(cues->v[k].start));
+        json_object_set_new(s, "end", json_real(cues->v[k].end));
+        json_object_set_new(s, "text", json_string(cues->v[k].text));
+        json_object_set_new(s, "tokens", ids);
+        json_array_append_new(sents, s);
+    }
+    json_object_set_new(root, "sentences", sents);
+    char *txt = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    if (!txt) milnce_error_set(err, MILNCE_ERR_NOMEM, "sample JSON of %s", e->id);
+    return txt;
+}
+
+static void process_one(ctx *c, size_t task, result *r) {
+    size_t i = c->tasks[task];
+    const milnce_video_entry *e = &c->list.v[i];
+    milnce_error err = {0};
+    milnce_cues cues = {0};
+    milnce_tokens tok = {0};
+    memset(r, 0, sizeof *r);
+    if (e->error) {
+        r->category = e->path ? "bad id" : "missing video";
+        r->reason = strdup(e->error);
+        goto end;
+    }
+    if (!e->path) {
+        r->category = "missing video";
+        r->reason = strdup("no video file");
+        goto end;
+    }
+    const char *cat = NULL;
+    if (load_narration(c, i, &cues, &cat, &err) < 0) {
+        r->category = cat;
+        r->reason = strdup(err.msg);
+        goto end;
+    }
+    if (cues.n == 0) {
+        r->category = "empty narration";
+        r->reason = strdup("narration has no sentence");
+        goto end;
+    }
+    milnce_transcode_opts to = {.fps = c->o->fps, .size = c->o->size, .crf = c->o->crf, .max_seconds = c->o->max_seconds};
+    milnce_transcode_info ti;
+    int ret = milnce_transcode(e->path, &to, &r->mp4, &r->mp4_size, &ti, c->o->lg, &err);
+    if (ret < 0) {
+        r->category = ret == MILNCE_ERR_UNSUPPORTED ? "unsupported video"
+                    : ret == MILNCE_ERR_IO || ret == MILNCE_ERR_NOTFOUND ? "unreadable video" : "bad video";
+        r->reason = strdup(err.msg);
+        goto end;
+    }
+    if (!(r->json = sample_json(c, e, &ti, &cues, &tok, &err))) {
+        r->category = "bad narration";
+        r->reason = strdup(err.msg);
+        free(r->mp4);
+        r->mp4 = NULL;
+        goto end;
+    }
+    r->ok = 1;
+    r->seconds = ti.duration;
+    r->sentences = (int64_t)cues.n;
+end:
+    if (!r->ok && !r->reason) r->reason = strdup("out of memory");
+    milnce_cues_free(&cues);
+    milnce_tokens_free(&tok);
+}
+
+static void *worker(void *arg) {
+    ctx *c = arg;
+    size_t window = 2 * (size_t)(c->o->jobs > 0 ? c->o->jobs : 1);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->stop && c->next_task < c->ntasks && c->next_task >= c->committed + window)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop || c->next_task >= c->ntasks) {
+            pthread_mutex_unlock(&c->mu);
+            return NULL;
+        }
+        size_t t = c->next_task++;
+        pthread_mutex_unlock(&c->mu);
+        result r;
+        process_one(c, t, &r);
+        pthread_mutex_lock(&c->mu);
+        r.ready = 1;
+        c->results[t] = r;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+static void shard_file(char *out, size_t cap, const ctx *c, int k, const char *suffix) {
+    snprintf(out, cap, "%s/train-%06d%s", c->o->out_dir, k, suffix);
+}
+
+/* Reads a complete shard's stats file into the totals (and skips into log/by_reason). */
+static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *by_reason, FILE *log,
+                        milnce_error *err) {
+    json_error_t je;
+    json_t *s = json_load_file(path, 0, &je);
+    if (!s) return milnce_error_set(err, MILNCE_ERR_FORMAT, "%s:%d: %s", path, je.line, je.text);
+    st->videos += json_integer_value(json_object_get(s, "videos"));
+    st->skipped += json_integer_value(json_object_get(s, "skipped"));
+    st->seconds += json_real_value(json_object_get(s, "seconds"));
+    st->sentences += json_integer_value(json_object_get(s, "sentences"));
+    st->bytes += json_integer_value(json_object_get(s, "bytes"));
+    size_t i;
+    json_t *sk;
+    json_array_foreach(json_object_get(s, "skips"), i, sk) {
+        const char *cat = json_string_value(json_object_get(sk, "category"));
+        if (!cat) cat = "other";
+        json_object_set_new(by_reason, cat, json_integer(json_integer_value(json_object_get(by_reason, cat)) + 1));
+        if (log)
+            fprintf(log, "%s\t%s\t%s\t%s\n", json_string_value(json_object_get(sk, "id")),
+                    json_string_value(json_object_get(sk, "path")) ? json_string_value(json_object_get(sk, "path")) : "-",
+                    cat, json_string_value(json_object_get(sk, "reason")));
+    }
+    json_decref(s);
+    return 0;
+}
+
+static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preprocess_stats *st, milnce_error *err) {
+    json_t *by_reason = json_object();
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *log = open_memstream(&logbuf, &loglen);
+    int ret = 0;
+    milnce_preprocess_stats tot = *st;
+    tot.videos = tot.skipped = tot.sentences = tot.bytes = 0;
+    tot.seconds = 0;
+    for (int s = 0; s < nmine && ret == 0; s++) {
+        char p[4200];
+        shard_file(p, sizeof p, c, my_shards[s], ".stats.json");
+        if (file_exists(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
+    }
+    fclose(log);
+    if (ret == 0) {
+        json_t *root = json_object();
+        json_object_set_new(root, "videos", json_integer(tot.videos));
+        json_object_set_new(root, "skipped", json_integer(tot.skipped));
+        json_object_set_new(root, "seconds", json_real(tot.seconds));
+        json_object_set_new(root, "sentences", json_integer(tot.sentences));
+        json_object_set_new(root, "bytes", json_integer(tot.bytes));
+        json_object_set_new(root, "shards", json_integer(nmine));
+        json_object_set_new(root, "shard_index", json_integer(c->o->shard_index));
+        json_object_set_new(root, "num_shards", json_integer(c->o->num_shards));
+        json_object_set_new(root, "skips_by_reason", by_reason);
+        by_reason = NULL;
+        char *txt = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+        json_decref(root);
+        char p[4200], q[4200];
+        const char *sfx = "";
+        char part[64] = "";
+        if (c->o->num_shards > 1) {
+            snprintf(part, sizeof part, ".part%d-of-%d", c->o->shard_index, c->o->num_shards);
+            sfx = part;
+        }
+        snprintf(p, sizeof p, "%s/stats%s.json", c->o->out_dir, sfx);
+        snprintf(q, sizeof q, "%s/errors%s.log", c->o->out_dir, sfx);
+        ret = milnce_write_file_atomic(p, txt, strlen(txt), err);
+        free(txt);
+        if (ret == 0) ret = milnce_write_file_atomic(q, logbuf ? logbuf : "", loglen, err);
+    }
+    json_decref(by_reason);
+    free(logbuf);
+    *st = tot;
+    return ret;
+}
+
+int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st, milnce_error *err) {
+    ctx c;
+    memset(&c, 0, sizeof c);
+    memset(st, 0, sizeof *st);
+    c.o = o;
+    c.t_start = now_s();
+    int ret = 0, *mine = NULL, nmine = 0;
+    pthread_t *th = NULL;
+    int nth = 0;
+    milnce_shard_writer *w = NULL;
+    if (!o->video_list || !o->captions || !o->out_dir)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "preprocess needs a video list, a narration source and an output folder");
+    if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "shard index %d is not in [0, %d)", o->shard_index, o->num_shards);
+    if (o->videos_per_shard < 1) return milnce_error_set(err, MILNCE_ERR_RANGE, "videos per shard must be >= 1");
+    if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST)
+        return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", o->out_dir, strerror(errno));
+    struct stat cs;
+    if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
+    else if (stat(o->captions, &cs) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
+    else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
+
+    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) return ret;
+    int nshards = (int)((c.list.n + (size_t)o->videos_per_shard - 1) / (size_t)o->videos_per_shard);
+    st->shards_total = nshards;
+    mine = malloc(sizeof *mine * (size_t)(nshards + 1));
+    c.tasks = malloc(sizeof *c.tasks * (c.list.n + 1));
+    int *pending = malloc(sizeof *pending * (size_t)(nshards + 1));
+    int npending = 0;
+    if (!mine || !c.tasks || !pending) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "task list"); goto end; }
+    for (int k = o->shard_index; k < nshards; k += o->num_shards) {
+        mine[nmine++] = k;
+        char p[4200];
+        shard_file(p, sizeof p, &c, k, ".stats.json");
+        if (file_exists(p)) { st->shards_reused++; continue; }
+        pending[npending++] = k;
+        for (size_t i = (size_t)k * o->videos_per_shard; i < c.list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
+            c.tasks[c.ntasks++] = i;
+    }
+    if ((ret = prepare_vocab(&c, err)) < 0) goto end;
+    c.prog.total = (int64_t)c.ntasks;
+    c.results = calloc(c.ntasks + 1, sizeof *c.results);
+    if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    nth = o->jobs > 0 ? o->jobs : 1;
+    th = calloc((size_t)nth, sizeof *th);
+    for (int t = 0; t < nth; t++) pthread_create(&th[t], NULL, worker, &c);
+
+    size_t task = 0;
+    for (int s = 0; s < npending && ret == 0; s++) {
+        int k = pending[s];
+        if (o->cancel && *o->cancel) { ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped before shard %d", k); break; }
+        char prefix[4200];
+        snprintf(prefix, sizeof prefix, "%s/train", o->out_dir);
+        milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
+        if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) break;
+        json_t *stats = json_object(), *skips = json_array();
+        int64_t videos = 0, skipped = 0, sentences = 0;
+        double seconds = 0;
+        size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
+        for (; task < c.ntasks && c.tasks[task] < end_i; task++) {
+            pthread_mutex_lock(&c.mu);
+            while (!c.results[task].ready) pthread_cond_wait(&c.cv, &c.mu);
+            result r = c.results[task];
+            memset(&c.results[task], 0, sizeof r);
+            c.results[task].ready = 1;
+            pthread_mutex_unlock(&c.mu);
+            const milnce_video_entry *e = &c.list.v[c.tasks[task]];
+            if (r.ok) {
+                milnce_shard_member m[2] = {{"mp4", r.mp4, r.mp4_size}, {"json", r.json, strlen(r.json)}};
+                if ((ret = milnce_shard_writer_add(w, e->id, m, 2, err)) == 0) {
+                    videos++;
+                    seconds += r.seconds;
+                    sentences += r.sentences;
+                }
+            } else {
+                json_t *sk = json_object();
+                json_object_set_new(sk, "id", json_string(e->id));
+                json_object_set_new(sk, "path", e->path ? json_string(e->path) : json_null());
+                json_object_set_new(sk, "line", json_integer((json_int_t)e->line));
+                json_object_set_new(sk, "category", json_string(r.category ? r.category : "other"));
+                json_object_set_new(sk, "reason", json_string(r.reason ? r.reason : "?"));
+                json_array_append_new(skips, sk);
+                skipped++;
+                milnce_log(o->lg, MILNCE_LOG_WARN, "skipped %s: %s", e->id, r.reason ? r.reason : "?");
+            }
+            free(r.mp4);
+            free(r.json);
+            free(r.reason);
+            pthread_mutex_lock(&c.mu);
+            c.committed = task + 1;
+            c.prog.done++;
+            c.prog.skipped += !r.ok;
+            c.prog.video_seconds += r.ok ? r.seconds : 0;
+            c.prog.elapsed = now_s() - c.t_start;
+            milnce_preprocess_progress p = c.prog;
+            pthread_cond_broadcast(&c.cv);
+            pthread_mutex_unlock(&c.mu);
+            if (o->progress) o->progress(o->progress_user, &p);
+            if (ret < 0) break;
+        }
+        if (ret == 0) ret = milnce_shard_writer_close(w, err);
+        if (ret == 0) {
+            char p[4200];
+            int64_t bytes = 0;
+            struct stat ts;
+            shard_file(p, sizeof p, &c, k, ".tar");
+            if (videos > 0 && stat(p, &ts) == 0) bytes = ts.st_size;
+            json_object_set_new(stats, "shard", json_integer(k));
+            json_object_set_new(stats, "videos", json_integer(videos));
+            json_object_set_new(stats, "skipped", json_integer(skipped));
+            json_object_set_new(stats, "seconds", json_real(seconds));
+            json_object_set_new(stats, "sentences", json_integer(sentences));
+            json_object_set_new(stats, "bytes", json_integer(bytes));
+            json_object_set_new(stats, "skips", skips);
+            skips = NULL;
+            char *txt = json_dumps(stats, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+            shard_file(p, sizeof p, &c, k, ".stats.json");
+            ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
+            free(txt);
+            st->shards_written++;
+        }
+        json_decref(stats);
+        json_decref(skips);
+        milnce_shard_writer_free(&w);
+    }
+    pthread_mutex_lock(&c.mu);
+    c.stop = 1;
+    pthread_cond_broadcast(&c.cv);
+    pthread_mutex_unlock(&c.mu);
+    for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
+    for (size_t t = 0; t < c.ntasks; t++) {
+        free(c.results[t].mp4);
+        free(c.results[t].json);
+        free(c.results[t].reason);
+    }
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    if (ret == 0 || ret == MILNCE_ERR_INTERRUPTED) {
+        milnce_error e2 = {0};
+        int r2 = write_summary(&c, mine, nmine, st, ret == 0 ? err : &e2);
+        if (ret == 0) ret = r2;
+    }
+end:
+    milnce_shard_writer_free(&w);
+    free(th);
+    free(c.results);
+    free(pending);
+    free(mine);
+    free(c.tasks);
+    for (size_t j = 0; j < c.njentries; j++) {
+        free(c.jentries[j].id);
+        milnce_cues_free(&c.jentries[j].cues);
+    }
+    free(c.jentries);
+    milnce_vocab_free(&c.vocab);
+    milnce_video_list_free(&c.list);
+    return ret;
+}

@@ -1,0 +1,73 @@
+/* `milnce preprocess`: videos + narration -> training shards.
+ *
+ * Work division. The video list (in its order) is cut into chunks of `videos_per_shard`;
+ * chunk k becomes shard k (`<out>/train-%06d.tar` + `.idx.json`) holding the chunk's videos
+ * that could be used, in list order. A part `shard_index` of `num_shards` makes the shards
+ * k with k % num_shards == shard_index, so the union of the parts is exactly the single-process
+ * output, file for file. Shard k is complete when `<out>/train-%06d.stats.json` exists: it is
+ * written last, after the tar and the index (all three atomically), and records the shard's
+ * counts and every skipped input with its reason; a re-run skips complete shards and re-makes
+ * the others, byte-identical (the encoder is single-threaded and every header deterministic).
+ *
+ * Narration: `captions` is a folder of per-video files `<id>.csv|.srt|.vtt|.sbv|.json`, a
+ * HowTo100M caption.json (streamed once; only this part's entries are kept), or "embedded" (the
+ * subtitle stream of each video). The vocabulary is `vocab_path` when given, else built once
+ * from the narration of every video in the list (so every part builds the same one) and saved
+ * as `<out>/vocab.txt`; a re-run reuses that file.
+ *
+ * Memory: each worker holds one chunk of decoded frames and its encoded video; results are
+ * committed in list order with at most 2 x jobs videos in flight. */
+#ifndef MILNCE_PREPROCESS_H
+#define MILNCE_PREPROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct milnce_preprocess_progress {
+    int64_t done, total;    /* videos of this part */
+    int64_t skipped;        /* of done */
+    double video_seconds;   /* source seconds transcoded so far */
+    double elapsed;         /* wall seconds since start */
+} milnce_preprocess_progress;
+
+typedef struct milnce_preprocess_opts {
+    const char *video_list;  /* CSV or folder */
+    const char *video_root;  /* for video_id rows; NULL = the CSV's folder */
+    const char *captions;    /* folder, caption.json, or "embedded" */
+    const char *out_dir;
+    const char *vocab_path;  /* NULL = build */
+    int vocab_max, vocab_min_count;
+    double fps;              /* rendition frame rate (whole number) */
+    int size;                /* rendition short side */
+    int crf;                 /* 0 = encoder default */
+    double max_seconds;      /* per video, 0 = all */
+    int videos_per_shard;
+    int jobs;
+    int shard_index, num_shards;
+    int overlap;             /* MILNCE_OVERLAP_* for HowTo100M rolling lines */
+    const char *encoding_fallbacks; /* iconv names tried for non-UTF-8 subtitles */
+    const volatile int *cancel; /* set non-zero (e.g. by a signal) to stop after the shard in progress */
+    const struct milnce_logger *lg;
+    void (*progress)(void *user, const milnce_preprocess_progress *p);
+    void *progress_user;
+} milnce_preprocess_opts;
+
+void milnce_preprocess_opts_default(milnce_preprocess_opts *o);
+
+typedef struct milnce_preprocess_stats {
+    int64_t videos;          /* written to shards (this part, all complete shards) */
+    int64_t skipped;
+    double seconds;          /* source seconds */
+    int64_t sentences;
+    int64_t bytes;           /* tar bytes */
+    int shards_written, shards_reused, shards_total;
+} milnce_preprocess_stats;
+
+/* Runs the part; writes shards, vocab.txt, stats.json (this part's totals and skips by reason)
+ * and errors.log (one line per skipped input: id, file, reason). */
+int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st,
+                          milnce_error *err);
+
+#endif
