@@ -41,7 +41,7 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, uint8_t *
      * long clip would. */
     double chunk = o->chunk_s > 0 ? o->chunk_s : 8.0;
     int64_t per_chunk = (int64_t)ceil(chunk * fps);
-    double t0 = vi->start_time;
+    double t0 = 0; /* clip times count from the container start */
     for (int64_t first = 0;; first += per_chunk) {
         double a = t0 + (double)first / fps, b = t0 + (double)(first + per_chunk) / fps;
         if (a >= t0 + total) break;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libavutil/log.h>
+
 #include "blas_select.h"
 
 static char bufs[8][4096];
@@ -56,6 +58,7 @@ double tu_rel_err(const float *a, const float *b, size_t n, double floor) {
 
 int tu_run(Suite *s, int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
+    if (!getenv("MILNCE_FFMPEG_LOG")) av_log_set_level(AV_LOG_ERROR); /* as the command does */
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -1,0 +1,234 @@
+/* The training loader on shards made by preprocess from real videos and real HowTo100M captions:
+ * shapes and ranges, bags against the window rule, determinism across worker counts, epochs,
+ * and the data-parallel split. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "loader.h"
+#include "preprocess.h"
+#include "testutil.h"
+
+static char shard_dir[4200];
+
+static void make_shards(void) {
+    if (shard_dir[0]) return;
+    static const char *videos[] = {"chaplin.mp4", "kinetics_clip.mp4", "flipping_a_pancake.mkv", "friday.mp4",
+                                   "stream-of-water.webm", "carphone_pristine.mp4"};
+    static const char *caps[] = {"2Mn5sVpFDTg", "3lL8XUUWg_Q", "5VLwcVOLoFs", "9KzO5wNWRsM", "AXhnNiFZiGs", "D6Audos7iew"};
+    char d[4200];
+    snprintf(d, sizeof d, "%s", tu_tmpdir());
+    char vd[4200], cd[4200], p[4400], q[4400];
+    snprintf(vd, sizeof vd, "%s/videos", d);
+    snprintf(cd, sizeof cd, "%s/captions", d);
+    mkdir(vd, 0755);
+    mkdir(cd, 0755);
+    for (int i = 0; i < 6; i++) {
+        const char *ext = strrchr(videos[i], '.');
+        snprintf(p, sizeof p, "%s/v%d%s", vd, i, ext);
+        char src[4200];
+        snprintf(src, sizeof src, "videos/%s", videos[i]);
+        ck_assert_int_eq(symlink(tu_testdata(src), p), 0);
+        snprintf(src, sizeof src, "howto100m/captions/%s.csv", caps[i]);
+        snprintf(q, sizeof q, "%s/v%d.csv", cd, i);
+        ck_assert_int_eq(symlink(tu_testdata(src), q), 0);
+    }
+    snprintf(shard_dir, sizeof shard_dir, "%s/shards", d);
+    milnce_preprocess_opts o;
+    milnce_preprocess_opts_default(&o);
+    o.video_list = vd;
+    o.captions = cd;
+    o.out_dir = shard_dir;
+    o.size = 40;
+    o.videos_per_shard = 4;
+    milnce_preprocess_stats st;
+    milnce_error err = {0};
+    ck_assert_msg(milnce_preprocess_run(&o, &st, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(st.videos, 6);
+}
+
+static milnce_loader_opts opts(void) {
+    milnce_loader_opts o;
+    milnce_loader_opts_default(&o);
+    o.shards = shard_dir;
+    o.batch_size = 2;
+    o.num_frames = 4;
+    o.size = 32;
+    o.max_words = 6;
+    o.window.kind = MILNCE_WINDOW_NEAREST;
+    o.window.k = 3;
+    o.seed = 42;
+    return o;
+}
+
+START_TEST(test_shapes_ranges_and_bags) {
+    make_shards();
+    milnce_loader_opts o = opts();
+    milnce_loader *l;
+    milnce_error err = {0};
+    ck_assert_msg(milnce_loader_open(&l, &o, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(milnce_loader_videos(l), 6);
+    ck_assert_int_eq(milnce_loader_batches_per_epoch(l), 3);
+    for (int n = 0; n < 4; n++) {
+        milnce_batch *b;
+        ck_assert_msg(milnce_loader_next(l, &b, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(b->index, n);
+        ck_assert_int_eq(b->B, 2);
+        ck_assert_int_eq(b->K, 3);
+        size_t nv = (size_t)b->B * 3 * b->T * b->S * b->S;
+        double sum = 0;
+        for (size_t i = 0; i < nv; i++) {
+            ck_assert(b->video[i] >= 0.0f && b->video[i] <= 1.0f);
+            sum += b->video[i];
+        }
+        ck_assert_msg(sum > 0.01 * nv, "clip is (nearly) black: mean %g", sum / nv);
+        for (int i = 0; i < b->B; i++) {
+            /* Recompute the bag from the sample's sentences with the window rule. */
+            const uint8_t *js;
+            size_t jn;
+            ck_assert_int_eq(milnce_loader_sample_json(l, (size_t)b->video_idx[i], &js, &jn, &err), 0);
+            json_t *root = json_loadb((const char *)js, jn, 0, NULL), *sent = json_object_get(root, "sentences");
+            size_t ns = json_array_size(sent);
+            double *st = malloc(ns * sizeof *st), *en = malloc(ns * sizeof *en);
+            for (size_t k = 0; k < ns; k++) {
+                st[k] = json_real_value(json_object_get(json_array_get(sent, k), "start"));
+                en[k] = json_real_value(json_object_get(json_array_get(sent, k), "end"));
+            }
+            int64_t bag[8];
+            uint8_t mask[8];
+            int count;
+            ck_assert_int_eq(milnce_window_bag(bag, mask, &count, &o.window, st, en, ns, (size_t)b->anchor[i], &err), 0);
+            for (int k = 0; k < b->K; k++) {
+                ck_assert_int_eq(b->mask[i * b->K + k], 1);
+                json_t *tok = json_object_get(json_array_get(sent, (size_t)bag[k]), "tokens");
+                const int32_t *row = b->text + ((size_t)i * b->K + k) * b->L;
+                for (int w = 0; w < b->L; w++) {
+                    int32_t want = w < (int)json_array_size(tok) ? (int32_t)json_integer_value(json_array_get(tok, w)) : 0;
+                    ck_assert_int_eq(row[w], want);
+                }
+            }
+            /* The clip lies inside the anchor's span widened to min_time (or the video's end). */
+            double s0, s1;
+            milnce_clip_span(&s0, &s1, st[b->anchor[i]], en[b->anchor[i]], o.min_time);
+            ck_assert(b->clip_start[i] >= 0 && b->clip_start[i] <= s1 + 1e-9);
+            free(st);
+            free(en);
+            json_decref(root);
+        }
+        milnce_loader_release(l, b);
+    }
+    milnce_loader_close(&l);
+}
+END_TEST
+
+START_TEST(test_deterministic_across_workers_and_ranks) {
+    make_shards();
+    milnce_loader_opts o1 = opts(), o2 = opts();
+    o1.workers = 1;
+    o2.workers = 3;
+    o2.queue = 2;
+    milnce_loader *a, *b;
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_loader_open(&a, &o1, &err), 0);
+    ck_assert_int_eq(milnce_loader_open(&b, &o2, &err), 0);
+    /* rank 0 and 1 of 2, one clip each, make the same global batch as one rank with two. */
+    milnce_loader_opts r0 = opts(), r1 = opts();
+    r0.batch_size = r1.batch_size = 1;
+    r0.world = r1.world = 2;
+    r1.rank = 1;
+    milnce_loader *la, *lb;
+    ck_assert_int_eq(milnce_loader_open(&la, &r0, &err), 0);
+    ck_assert_int_eq(milnce_loader_open(&lb, &r1, &err), 0);
+    for (int n = 0; n < 5; n++) { /* crosses an epoch boundary (3 batches per epoch) */
+        milnce_batch *x, *y, *p, *q;
+        ck_assert_int_eq(milnce_loader_next(a, &x, &err), 0);
+        ck_assert_int_eq(milnce_loader_next(b, &y, &err), 0);
+        ck_assert_int_eq(milnce_loader_next(la, &p, &err), 0);
+        ck_assert_int_eq(milnce_loader_next(lb, &q, &err), 0);
+        size_t nv = (size_t)x->B * 3 * x->T * x->S * x->S;
+        ck_assert_mem_eq(x->video, y->video, nv * sizeof(float));
+        ck_assert_mem_eq(x->text, y->text, (size_t)x->B * x->K * x->L * sizeof(int32_t));
+        ck_assert_mem_eq(x->video_idx, y->video_idx, (size_t)x->B * sizeof(int32_t));
+        ck_assert_int_eq(p->video_idx[0], x->video_idx[0]);
+        ck_assert_int_eq(q->video_idx[0], x->video_idx[1]);
+        ck_assert_mem_eq(p->video, x->video, nv / 2 * sizeof(float));
+        ck_assert_mem_eq(q->video, x->video + nv / 2, nv / 2 * sizeof(float));
+        milnce_loader_release(a, x);
+        milnce_loader_release(b, y);
+        milnce_loader_release(la, p);
+        milnce_loader_release(lb, q);
+    }
+    milnce_loader_close(&a);
+    milnce_loader_close(&b);
+    milnce_loader_close(&la);
+    milnce_loader_close(&lb);
+}
+END_TEST
+
+START_TEST(test_epoch_visits_every_video_once) {
+    make_shards();
+    milnce_loader_opts o = opts();
+    o.batch_size = 1;
+    milnce_loader *l;
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_loader_open(&l, &o, &err), 0);
+    for (int e = 0; e < 2; e++) {
+        int seen[6] = {0};
+        for (int n = 0; n < 6; n++) {
+            milnce_batch *b;
+            ck_assert_int_eq(milnce_loader_next(l, &b, &err), 0);
+            ck_assert_int_eq(b->epoch, e);
+            seen[b->video_idx[0]]++;
+            milnce_loader_release(l, b);
+        }
+        for (int v = 0; v < 6; v++) ck_assert_int_eq(seen[v], 1);
+    }
+    milnce_loader_close(&l);
+}
+END_TEST
+
+START_TEST(test_eval_mode_centre_crop_and_symmetric_mask) {
+    make_shards();
+    milnce_loader_opts o = opts();
+    o.train = 0;
+    o.window.kind = MILNCE_WINDOW_SYMMETRIC;
+    o.window.k = 2;
+    o.window.max_gap = 0.0; /* only overlapping neighbours */
+    milnce_loader *l;
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_loader_open(&l, &o, &err), 0);
+    milnce_batch b1, b2;
+    ck_assert_int_eq(milnce_batch_alloc(&b1, 2, 5, 4, 32, 6, &err), 0);
+    ck_assert_int_eq(milnce_batch_alloc(&b2, 2, 5, 4, 32, 6, &err), 0);
+    ck_assert_int_eq(milnce_loader_make_batch(l, 1, &b1, &err), 0);
+    ck_assert_int_eq(milnce_loader_make_batch(l, 1, &b2, &err), 0);
+    ck_assert_mem_eq(b1.video, b2.video, (size_t)2 * 3 * 4 * 32 * 32 * sizeof(float));
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(b1.mask[i * 5], 1); /* the anchor is always in its own bag */
+        int used = 0;
+        for (int k = 0; k < 5; k++) used += b1.mask[i * 5 + k];
+        ck_assert_int_ge(used, 1);
+    }
+    milnce_batch_free(&b1);
+    milnce_batch_free(&b2);
+    milnce_loader_close(&l);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    Suite *s = suite_create("loader");
+    TCase *tc = tcase_create("loader");
+    tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, make_shards, NULL); /* once, in the parent process */
+    tcase_add_test(tc, test_shapes_ranges_and_bags);
+    tcase_add_test(tc, test_deterministic_across_workers_and_ranks);
+    tcase_add_test(tc, test_epoch_visits_every_video_once);
+    tcase_add_test(tc, test_eval_mode_centre_crop_and_symmetric_mask);
+    suite_add_tcase(s, tc);
+    return tu_run(s, argc, argv);
+}
