@@ -42,6 +42,9 @@ static const milnce_config_key schema[] = {
     ENUM("model.video", model.video, "s3dg", "s3dg", "video encoder family"),
     FLT("model.width", model.width, "1", 0.03125, 4, "channel width multiplier of the video encoder"),
     BOOL("model.space_to_depth", model.space_to_depth, "false", "space-to-depth stem of the released model"),
+    INT("model.blocks3", model.blocks3, "2", 1, 2, "Inception blocks in stage 3 (full S3D-G: 2)"),
+    INT("model.blocks4", model.blocks4, "5", 1, 5, "Inception blocks in stage 4 (full S3D-G: 5)"),
+    INT("model.blocks5", model.blocks5, "2", 1, 2, "Inception blocks in stage 5 (full S3D-G: 2)"),
     INT("model.embed_dim", model.embed_dim, "512", 1, 8192, "joint embedding size"),
     INT("model.word_dim", model.word_dim, "300", 1, 4096, "word vector size"),
     INT("model.text_hidden", model.text_hidden, "2048", 1, 16384, "text encoder hidden size"),
@@ -69,6 +72,8 @@ static const milnce_config_key schema[] = {
     INT("train.keep_last", train.keep_last, "3", 1, 1000000, "checkpoints kept"),
     INT("train.log_every", train.log_every, "1", 1, 1000000, "steps between log lines"),
     BOOL("train.sync_bn", train.sync_bn, "false", "synchronise BatchNorm statistics across MPI ranks"),
+    BOOL("train.freeze_bn", train.freeze_bn, "false", "BatchNorm uses its running statistics and does not update them"),
+    BOOL("train.masked_words", train.masked_words, "false", "text encoder max-pools over real words only (reference: padding included)"),
 
     STR("eval.csv", eval.csv, "", "evaluation captions: YouCook2 (end,start,task,text,video_id) or MSR-VTT layout"),
     STR("eval.video_root", eval.video_root, "", "folder holding the evaluation videos"),

@@ -38,6 +38,7 @@ typedef struct milnce_config {
         char video[32];        /* "s3dg" */
         double width;          /* channel width multiplier */
         int space_to_depth;    /* released-model stem */
+        int blocks3, blocks4, blocks5; /* Inception blocks per stage (full: 2, 5, 2) */
         int embed_dim;         /* joint embedding size */
         int word_dim;          /* word vector size */
         int text_hidden;       /* text encoder hidden size */
@@ -66,6 +67,8 @@ typedef struct milnce_config {
         int keep_last;          /* checkpoints kept */
         int log_every;          /* steps */
         int sync_bn;            /* synchronise BatchNorm statistics across MPI ranks */
+        int freeze_bn;          /* BatchNorm uses (and keeps) its running statistics */
+        int masked_words;       /* text max-pool over real words only (reference: padding too) */
     } train;
     struct {
         char csv[MILNCE_CONFIG_STR];        /* YouCook2 or MSR-VTT layout */

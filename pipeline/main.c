@@ -13,8 +13,10 @@ static const milnce_command commands[] = {
     {"probe", milnce_cmd_probe, "describe a video file as JSON (container, codec, duration, fps, size, rotation)"},
     {"clip", milnce_cmd_clip, "decode the frames training would see from a span of a video into .npy"},
     {"preprocess", milnce_cmd_preprocess, "turn videos and their narration into training shards (resumable, parallel)"},
+    {"train", milnce_cmd_train, "train the video and text encoders with MIL-NCE (one machine or MPI)"},
     {"captions", milnce_cmd_captions, "read narration (CSV, caption.json, SRT, WebVTT) and print cues, tokens and bags as JSON"},
     {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder"},
+    {"synth", milnce_cmd_synth, "write a synthetic narrated corpus with a known answer (videos, ASR-like narration, eval split)"},
 };
 
 static void usage(FILE *out) {

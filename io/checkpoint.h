@@ -1,0 +1,50 @@
+/* Model and training checkpoints as safetensors files.
+ *
+ * A model checkpoint holds the parameters and the buffers (BatchNorm running statistics) under
+ * their PyTorch reference names, so a converted reference state_dict
+ * (tests/reference/convert_state_dict.py) loads with milnce_checkpoint_load as is.
+ * A training checkpoint adds the optimizer moments as "optim.m.<name>" / "optim.v.<name>".
+ * Metadata (all strings):
+ *   format "milnce", format_version "1", step (training iterations done), config (the resolved
+ *   config text), rng (comma-separated xoshiro states, milnce_rng_to_string), optim.kind,
+ *   optim.step, plus whatever extra pairs the caller adds (data loader position, ...). */
+#ifndef MILNCE_CHECKPOINT_H
+#define MILNCE_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "optim.h"
+#include "params.h"
+#include "rng.h"
+#include "safetensors.h"
+
+#define MILNCE_CHECKPOINT_VERSION 1
+#define MILNCE_CHECKPOINT_OPTIM_M "optim.m."
+#define MILNCE_CHECKPOINT_OPTIM_V "optim.v."
+
+typedef struct milnce_checkpoint {
+    const milnce_param_table *params;  /* trainable parameters (required) */
+    float *param_block;                /* (params->total) */
+    const milnce_param_table *buffers; /* non-trainable buffers; NULL = none */
+    float *buffer_block;               /* (buffers->total) */
+    milnce_optim *optim;  /* NULL: model checkpoint (on load, optim.* tensors are ignored) */
+    milnce_rng *rngs;     /* (nrng) saved / restored; NULL or 0 = none */
+    int nrng;
+    int64_t step;         /* written; filled on load (0 when the file has none) */
+    const char *config;   /* written when not NULL; on load read it with milnce_safetensors_meta */
+} milnce_checkpoint;
+
+/* Writes ck (+ extra metadata pairs) to path atomically. */
+int milnce_checkpoint_save(const char *path, const milnce_checkpoint *ck, const milnce_st_meta *extra,
+                           int nextra, milnce_error *err);
+
+/* Loads path into ck's blocks (and optim moments/step and rngs when ck has them: then they must
+ * be in the file). A file written by a newer format_version is MILNCE_ERR_UNSUPPORTED. Nothing is
+ * changed on error. If keep is not NULL the parsed file is handed over for more metadata (config,
+ * extras): the caller closes it with milnce_safetensors_close; otherwise it is closed here.
+ * opts may be NULL (strict: missing or unexpected tensors are errors). */
+int milnce_checkpoint_load(const char *path, milnce_checkpoint *ck, const milnce_st_load_opts *opts,
+                           milnce_safetensors *keep, milnce_error *err);
+
+#endif

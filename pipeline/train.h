@@ -1,0 +1,56 @@
+/* `milnce train`: loader -> video and text encoders -> MIL-NCE over the global batch ->
+ * gradients summed over ranks -> optimizer, with logs, checkpoints and exact resume.
+ *
+ * Run folder (train.out_dir):
+ *   config.yaml            the resolved config
+ *   log.jsonl              one line per logged step: {"step","epoch","loss","lr","clips_per_s",
+ *                          "data_wait","grad_norm","time"}
+ *   checkpoints/step-NNNNNNNN.safetensors   model + optimizer moments + step (+ config)
+ *   checkpoints/latest     the file name of the newest complete checkpoint (atomic)
+ * Resume continues from `latest`: the loader restarts at that step's batch (batches depend only
+ * on the seed and the batch number), so a resumed run makes the same batches, losses and final
+ * weights as one that was never interrupted (bit for bit with the same thread count). */
+#ifndef MILNCE_TRAIN_H
+#define MILNCE_TRAIN_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "dist.h"
+#include "error.h"
+
+typedef struct milnce_train_progress {
+    int64_t step, total;
+    int epoch;
+    double loss, lr, clips_per_s, data_wait, elapsed;
+} milnce_train_progress;
+
+typedef struct milnce_train_opts {
+    const milnce_config *cfg;
+    const milnce_dist *dist;
+    int resume;
+    const volatile int *cancel; /* non-zero: checkpoint and stop */
+    const struct milnce_logger *lg;
+    void (*progress)(void *user, const milnce_train_progress *p);
+    void *progress_user;
+} milnce_train_opts;
+
+typedef struct milnce_train_result {
+    int64_t steps;        /* completed steps */
+    double first_loss, last_loss;
+    double clips_per_s;   /* mean over the run, all ranks */
+    double data_wait;     /* fraction of time waiting for data (rank 0) */
+    char checkpoint[4096]; /* last checkpoint written */
+} milnce_train_result;
+
+/* Checks the config and data (shards, vocabulary, word vectors) before any work; then trains. */
+int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnce_error *err);
+
+/* The model configuration a training config describes (vocab: words + 1). */
+struct milnce_model_cfg;
+void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, struct milnce_model_cfg *out);
+
+/* Path of the newest checkpoint of a run folder ("" when none). */
+int milnce_train_latest(const char *out_dir, char *path, size_t cap);
+
+#endif
