@@ -1,8 +1,227 @@
-/* Placeholder until io/ lands; replaced by the real command. */
+/* milnce captions: read a narration file and print, as JSON, what training sees of it: the cues,
+ * their tokens (and vocabulary ids), and with --window the candidate bag and clip span of every
+ * anchor sentence. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
 #include "commands.h"
+#include "tokenizer.h"
+#include "transcript.h"
+#include "vocab.h"
+#include "vocab_io.h"
+#include "window.h"
+
+static void help(void) {
+    printf("usage: milnce captions FILE [--format auto|csv|json|srt|vtt|sbv|embedded] [--dedupe]\n"
+           "                        [--window nearest:K|symmetric:k[:max_gap]] [--min-time S]\n"
+           "                        [--vocab FILE] [--max-words N] [--keep-case] [--video-id ID]\n\n"
+           "Prints the cues of FILE as JSON: {start, end, text, tokens} each, sorted by start.\n"
+           "  --format F       caption format (default: from the extension, then the content)\n"
+           "  --dedupe         drop words that repeat the end of the previous line (HowTo100M ASR\n"
+           "                   windows overlap); YouTube rolling captions are always de-duplicated\n"
+           "  --window W       add the bag of every anchor: nearest:K (the reference rule, K\n"
+           "                   candidates) or symmetric:k[:max_gap] (anchor +-k, optional gap limit, s)\n"
+           "  --min-time S     clip span of each anchor at least S seconds (default 5)\n"
+           "  --vocab FILE     vocabulary (one word per line, id = line number): adds \"ids\"\n"
+           "  --max-words N    ids per sentence, padded with 0 (default 20)\n"
+           "  --keep-case      do not lower-case before tokenizing\n"
+           "  --video-id ID    entry of a HowTo100M caption.json (default: the first)\n");
+}
+
+/* A JSON string of UTF-8 text, invalid bytes replaced by U+FFFD (jansson refuses them). */
+static json_t *jstr(const char *s, size_t n) {
+    json_t *j = json_stringn(s, n);
+    if (j) return j;
+    char *b = malloc(3 * n + 1);
+    if (!b) return NULL;
+    size_t k = 0, i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (r <= 0 || cp == 0) {
+            memcpy(b + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            i++;
+        } else {
+            memcpy(b + k, s + i, (size_t)r);
+            k += (size_t)r;
+            i += (size_t)r;
+        }
+    }
+    j = json_stringn(b, k);
+    free(b);
+    return j;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *e;
+    long v = strtol(s, &e, 10);
+    if (e == s || *e || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
 int milnce_cmd_captions(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "milnce captions: not built yet\n");
-    return MILNCE_EXIT_ERROR;
+    if (milnce_wants_help(argc, argv)) {
+        help();
+        return MILNCE_EXIT_OK;
+    }
+    const char *path = NULL, *vocab_path = NULL;
+    milnce_caption_format fmt = MILNCE_CAPTIONS_AUTO;
+    milnce_transcript_opts opts;
+    milnce_transcript_opts_default(&opts);
+    milnce_window_spec win;
+    int have_window = 0, flags = 0;
+    long max_words = 20;
+    double min_time = 5.0;
+    milnce_error err = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (strcmp(a, "--format") == 0 && has_val) {
+            if (milnce_caption_format_parse(argv[++i], &fmt, &err) < 0) goto usage_err;
+        } else if (strcmp(a, "--dedupe") == 0) {
+            opts.overlap = MILNCE_OVERLAP_DEDUPE;
+        } else if (strcmp(a, "--window") == 0 && has_val) {
+            if (milnce_window_spec_parse(argv[++i], &win, &err) < 0) goto usage_err;
+            have_window = 1;
+        } else if (strcmp(a, "--min-time") == 0 && has_val) {
+            char *e;
+            min_time = strtod(argv[++i], &e);
+            if (e == argv[i] || *e || !(min_time >= 0 && min_time < 1e6)) {
+                fprintf(stderr, "milnce captions: bad --min-time '%s' (seconds >= 0)\n", argv[i]);
+                return MILNCE_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--vocab") == 0 && has_val) {
+            vocab_path = argv[++i];
+        } else if (strcmp(a, "--max-words") == 0 && has_val) {
+            if (!parse_int(argv[++i], 1, 100000, &max_words)) {
+                fprintf(stderr, "milnce captions: bad --max-words '%s' (1..100000)\n", argv[i]);
+                return MILNCE_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--keep-case") == 0) {
+            flags |= MILNCE_TOKENIZE_KEEP_CASE;
+        } else if (strcmp(a, "--video-id") == 0 && has_val) {
+            opts.video_id = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "milnce captions: unknown option or missing value '%s' (see --help)\n", a);
+            return MILNCE_EXIT_USAGE;
+        } else if (!path) {
+            path = a;
+        } else {
+            fprintf(stderr, "milnce captions: more than one FILE ('%s')\n", a);
+            return MILNCE_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "milnce captions: no FILE (see --help)\n");
+        return MILNCE_EXIT_USAGE;
+    }
+
+    int rc = MILNCE_EXIT_ERROR;
+    milnce_cues cues = {0};
+    milnce_vocab vocab = {0};
+    milnce_tokens tok = {0};
+    double *st = NULL, *en = NULL;
+    int32_t *ids = NULL;
+    int64_t *bag = NULL;
+    uint8_t *mask = NULL;
+    json_t *root = NULL;
+    milnce_logger lg = milnce_stderr_logger("captions");
+    if (vocab_path && milnce_vocab_load(vocab_path, &vocab, &err) < 0) goto fail;
+    if (milnce_transcript_read(path, fmt, &opts, &cues, &lg, &err) < 0) goto fail;
+
+    root = json_object();
+    json_t *jcues = json_array();
+    json_object_set_new(root, "file", jstr(path, strlen(path)));
+    json_object_set_new(root, "format", json_string(milnce_caption_format_name(
+                                            fmt == MILNCE_CAPTIONS_AUTO ? milnce_caption_format_guess(path) : fmt)));
+    json_object_set_new(root, "n", json_integer((json_int_t)cues.n));
+    json_object_set_new(root, "cues", jcues);
+    if (vocab_path) {
+        json_object_set_new(root, "vocab_size", json_integer((json_int_t)vocab.n));
+        json_object_set_new(root, "max_words", json_integer(max_words));
+        ids = malloc((size_t)max_words * sizeof *ids);
+        if (!ids) { milnce_error_set(&err, MILNCE_ERR_NOMEM, "ids"); goto fail; }
+    }
+    st = malloc((cues.n ? cues.n : 1) * sizeof *st);
+    en = malloc((cues.n ? cues.n : 1) * sizeof *en);
+    if (!st || !en) { milnce_error_set(&err, MILNCE_ERR_NOMEM, "%zu cues", cues.n); goto fail; }
+    for (size_t i = 0; i < cues.n; i++) {
+        const milnce_cue *c = &cues.v[i];
+        st[i] = c->start;
+        en[i] = c->end;
+        json_t *jc = json_object();
+        json_object_set_new(jc, "start", json_real(c->start));
+        json_object_set_new(jc, "end", json_real(c->end));
+        json_object_set_new(jc, "text", jstr(c->text, strlen(c->text)));
+        milnce_tokens_clear(&tok);
+        if (milnce_tokenize(c->text, (size_t)-1, flags, &tok, &err) < 0) goto fail;
+        json_t *jt = json_array();
+        for (size_t k = 0; k < tok.n; k++) json_array_append_new(jt, jstr(milnce_tokens_word(&tok, k), tok.len[k]));
+        json_object_set_new(jc, "tokens", jt);
+        if (vocab_path) {
+            int kept = milnce_vocab_encode(&vocab, &tok, (int)max_words, ids, &err);
+            if (kept < 0) goto fail;
+            json_t *ji = json_array();
+            for (long k = 0; k < max_words; k++) json_array_append_new(ji, json_integer(ids[k]));
+            json_object_set_new(jc, "ids", ji);
+        }
+        json_array_append_new(jcues, jc);
+    }
+    if (have_window) {
+        int slots = milnce_window_bag_size(&win);
+        json_t *jw = json_object();
+        json_object_set_new(jw, "rule", json_string(win.kind == MILNCE_WINDOW_NEAREST ? "nearest" : "symmetric"));
+        json_object_set_new(jw, "k", json_integer(win.k));
+        if (win.kind == MILNCE_WINDOW_SYMMETRIC)
+            json_object_set_new(jw, "max_gap", win.max_gap >= 0 ? json_real(win.max_gap) : json_null());
+        json_object_set_new(jw, "min_time", json_real(min_time));
+        json_object_set_new(root, "window", jw);
+        bag = malloc((size_t)slots * sizeof *bag);
+        mask = malloc((size_t)slots);
+        if (!bag || !mask) { milnce_error_set(&err, MILNCE_ERR_NOMEM, "bag of %d", slots); goto fail; }
+        json_t *jb = json_array();
+        json_object_set_new(root, "bags", jb);
+        for (size_t a = 0; a < cues.n; a++) {
+            int count;
+            if (milnce_window_bag(bag, mask, &count, &win, st, en, cues.n, a, &err) < 0) goto fail;
+            json_t *one = json_object(), *idx = json_array(), *span = json_array();
+            for (int k = 0; k < count; k++) json_array_append_new(idx, json_integer(bag[k]));
+            double s, e;
+            milnce_clip_span(&s, &e, st[a], en[a], min_time);
+            json_array_append_new(span, json_real(s));
+            json_array_append_new(span, json_real(e));
+            json_object_set_new(one, "anchor", json_integer((json_int_t)a));
+            json_object_set_new(one, "indices", idx);
+            json_object_set_new(one, "clip", span);
+            json_array_append_new(jb, one);
+        }
+    }
+    if (json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', stdout) == EOF ||
+        fflush(stdout) != 0) {
+        milnce_error_set(&err, MILNCE_ERR_IO, "writing the output");
+        goto fail;
+    }
+    rc = MILNCE_EXIT_OK;
+    goto end;
+usage_err:
+    fprintf(stderr, "milnce captions: %s\n", err.msg);
+    return MILNCE_EXIT_USAGE;
+fail:
+    fprintf(stderr, "milnce captions: %s\n", err.msg[0] ? err.msg : milnce_strerror(err.code));
+end:
+    json_decref(root);
+    milnce_cues_free(&cues);
+    milnce_vocab_free(&vocab);
+    milnce_tokens_free(&tok);
+    free(st);
+    free(en);
+    free(ids);
+    free(bag);
+    free(mask);
+    return rc;
 }

@@ -79,6 +79,8 @@ int milnce_cmd_train(int argc, char **argv) {
     prog ps = {isatty(2), -1e9};
     milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = &cancel_flag, .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
+    const char *nan_step = getenv("MILNCE_TEST_NAN_STEP"); /* for the test of the NaN stop */
+    if (nan_step) o.inject_nan_step = atoll(nan_step);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     milnce_train_result r;

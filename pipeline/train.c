@@ -321,15 +321,16 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
             milnce_error_prefix(err, "step %lld", (long long)step);
             goto end;
         }
+        if (o->inject_nan_step == step + 1) loss = NAN;
         if (!isfinite(loss)) {
-            ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "step %lld: loss is %g; stopping (the last good checkpoint is kept)", (long long)step, loss);
+            ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "step %lld: loss is %g; stopping (the last good checkpoint is kept)", (long long)(step + 1), loss);
             goto end;
         }
         if ((ret = milnce_model_text_backward(m, dT, err)) < 0 || (ret = milnce_model_video_backward(m, dV, NULL, err)) < 0) goto end;
         if ((ret = milnce_dist_allreduce_sum_f32(d, m->grads, m->ptab.total, err)) < 0) goto end;
         double lr, gnorm;
         if ((ret = milnce_optim_step(&opt, m->params, m->grads, &lr, &gnorm, err)) < 0) {
-            milnce_error_prefix(err, "step %lld: non-finite gradient; stopping (the last good checkpoint is kept)", (long long)step);
+            milnce_error_prefix(err, "step %lld: non-finite gradient; stopping (the last good checkpoint is kept)", (long long)(step + 1));
             goto end;
         }
         clips += Bg;

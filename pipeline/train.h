@@ -33,6 +33,7 @@ typedef struct milnce_train_opts {
     const struct milnce_logger *lg;
     void (*progress)(void *user, const milnce_train_progress *p);
     void *progress_user;
+    int64_t inject_nan_step; /* tests: make the loss of this step (1-based) NaN; 0 = never */
 } milnce_train_opts;
 
 typedef struct milnce_train_result {
