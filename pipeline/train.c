@@ -184,6 +184,9 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         return milnce_error_set(err, MILNCE_ERR_INVALID, "key train.batch_size: %d is not divisible by the %d ranks", cfg->train.batch_size, d->world);
     if (cfg->train.sync_bn && d->world > 1)
         return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "key train.sync_bn: synchronised BatchNorm is not implemented; use train.freeze_bn or per-rank statistics");
+    struct stat sst;
+    if (stat(cfg->data.shards, &sst) < 0)
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key data.shards: %s: %s", cfg->data.shards, strerror(errno));
     int B = cfg->train.batch_size / d->world, Bg = cfg->train.batch_size;
     if ((ret = load_vocab(cfg, &vocab, vocab_path, sizeof vocab_path, err)) < 0) goto end;
     milnce_loader_opts lo;

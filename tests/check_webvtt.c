@@ -1,0 +1,186 @@
+/* WebVTT file parsing against every W3C web-platform-tests case: each .vtt in
+ * testdata/subtitles/wpt-file-parsing has a .js of testharness asserts over `cues`. The parser's
+ * cues (all attributes, regions shared by identity) are written as JSON and node runs the .js
+ * against them unchanged. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "transcript.h"
+
+static const char *k_harness =
+    "const fs = require('fs');\n"
+    "const d = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));\n"
+    "const __regions = d.regions;\n"
+    "const cues = d.cues.map(c => { c.region = c.region === null ? null : __regions[c.region]; return c; });\n"
+    "function same(a, b) { return (typeof a === 'number' && typeof b === 'number') ?\n"
+    "  (a === b ? (a !== 0 || 1 / a === 1 / b) : (a !== a && b !== b)) : a === b; }\n"
+    "function assert_equals(a, b, m) { if (!same(a, b)) throw new Error('assert_equals: got ' +\n"
+    "  JSON.stringify(a) + ' expected ' + JSON.stringify(b) + ' ' + (m || '')); }\n"
+    "function assert_not_equals(a, b, m) { if (same(a, b)) throw new Error('assert_not_equals ' + (m || '')); }\n"
+    "function assert_true(a, m) { if (a !== true) throw new Error('assert_true ' + (m || '')); }\n"
+    "function assert_false(a, m) { if (a !== false) throw new Error('assert_false ' + (m || '')); }\n"
+    "try { eval(fs.readFileSync(process.argv[3], 'utf8')); } catch (e) { console.log(e.message); process.exit(1); }\n";
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+    if (v == 0 && 1 / v < 0) fprintf(f, "-0");
+    else fprintf(f, "%.17g", v);
+}
+
+static void write_json(FILE *f, const milnce_vtt *v) {
+    static const char *align[] = {"start", "center", "end", "left", "right"};
+    static const char *lalign[] = {"start", "center", "end"};
+    static const char *palign[] = {"auto", "line-left", "center", "line-right"};
+    static const char *vert[] = {"", "rl", "lr"};
+    fprintf(f, "{\"regions\": [");
+    for (size_t i = 0; i < v->nregions; i++) {
+        const milnce_vtt_region *r = &v->regions[i];
+        fprintf(f, "%s{\"id\": ", i ? ", " : "");
+        json_str(f, r->id);
+        fprintf(f, ", \"width\": "); json_num(f, r->width);
+        fprintf(f, ", \"lines\": "); json_num(f, r->lines);
+        fprintf(f, ", \"regionAnchorX\": "); json_num(f, r->anchor_x);
+        fprintf(f, ", \"regionAnchorY\": "); json_num(f, r->anchor_y);
+        fprintf(f, ", \"viewportAnchorX\": "); json_num(f, r->viewport_x);
+        fprintf(f, ", \"viewportAnchorY\": "); json_num(f, r->viewport_y);
+        fprintf(f, ", \"scroll\": \"%s\"}", r->scroll_up ? "up" : "");
+    }
+    fprintf(f, "], \"cues\": [");
+    for (size_t i = 0; i < v->n; i++) {
+        const milnce_vtt_cue *c = &v->cues[i];
+        fprintf(f, "%s{\"id\": ", i ? ", " : "");
+        json_str(f, c->id);
+        fprintf(f, ", \"text\": "); json_str(f, c->text);
+        fprintf(f, ", \"startTime\": "); json_num(f, c->start);
+        fprintf(f, ", \"endTime\": "); json_num(f, c->end);
+        fprintf(f, ", \"region\": ");
+        if (c->region < 0) fprintf(f, "null"); else fprintf(f, "%d", c->region);
+        fprintf(f, ", \"vertical\": \"%s\"", vert[c->vertical]);
+        fprintf(f, ", \"snapToLines\": %s", c->snap_to_lines ? "true" : "false");
+        fprintf(f, ", \"line\": ");
+        if (c->line_auto) fprintf(f, "\"auto\""); else json_num(f, c->line);
+        fprintf(f, ", \"lineAlign\": \"%s\"", lalign[c->line_align]);
+        fprintf(f, ", \"position\": ");
+        if (c->position_auto) fprintf(f, "\"auto\""); else json_num(f, c->position);
+        fprintf(f, ", \"positionAlign\": \"%s\"", palign[c->position_align]);
+        fprintf(f, ", \"size\": "); json_num(f, c->size);
+        fprintf(f, ", \"align\": \"%s\"}", align[c->align]);
+    }
+    fprintf(f, "]}\n");
+}
+
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, f);
+    b[*n] = '\0';
+    fclose(f);
+    return b;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+START_TEST(test_wpt_file_parsing_all) {
+    ck_assert_msg(system("node --version >/dev/null 2>&1") == 0, "node is needed to run the W3C .js expectations");
+    const char *dir = tu_testdata("subtitles/wpt-file-parsing");
+    char dirbuf[4096];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    const char *tmp = tu_tmpdir();
+    char harness[4200];
+    snprintf(harness, sizeof harness, "%s/harness.js", tmp);
+    FILE *h = fopen(harness, "w");
+    ck_assert_ptr_nonnull(h);
+    fputs(k_harness, h);
+    fclose(h);
+    DIR *d = opendir(dirbuf);
+    ck_assert_msg(d != NULL, "no folder %s", dirbuf);
+    char *names[256];
+    size_t nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && nn < 256) {
+        size_t L = strlen(de->d_name);
+        if (L > 4 && strcmp(de->d_name + L - 4, ".vtt") == 0) names[nn++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof names[0], cmp_str);
+    ck_assert_int_ge(nn, 37); /* the 37 cases of w3c/webvtt.js test/ */
+    char failures[8192] = "";
+    int nfail = 0;
+    for (size_t i = 0; i < nn; i++) {
+        char vtt[4400], js[4400], json[4400], cmd[13000];
+        snprintf(vtt, sizeof vtt, "%s/%s", dirbuf, names[i]);
+        snprintf(js, sizeof js, "%.*s.js", (int)(strlen(vtt) - 4), vtt);
+        snprintf(json, sizeof json, "%s/%s.json", tmp, names[i]);
+        size_t n;
+        char *text = slurp(vtt, &n);
+        ck_assert_ptr_nonnull(text);
+        milnce_vtt v;
+        milnce_error err = {0};
+        int rc = milnce_vtt_parse(vtt, text, n, &v, &err);
+        free(text);
+        ck_assert_msg(rc == 0, "%s: %s", names[i], err.msg);
+        FILE *f = fopen(json, "w");
+        write_json(f, &v);
+        fclose(f);
+        milnce_vtt_free(&v);
+        snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s' 2>&1", harness, json, js);
+        FILE *p = popen(cmd, "r");
+        char msg[600] = "";
+        size_t got = fread(msg, 1, sizeof msg - 1, p);
+        msg[got] = '\0';
+        int st = pclose(p);
+        if (st != 0) {
+            nfail++;
+            size_t L = strlen(failures);
+            snprintf(failures + L, sizeof failures - L, "\n  %s: %.200s", names[i], msg);
+        }
+        free(names[i]);
+    }
+    ck_assert_msg(nfail == 0, "%d of %zu W3C cases fail:%s", nfail, nn, failures);
+}
+END_TEST
+
+/* Errors and edge cases of the signature. */
+START_TEST(test_signature) {
+    milnce_vtt v;
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_vtt_parse("x.vtt", "WEBVTTX\n", 8, &v, &err), MILNCE_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "x.vtt:1:") != NULL, "%s", err.msg);
+    ck_assert_int_eq(milnce_vtt_parse("x.vtt", "", 0, &v, &err), MILNCE_ERR_FORMAT);
+    ck_assert_int_eq(milnce_vtt_parse("x.vtt", "WEBVTT", 6, &v, &err), 0);
+    ck_assert_int_eq((int)v.n, 0);
+    milnce_vtt_free(&v);
+    const char *t = "WEBVTT\r\n\r\n00:01.000 --> 00:02.000\r\nhi\r\n";
+    ck_assert_int_eq(milnce_vtt_parse("x.vtt", t, strlen(t), &v, &err), 0);
+    ck_assert_int_eq((int)v.n, 1);
+    ck_assert_str_eq(v.cues[0].text, "hi");
+    ck_assert_double_eq(v.cues[0].start, 1.0);
+    milnce_vtt_free(&v);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    Suite *s = suite_create("webvtt");
+    TCase *tc = tcase_create("wpt");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_wpt_file_parsing_all);
+    tcase_add_test(tc, test_signature);
+    suite_add_tcase(s, tc);
+    return tu_run(s, argc, argv);
+}
