@@ -253,6 +253,13 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     int64_t total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
     oc.total_steps = per_epoch * cfg->train.epochs;
     if ((ret = milnce_optim_init(&opt, &oc, m->ptab.total, err)) < 0) goto end;
+    if (mc.text.frozen) { /* word vectors from word2vec stay as loaded, weight decay included */
+        int ti = milnce_params_find(&m->ptab, "text_module.word_embd.weight");
+        if (ti >= 0) {
+            opt.frozen_begin = m->ptab.t[ti].offset;
+            opt.frozen_end = m->ptab.t[ti].offset + m->ptab.t[ti].count;
+        }
+    }
     if (o->resume) {
         milnce_train_latest(cfg->train.out_dir, ckpath, sizeof ckpath);
         if (ckpath[0]) {

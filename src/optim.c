@@ -127,33 +127,40 @@ int milnce_optim_step(milnce_optim *o, float *params, float *grads, double *lr_u
     const float wd = (float)c->weight_decay;
     float *m = o->m, *v = o->v;
 
-    if (c->kind == MILNCE_OPTIM_SGD) {
-        const float mu = (float)c->momentum, flr = (float)lr;
-        const int first = o->step == 0, nest = c->nesterov;
-#pragma omp parallel for schedule(static) if (n > (1u << 16))
-        for (size_t i = 0; i < n; i++) {
-            float g = grads[i] + wd * params[i];
-            if (m) {
-                m[i] = first ? g : mu * m[i] + g;
-                g = nest ? g + mu * m[i] : m[i];
+    /* The update runs over [0, n) minus the frozen range, as two plain loops. */
+    size_t fb = o->frozen_begin < n ? o->frozen_begin : n, fe = o->frozen_end < n ? o->frozen_end : n;
+    if (fe < fb) fe = fb;
+    const size_t lo[2] = {0, fe}, hi[2] = {fb, n};
+    for (int r = 0; r < 2; r++) {
+        const size_t a = lo[r], b = hi[r];
+        if (c->kind == MILNCE_OPTIM_SGD) {
+            const float mu = (float)c->momentum, flr = (float)lr;
+            const int first = o->step == 0, nest = c->nesterov;
+#pragma omp parallel for schedule(static) if (b - a > (1u << 16))
+            for (size_t i = a; i < b; i++) {
+                float g = grads[i] + wd * params[i];
+                if (m) {
+                    m[i] = first ? g : mu * m[i] + g;
+                    g = nest ? g + mu * m[i] : m[i];
+                }
+                params[i] -= flr * g;
             }
-            params[i] -= flr * g;
-        }
-    } else {
-        const int64_t t = o->step + 1;
-        const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
-        const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
-        const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-        const float l2 = c->kind == MILNCE_OPTIM_ADAM ? wd : 0.0f;
-        const float decay = c->kind == MILNCE_OPTIM_ADAMW ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
-#pragma omp parallel for schedule(static) if (n > (1u << 16))
-        for (size_t i = 0; i < n; i++) {
-            float p = params[i] * decay;
-            float g = grads[i] + l2 * p;
-            m[i] = b1 * m[i] + (1.0f - b1) * g;
-            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-            float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-            params[i] = p - step_size * (m[i] / denom);
+        } else {
+            const int64_t t = o->step + 1;
+            const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+            const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
+            const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+            const float l2 = c->kind == MILNCE_OPTIM_ADAM ? wd : 0.0f;
+            const float decay = c->kind == MILNCE_OPTIM_ADAMW ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
+#pragma omp parallel for schedule(static) if (b - a > (1u << 16))
+            for (size_t i = a; i < b; i++) {
+                float p = params[i] * decay;
+                float g = grads[i] + l2 * p;
+                m[i] = b1 * m[i] + (1.0f - b1) * g;
+                v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+                float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+                params[i] = p - step_size * (m[i] / denom);
+            }
         }
     }
     o->step++;

@@ -47,6 +47,8 @@ typedef struct milnce_optim {
     float *m;     /* (n) Adam first moment / SGD momentum buffer; NULL for plain SGD */
     float *v;     /* (n) Adam second moment; NULL for SGD */
     int64_t step; /* updates done so far (the schedule's t, Adam's t - 1) */
+    size_t frozen_begin, frozen_end; /* floats [begin, end) are never updated (frozen word
+                                        vectors: weight decay would move them); 0, 0 = none */
 } milnce_optim;
 
 /* Validates cfg and allocates zeroed 64-byte aligned moments for n floats. */

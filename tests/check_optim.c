@@ -140,12 +140,49 @@ START_TEST(test_clip_and_nan) {
 }
 END_TEST
 
+/* A frozen range (word vectors loaded from word2vec) never moves, even under weight decay,
+ * and the rest updates exactly as without it. */
+START_TEST(test_frozen_range) {
+    static const milnce_optim_kind kinds[] = {MILNCE_OPTIM_ADAM, MILNCE_OPTIM_ADAMW, MILNCE_OPTIM_SGD};
+    for (int k = 0; k < 3; k++) {
+        enum { N = 100 };
+        float pa[N], pb[N], g[N], g2[N];
+        for (int i = 0; i < N; i++) {
+            pa[i] = pb[i] = 0.01f * (float)(i - 50);
+            g[i] = g2[i] = 0.1f * (float)((i * 7) % 13 - 6);
+        }
+        milnce_optim_config c = milnce_optim_defaults();
+        c.kind = kinds[k];
+        c.weight_decay = 0.1;
+        c.momentum = kinds[k] == MILNCE_OPTIM_SGD ? 0.9 : 0;
+        milnce_optim a, b;
+        milnce_error err = {0};
+        ck_assert_int_eq(milnce_optim_init(&a, &c, N, &err), 0);
+        ck_assert_int_eq(milnce_optim_init(&b, &c, N, &err), 0);
+        b.frozen_begin = 20;
+        b.frozen_end = 60;
+        for (int s = 0; s < 3; s++) {
+            ck_assert_int_eq(milnce_optim_step(&a, pa, g, NULL, NULL, &err), 0);
+            ck_assert_int_eq(milnce_optim_step(&b, pb, g2, NULL, NULL, &err), 0);
+        }
+        for (int i = 0; i < N; i++) {
+            if (i >= 20 && i < 60) ck_assert_float_eq(pb[i], 0.01f * (float)(i - 50));
+            else ck_assert_float_eq(pb[i], pa[i]);
+        }
+        ck_assert(pa[30] != 0.01f * (float)(30 - 50)); /* without the freeze it would have moved */
+        milnce_optim_free(&a);
+        milnce_optim_free(&b);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
     tcase_add_test(tc, test_matches_torch);
     tcase_add_test(tc, test_schedule_shape);
     tcase_add_test(tc, test_clip_and_nan);
+    tcase_add_test(tc, test_frozen_range);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }
