@@ -21,6 +21,8 @@ int milnce_cmd_report(int argc, char **argv);
 int milnce_cmd_preprocess(int argc, char **argv);
 int milnce_cmd_train(int argc, char **argv);
 int milnce_cmd_synth(int argc, char **argv);
+int milnce_cmd_eval(int argc, char **argv);
+int milnce_cmd_embed(int argc, char **argv);
 
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);

@@ -17,6 +17,8 @@ static const milnce_command commands[] = {
     {"captions", milnce_cmd_captions, "read narration (CSV, caption.json, SRT, WebVTT) and print cues, tokens and bags as JSON"},
     {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder"},
     {"synth", milnce_cmd_synth, "write a synthetic narrated corpus with a known answer (videos, ASR-like narration, eval split)"},
+    {"eval", milnce_cmd_eval, "clip<->text retrieval of a checkpoint (YouCook2, MSR-VTT, held-out shards) -> eval.json"},
+    {"embed", milnce_cmd_embed, "embed videos (per window or averaged) or sentences with a checkpoint -> .npy + ids"},
 };
 
 static void usage(FILE *out) {
