@@ -1,0 +1,305 @@
+/* Shards: tar + index round trip, determinism, Python tarfile agreement, damaged files. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shard.h"
+#include "testutil.h"
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)sz + 1);
+    *n = fread(b, 1, (size_t)sz, f);
+    fclose(f);
+    return b;
+}
+
+static int same_file(const char *a, const char *b) {
+    size_t na = 0, nb = 0;
+    uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Sample i: "s<i>" with an mp4-like blob of pseudo-random size and a small JSON. */
+#define NS 5
+static uint8_t *blob(int i, size_t *n) {
+    *n = (size_t)(i == 2 ? 0 : 100 + i * 777);
+    uint8_t *b = malloc(*n + 1);
+    uint32_t s = 12345u + (uint32_t)i;
+    for (size_t k = 0; k < *n; k++) {
+        s = s * 1664525u + 1013904223u;
+        b[k] = (uint8_t)(s >> 24);
+    }
+    return b;
+}
+
+static void write_samples(const char *prefix, size_t max_samples, uint64_t max_bytes, int long_names) {
+    milnce_error err = {0};
+    milnce_shard_writer *w = NULL;
+    milnce_shard_writer_opts o = {.prefix = prefix, .max_samples = max_samples, .max_bytes = max_bytes};
+    ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
+    for (int i = 0; i < NS; i++) {
+        size_t n;
+        uint8_t *b = blob(i, &n);
+        char key[200], json[128];
+        if (long_names && i == 1)
+            snprintf(key, sizeof key, "s%d_%s", i,
+                     "a_very_long_key_that_does_not_fit_in_the_hundred_bytes_of_a_ustar_name_field_"
+                     "so_a_pax_header_carries_it");
+        else
+            snprintf(key, sizeof key, "s%d", i);
+        snprintf(json, sizeof json, "{\"i\": %d, \"text\": \"sample %d\"}", i, i);
+        milnce_shard_member m[2] = {{"mp4", b, n}, {"json", json, strlen(json)}};
+        int ret = milnce_shard_writer_add(w, key, m, 2, &err);
+        ck_assert_msg(ret == 0, "add %d: %s", i, err.msg);
+        free(b);
+    }
+    ck_assert_msg(milnce_shard_writer_close(w, &err) == 0, "%s", err.msg);
+    milnce_shard_writer_free(&w);
+}
+
+START_TEST(test_round_trip) {
+    char prefix[4200], path[4200];
+    snprintf(prefix, sizeof prefix, "%s/train", tu_tmpdir());
+    write_samples(prefix, 2, 0, 0); /* 5 samples, 2 per shard: 3 shards */
+    milnce_error err = {0};
+    int seen = 0;
+    for (int s = 0; s < 3; s++) {
+        milnce_shard_path(path, sizeof path, prefix, s);
+        milnce_shard_reader *r = NULL;
+        ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(milnce_shard_count(r), s < 2 ? 2 : 1);
+        for (size_t i = 0; i < milnce_shard_count(r); i++, seen++) {
+            char key[16];
+            snprintf(key, sizeof key, "s%d", seen);
+            ck_assert_str_eq(milnce_shard_key(r, i), key);
+            ck_assert_int_eq(milnce_shard_find(r, key), (long)i);
+            ck_assert_uint_eq(milnce_shard_member_count(r, i), 2);
+            const char *name;
+            const uint8_t *d;
+            size_t n, want_n;
+            milnce_shard_member_at(r, i, 0, &name, &d, &n);
+            char want_name[32];
+            snprintf(want_name, sizeof want_name, "s%d.mp4", seen);
+            ck_assert_str_eq(name, want_name);
+            uint8_t *want = blob(seen, &want_n);
+            ck_assert_uint_eq(n, want_n);
+            ck_assert(n == 0 || memcmp(d, want, n) == 0);
+            free(want);
+            ck_assert_int_eq(milnce_shard_get(r, i, "json", &d, &n, &err), 0);
+            char json[128];
+            snprintf(json, sizeof json, "{\"i\": %d, \"text\": \"sample %d\"}", seen, seen);
+            ck_assert_uint_eq(n, strlen(json));
+            ck_assert(memcmp(d, json, n) == 0);
+            ck_assert_int_eq(milnce_shard_get(r, i, "txt", &d, &n, &err), MILNCE_ERR_NOTFOUND);
+        }
+        ck_assert_int_eq(milnce_shard_find(r, "nope"), -1);
+        milnce_shard_close(&r);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_int_eq(seen, NS);
+    milnce_shard_path(path, sizeof path, prefix, 3);
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_max_bytes_rollover) {
+    char prefix[4200], path[4200];
+    snprintf(prefix, sizeof prefix, "%s/b", tu_tmpdir());
+    write_samples(prefix, 0, 4096, 0);
+    milnce_error err = {0};
+    int total = 0, s;
+    for (s = 0;; s++) {
+        milnce_shard_path(path, sizeof path, prefix, s);
+        if (access(path, F_OK) != 0) break;
+        struct stat st;
+        stat(path, &st);
+        milnce_shard_reader *r = NULL;
+        ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
+        /* a shard passes the limit only when one sample alone does */
+        ck_assert(st.st_size <= 4096 || milnce_shard_count(r) == 1);
+        total += (int)milnce_shard_count(r);
+        milnce_shard_close(&r);
+    }
+    ck_assert_int_gt(s, 1);
+    ck_assert_int_eq(total, NS);
+}
+END_TEST
+
+START_TEST(test_deterministic_bytes) {
+    char a[4200], b[4200], pa[4200], pb[4200];
+    snprintf(a, sizeof a, "%s/x", tu_tmpdir());
+    snprintf(b, sizeof b, "%s/x", tu_tmpdir());
+    write_samples(a, 0, 0, 1);
+    write_samples(b, 0, 0, 1);
+    milnce_shard_path(pa, sizeof pa, a, 0);
+    milnce_shard_path(pb, sizeof pb, b, 0);
+    ck_assert(same_file(pa, pb));
+    milnce_shard_index_path(pa, sizeof pa, a, 0);
+    milnce_shard_index_path(pb, sizeof pb, b, 0);
+    ck_assert(same_file(pa, pb));
+}
+END_TEST
+
+START_TEST(test_python_tarfile_agrees) {
+    char prefix[4200], path[4200], cmd[9000], out[4300];
+    const char *dir = tu_tmpdir();
+    snprintf(prefix, sizeof prefix, "%s/p", dir);
+    write_samples(prefix, 0, 0, 1); /* one shard, with a pax long name */
+    milnce_shard_path(path, sizeof path, prefix, 0);
+    snprintf(out, sizeof out, "%s/py.json", dir);
+    const char *src = getenv("MILNCE_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd, "%s %s/tests/reference/read_shards.py %s > %s", tu_python(), src ? src : ".",
+             path, out);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    json_error_t je;
+    json_t *doc = json_load_file(out, 0, &je);
+    ck_assert_msg(doc != NULL, "%s: %s", out, je.text);
+    json_t *samples = json_object_get(json_array_get(json_object_get(doc, "shards"), 0), "samples");
+    milnce_error err = {0};
+    milnce_shard_reader *r = NULL;
+    ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(json_array_size(samples), milnce_shard_count(r));
+    ck_assert_uint_eq(milnce_shard_count(r), NS);
+    ck_assert_uint_gt(strlen(milnce_shard_key(r, 1)), 100);
+    for (size_t i = 0; i < NS; i++) {
+        json_t *s = json_array_get(samples, i);
+        ck_assert_str_eq(json_string_value(json_object_get(s, "key")), milnce_shard_key(r, i));
+        const uint8_t *d;
+        size_t n;
+        ck_assert_int_eq(milnce_shard_get(r, i, "mp4", &d, &n, &err), 0);
+        json_t *m = json_object_get(json_object_get(s, "members"), "mp4");
+        ck_assert_int_eq(json_integer_value(json_object_get(m, "size")), (json_int_t)n);
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv1a64(d, n));
+        ck_assert_str_eq(json_string_value(json_object_get(m, "fnv1a64")), hex);
+        json_t *js = json_object_get(json_object_get(json_object_get(s, "members"), "json"), "json");
+        ck_assert_int_eq(json_integer_value(json_object_get(js, "i")), (json_int_t)i);
+    }
+    milnce_shard_close(&r);
+    json_decref(doc);
+}
+END_TEST
+
+START_TEST(test_truncated_and_damaged) {
+    char prefix[4200], path[4200], ipath[4200];
+    snprintf(prefix, sizeof prefix, "%s/t", tu_tmpdir());
+    write_samples(prefix, 0, 0, 0);
+    milnce_shard_path(path, sizeof path, prefix, 0);
+    milnce_shard_index_path(ipath, sizeof ipath, prefix, 0);
+    size_t n;
+    uint8_t *orig = slurp(path, &n);
+    milnce_error err = {0};
+    milnce_shard_reader *r = NULL;
+
+    /* cut in the middle of the last data */
+    ck_assert_int_eq(truncate(path, (off_t)(n - 1500)), 0);
+    ck_assert_int_eq(milnce_shard_open(&r, path, NULL, &err), MILNCE_ERR_FORMAT);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(err.msg, "truncated") && strstr(err.msg, path), "%s", err.msg);
+
+    /* a flipped byte in a header */
+    FILE *f = fopen(path, "wb");
+    orig[1024 + 3] ^= 0x20; /* sample 0: mp4 (100 bytes -> 1 block) then the json header */
+    fwrite(orig, 1, n, f);
+    fclose(f);
+    ck_assert_int_eq(milnce_shard_open(&r, path, NULL, &err), MILNCE_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "checksum"), "%s", err.msg);
+    orig[1024 + 3] ^= 0x20;
+    f = fopen(path, "wb");
+    fwrite(orig, 1, n, f);
+    fclose(f);
+    ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
+    milnce_shard_close(&r);
+
+    /* an index that disagrees with the tar */
+    size_t in;
+    char *idx = (char *)slurp(ipath, &in);
+    idx[in] = 0;
+    char *p = strstr(idx, "\"size\":100");
+    ck_assert_ptr_nonnull(p);
+    p[7] = '2';
+    f = fopen(ipath, "wb");
+    fwrite(idx, 1, in, f);
+    fclose(f);
+    ck_assert_int_eq(milnce_shard_open(&r, path, NULL, &err), MILNCE_ERR_FORMAT);
+    ck_assert_msg(strstr(err.msg, "disagrees"), "%s", err.msg);
+
+    /* lost index: rebuilt by scanning, identical to the writer's */
+    p[7] = '1';
+    unlink(ipath);
+    ck_assert_int_eq(milnce_shard_open(&r, path, NULL, &err), MILNCE_ERR_NOTFOUND);
+    ck_assert_msg(milnce_shard_reindex(path, ipath, &err) == 0, "%s", err.msg);
+    size_t rn;
+    char *re = (char *)slurp(ipath, &rn);
+    ck_assert_uint_eq(rn, in);
+    ck_assert(memcmp(re, idx, in) == 0);
+    free(re);
+
+    /* empty and garbage tars */
+    f = fopen(path, "wb");
+    fclose(f);
+    ck_assert_int_eq(milnce_shard_open(&r, path, NULL, &err), MILNCE_ERR_FORMAT);
+    ck_assert_int_lt(milnce_shard_reindex(path, ipath, &err), 0);
+    free(idx);
+    free(orig);
+}
+END_TEST
+
+START_TEST(test_bad_keys) {
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_shard_check_key("vid_0001", &err), 0);
+    ck_assert_int_eq(milnce_shard_check_key("a.b", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_check_key("../x", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_check_key("a/b", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_check_key("", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_check_key("a\nb", &err), MILNCE_ERR_INVALID);
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s/k", tu_tmpdir());
+    milnce_shard_writer *w = NULL;
+    milnce_shard_writer_opts o = {.prefix = prefix};
+    ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
+    milnce_shard_member dup[2] = {{"json", "{}", 2}, {"json", "{}", 2}};
+    ck_assert_int_eq(milnce_shard_writer_add(w, "k", dup, 2, &err), MILNCE_ERR_INVALID);
+    milnce_shard_member badext[1] = {{"a/b", "{}", 2}};
+    ck_assert_int_eq(milnce_shard_writer_add(w, "k", badext, 1, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_add(w, "k.x", dup, 1, &err), MILNCE_ERR_INVALID);
+    /* nothing valid was added: closing writes no shard */
+    ck_assert_int_eq(milnce_shard_writer_close(w, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_shards(w), 0);
+    milnce_shard_writer_free(&w);
+    char path[4300];
+    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+    Suite *s = suite_create("shard");
+    TCase *tc = tcase_create("shard");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_max_bytes_rollover);
+    tcase_add_test(tc, test_deterministic_bytes);
+    tcase_add_test(tc, test_python_tarfile_agrees);
+    tcase_add_test(tc, test_truncated_and_damaged);
+    tcase_add_test(tc, test_bad_keys);
+    suite_add_tcase(s, tc);
+    return tu_run(s, argc, argv);
+}
