@@ -20,6 +20,7 @@ int milnce_cmd_config(int argc, char **argv);
 int milnce_cmd_report(int argc, char **argv);
 int milnce_cmd_preprocess(int argc, char **argv);
 int milnce_cmd_train(int argc, char **argv);
+int milnce_cmd_demo(int argc, char **argv);
 int milnce_cmd_synth(int argc, char **argv);
 int milnce_cmd_eval(int argc, char **argv);
 int milnce_cmd_embed(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include "commands.h"
 
 static const milnce_command commands[] = {
+    {"demo", milnce_cmd_demo, "the whole job on a generated corpus: synth, preprocess, train, eval, report"},
     {"info", milnce_cmd_info, "versions of FFmpeg and OpenBLAS and the BLAS kernel in use"},
     {"config", milnce_cmd_config, "print a config resolved with its defaults and --set overrides"},
     {"probe", milnce_cmd_probe, "describe a video file as JSON (container, codec, duration, fps, size, rotation)"},

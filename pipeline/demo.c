@@ -1,0 +1,189 @@
+#include "demo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "preprocess.h"
+#include "report.h"
+#include "synth.h"
+#include "train.h"
+
+/* Sized so the demo finishes in a few minutes on 2 cores and the trained model retrieves far
+ * above chance: a narrow S3D-G (width 0.25, one block per Inception stage... see blocks*) on
+ * 8 frames of 48 x 48, a small text encoder, K = 3 candidate sentences per clip. */
+static const char demo_yaml[] =
+    "# The demo (milnce demo): a small synthetic corpus, a narrow S3D-G on small frames,\n"
+    "# a few minutes on 2 cores. `milnce demo` has this text built in.\n"
+    "data:\n"
+    "  num_frames: 8\n"
+    "  fps: 5\n"
+    "  size: 48\n"
+    "  resize: 56\n"
+    "  min_time: 4\n"
+    "  window: nearest\n"
+    "  num_candidates: 3\n"
+    "  max_words: 12\n"
+    "  workers: 2\n"
+    "model:\n"
+    "  width: 0.25\n"
+    "  blocks3: 1\n"
+    "  blocks4: 2\n"
+    "  blocks5: 1\n"
+    "  word_dim: 64\n"
+    "  text_hidden: 256\n"
+    "  embed_dim: 128\n"
+    "  freeze_words: false\n"
+    "train:\n"
+    "  out_dir: \"out/demo\"\n"
+    "  batch_size: 16\n"
+    "  epochs: 1000\n"
+    "  max_steps: 300\n"
+    "  lr: 0.001\n"
+    "  warmup_steps: 20\n"
+    "  checkpoint_every: 100\n"
+    "  log_every: 1\n"
+    "eval:\n"
+    "  format: youcook2\n"
+    "  num_windows: 2\n"
+    "  max_words: 12\n"
+    "  batch_size: 16\n";
+
+const char *milnce_demo_config_yaml(void) { return demo_yaml; }
+
+int milnce_demo_config(milnce_config *cfg, milnce_error *err) {
+    milnce_config_defaults(cfg);
+    /* The parser reads files: go through a temporary one so errors name a line. */
+    char path[] = "/tmp/milnce-demo-config-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return milnce_error_set(err, MILNCE_ERR_IO, "temporary config: %s", strerror(errno));
+    size_t n = strlen(demo_yaml);
+    int ret = write(fd, demo_yaml, n) == (ssize_t)n ? 0 : milnce_error_set(err, MILNCE_ERR_IO, "temporary config");
+    close(fd);
+    if (ret == 0) ret = milnce_config_load(cfg, path, err);
+    unlink(path);
+    if (ret < 0) milnce_error_prefix(err, "built-in demo config");
+    return ret;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void stage_done(const milnce_demo_opts *o, const char *name, double *t) {
+    double n = now_s();
+    if (o->stage) o->stage(o->stage_user, name, n - *t);
+    *t = n;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_error *err) {
+    memset(res, 0, sizeof *res);
+    double t0 = now_s(), t = t0;
+    char corpus[4200], shards[4200], p[4400];
+    int ret;
+    if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST)
+        return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", o->out_dir, strerror(errno));
+    snprintf(corpus, sizeof corpus, "%s/corpus", o->out_dir);
+    snprintf(shards, sizeof shards, "%s/shards", o->out_dir);
+
+    /* 1. corpus (deterministic: kept when a previous demo made it with the same options) */
+    milnce_synth_opts so;
+    milnce_synth_opts_init(&so);
+    so.out = corpus;
+    so.videos = o->train_videos;
+    so.eval_videos = o->eval_videos;
+    so.params.seed = (uint64_t)o->seed;
+    so.params.min_seconds = o->min_seconds;
+    so.params.max_seconds = o->max_seconds;
+    milnce_synth_stats sst;
+    if ((ret = milnce_synth_run(&so, NULL, &sst, err)) < 0) return milnce_error_prefix(err, "synth");
+    stage_done(o, "synth", &t);
+
+    /* 2. shards; preprocess resumes, so a shard left from an identical run is kept */
+    milnce_preprocess_opts po;
+    milnce_preprocess_opts_default(&po);
+    snprintf(p, sizeof p, "%s/train/videos.csv", corpus);
+    char caps[4400];
+    snprintf(caps, sizeof caps, "%s/train/captions", corpus);
+    po.video_list = p;
+    po.captions = caps;
+    po.out_dir = shards;
+    po.fps = o->cfg->data.fps;
+    po.size = o->cfg->data.resize;
+    po.jobs = o->cfg->data.workers;
+    po.videos_per_shard = 32;
+    po.lg = o->lg;
+    po.cancel = o->cancel;
+    milnce_preprocess_stats pst;
+    if ((ret = milnce_preprocess_run(&po, &pst, err)) < 0) return milnce_error_prefix(err, "preprocess");
+    stage_done(o, "preprocess", &t);
+
+    /* 3. train: a fresh run in out_dir */
+    milnce_config cfg = *o->cfg;
+    snprintf(cfg.data.shards, sizeof cfg.data.shards, "%s", shards);
+    snprintf(cfg.train.out_dir, sizeof cfg.train.out_dir, "%s", o->out_dir);
+    snprintf(cfg.eval.csv, sizeof cfg.eval.csv, "%s/eval/youcook2_val.csv", corpus);
+    snprintf(cfg.eval.video_root, sizeof cfg.eval.video_root, "%s/eval/videos", corpus);
+    snprintf(p, sizeof p, "%s/checkpoints/latest", o->out_dir);
+    if (file_exists(p)) {
+        /* A previous demo's run: start over (its checkpoints would otherwise be resumed). */
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s/checkpoints", o->out_dir);
+        unlink(p);
+        milnce_log(o->lg, MILNCE_LOG_INFO, "starting a new run in %s (old checkpoints in %s are replaced)", o->out_dir, dir);
+    }
+    milnce_train_opts to = {.cfg = &cfg, .cancel = o->cancel, .lg = o->lg,
+                            .progress = (void (*)(void *, const milnce_train_progress *))o->train_progress,
+                            .progress_user = o->train_progress_user};
+    milnce_train_result tr;
+    if ((ret = milnce_train_run(&to, &tr, err)) < 0) return milnce_error_prefix(err, "train");
+    res->first_loss = tr.first_loss;
+    res->last_loss = tr.last_loss;
+    res->steps = tr.steps;
+    res->clips_per_s = tr.clips_per_s;
+    stage_done(o, "train", &t);
+
+    /* 4. eval on the aligned split */
+    char set_csv[4400], set_root[4400];
+    snprintf(set_csv, sizeof set_csv, "eval.csv=%s", cfg.eval.csv);
+    snprintf(set_root, sizeof set_root, "eval.video_root=%s", cfg.eval.video_root);
+    const char *sets[] = {set_csv, set_root};
+    milnce_eval_load_opts lo = {.checkpoint = o->out_dir, .sets = sets, .nsets = 2, .with_video = 1,
+                                .with_text = 1, .lg = o->lg};
+    milnce_eval_model *em = NULL;
+    if ((ret = milnce_eval_model_load(&em, &lo, err)) < 0) return milnce_error_prefix(err, "eval");
+    milnce_eval_opts eo = {.out_dir = o->out_dir, .thumbnails = 1, .lg = o->lg};
+    milnce_eval_result er;
+    memset(&er, 0, sizeof er);
+    ret = milnce_eval_run(em, &eo, &er, err);
+    milnce_eval_model_free(&em);
+    if (ret < 0) return milnce_error_prefix(err, "eval");
+    res->t2v = er.t2v;
+    res->v2t = er.v2t;
+    res->chance_r1 = er.chance_r1;
+    res->chance_r5 = er.chance_r5;
+    res->chance_r10 = er.chance_r10;
+    res->queries = er.n;
+    milnce_eval_result_free(&er);
+    stage_done(o, "eval", &t);
+
+    /* 5. report */
+    snprintf(res->report, sizeof res->report, "%s/report.html", o->out_dir);
+    milnce_report_opts ro = {.title = "milnce demo"};
+    if ((ret = milnce_report_write(o->out_dir, res->report, &ro, NULL, o->lg, err)) < 0) return milnce_error_prefix(err, "report");
+    stage_done(o, "report", &t);
+    res->seconds = now_s() - t0;
+    return 0;
+}
