@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int milnce_atomic_open(milnce_atomic_file *f, const char *path, milnce_error *err) {
@@ -61,6 +62,20 @@ void milnce_atomic_abort(milnce_atomic_file *f) {
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
     unlink(f->tmp);
+}
+
+int milnce_mkdirs(const char *path, milnce_error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "path too long: %.64s...", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
+    return 0;
 }
 
 int milnce_write_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err) {

@@ -21,6 +21,9 @@ int milnce_atomic_commit(milnce_atomic_file *f, milnce_error *err);
 /* Closes and removes the temporary file; path is untouched. */
 void milnce_atomic_abort(milnce_atomic_file *f);
 
+/* mkdir -p: creates path and its missing parents (mode 0755). */
+int milnce_mkdirs(const char *path, milnce_error *err);
+
 /* Whole-buffer convenience. */
 int milnce_write_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err);
 

@@ -93,8 +93,7 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     double t0 = now_s(), t = t0;
     char corpus[4200], shards[4200], p[4400];
     int ret;
-    if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST)
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", o->out_dir, strerror(errno));
+    if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
     snprintf(corpus, sizeof corpus, "%s/corpus", o->out_dir);
     snprintf(shards, sizeof shards, "%s/shards", o->out_dir);
 

@@ -442,8 +442,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
         return milnce_error_set(err, MILNCE_ERR_RANGE, "shard index %d is not in [0, %d)", o->shard_index, o->num_shards);
     if (o->videos_per_shard < 1) return milnce_error_set(err, MILNCE_ERR_RANGE, "videos per shard must be >= 1");
-    if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST)
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", o->out_dir, strerror(errno));
+    if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
     struct stat cs;
     if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
     else if (stat(o->captions, &cs) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));

@@ -53,19 +53,6 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int mkdirs(const char *p, milnce_error *err) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", p);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
-    return 0;
-}
-
 int milnce_train_latest(const char *out_dir, char *path, size_t cap) {
     char p[4200], name[512] = "";
     snprintf(p, sizeof p, "%s/checkpoints/latest", out_dir);
@@ -111,7 +98,7 @@ static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_opt
                            const char *yaml, char *written, size_t cap, const milnce_logger *lg, milnce_error *err) {
     char dir[4200], path[4400], latest[4400], name[64];
     snprintf(dir, sizeof dir, "%s/checkpoints", cfg->train.out_dir);
-    int ret = mkdirs(dir, err);
+    int ret = milnce_mkdirs(dir, err);
     if (ret < 0) return ret;
     snprintf(name, sizeof name, "step-%08lld.safetensors", (long long)step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -289,7 +276,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/log.jsonl", cfg->train.out_dir);
     if (d->rank == 0) {
-        if ((ret = mkdirs(cfg->train.out_dir, err)) < 0) goto end;
+        if ((ret = milnce_mkdirs(cfg->train.out_dir, err)) < 0) goto end;
         char p[4200];
         snprintf(p, sizeof p, "%s/config.yaml", cfg->train.out_dir);
         if ((ret = milnce_config_write(cfg, p, err)) < 0) goto end;
