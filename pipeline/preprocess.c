@@ -1,5 +1,6 @@
 #include "preprocess.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -73,6 +74,23 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* Removes the temporary files a killed run left for shard k ("train-NNNNNN.*.tmp.*"). Only
+ * this part's shard numbers are touched, so parts sharing the folder do not disturb each other. */
+static void remove_stale_temps(const char *dir, int k) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "train-%06d.", k);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || !strstr(de->d_name, ".tmp.")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
 }
 
 static int file_exists(const char *p) {
@@ -462,6 +480,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         shard_file(p, sizeof p, &c, k, ".stats.json");
         if (file_exists(p)) { st->shards_reused++; continue; }
         pending[npending++] = k;
+        remove_stale_temps(o->out_dir, k);
         for (size_t i = (size_t)k * o->videos_per_shard; i < c.list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
             c.tasks[c.ntasks++] = i;
     }
