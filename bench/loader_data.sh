@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Test inputs for bench/loader.sh and bench/preprocess.sh, cached under $MILNCE_BENCH_CACHE
+# (default /tmp/milnce-bench). Sourced, not run. After `bench_make_video MIN` the files are
+#   $CACHE/v${MIN}m/bench${MIN}m.mp4   ~MIN minutes, 640x360 25 fps H.264 (x264 veryfast, CRF 23,
+#                                      default GOP: keyint 250, scene cuts) + AAC silence
+#   $CACHE/v${MIN}m/captions/bench${MIN}m.csv   a real HowTo100M caption file clipped to it
+#   $CACHE/v${MIN}m/videos.csv                  the list (video_path)
+# The video is real footage from ../shared/testdata/videos (7 clips, each scaled to fit
+# 640x360 and padded, concatenated: ~51 s) looped to the length by stream copy.
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TESTDATA=${MILNCE_TESTDATA:-$BENCH_ROOT/../shared/testdata}
+CACHE=${MILNCE_BENCH_CACHE:-/tmp/milnce-bench}
+CAPTIONS_SRC=$TESTDATA/howto100m/captions/Lyw91iVROTI.csv   # 260 lines over 1362 s
+
+bench_base_video() {
+    local base=$CACHE/base640x360.mp4
+    [ -s "$base" ] && return 0
+    mkdir -p "$CACHE"
+    local v=$TESTDATA/videos ins=() fc="" n=0
+    for f in chaplin.mp4 flower.mp4 friday.mp4 stream-of-water.mp4 kinetics_clip.mp4 \
+             flipping_a_pancake.mkv ucf101_clip.avi; do
+        ins+=(-i "$v/$f")
+        fc+="[$n:v:0]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
+        fc+="setsar=1,fps=25,format=yuv420p[v$n];"
+        n=$((n + 1))
+    done
+    for ((i = 0; i < n; i++)); do fc+="[v$i]"; done
+    fc+="concat=n=$n:v=1:a=0[v]"
+    ffmpeg -nostdin -v error -y "${ins[@]}" -f lavfi -i anullsrc=r=44100:cl=stereo \
+        -filter_complex "$fc" -map '[v]' -map "$n:a" -shortest \
+        -c:v libx264 -preset veryfast -crf 23 -c:a aac -b:a 64k -movflags +faststart "$base.tmp.mp4"
+    mv "$base.tmp.mp4" "$base"
+}
+
+# bench_make_video MINUTES: sets VIDEO, VDIR, VID (id)
+bench_make_video() {
+    local min=$1
+    VID=bench${min}m
+    VDIR=$CACHE/v${min}m
+    VIDEO=$VDIR/$VID.mp4
+    local secs=$((min * 60))
+    mkdir -p "$VDIR/captions"
+    if [ ! -s "$VIDEO" ]; then
+        bench_base_video
+        ffmpeg -nostdin -v error -y -stream_loop -1 -i "$CACHE/base640x360.mp4" -t "$secs" -c copy \
+            -movflags +faststart "$VIDEO.tmp.mp4"
+        mv "$VIDEO.tmp.mp4" "$VIDEO"
+    fi
+    # HowTo100M caption CSV: rows starting before the end, end times clipped to the duration;
+    # a longer video repeats the file shifted by its length.
+    local dur
+    dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$VIDEO")
+    awk -F, -v D="$dur" 'NR == 1 { print; next }
+        { rows[++n] = $0; s[n] = $1; e[n] = $2; if ($2 > L) L = $2 }
+        END { for (off = 0; off < D; off += L + 1)
+                for (i = 1; i <= n; i++) {
+                    a = s[i] + off; b = e[i] + off
+                    if (a >= D) continue
+                    if (b > D) b = D
+                    t = rows[i]; sub(/^[^,]*,[^,]*,/, "", t)
+                    printf "%.2f,%.2f,%s\n", a, b, t } }' "$CAPTIONS_SRC" > "$VDIR/captions/$VID.csv"
+    printf 'video_path\n%s\n' "$VIDEO" > "$VDIR/videos.csv"
+}
+
+# bench_shards MINUTES OUTDIR [extra preprocess args]: preprocess (rendition 256, 5 fps) once.
+bench_shards() {
+    local min=$1 out=$2
+    shift 2
+    bench_make_video "$min"
+    if [ ! -s "$out/stats.json" ]; then
+        "$MILNCE" preprocess --videos "$VDIR/videos.csv" --captions "$VDIR/captions" --out "$out" \
+            --size 256 --fps 5 --jobs 1 "$@" >/dev/null
+    fi
+}

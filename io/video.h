@@ -1,0 +1,118 @@
+/* Video probing and clip decoding with FFmpeg (libavformat, libavcodec, libswscale).
+ *
+ * A clip is the frames the ffmpeg command line would produce for
+ *   ffmpeg -ss START -i VIDEO -t (END-START) \
+ *          -vf fps=FPS,scale=<short side SIZE, long side -2>,crop=C:C[:X:Y] -pix_fmt rgb24 -f rawvideo -
+ * i.e. the same frames (fps filter, round=near), the same autorotation (display matrix), the
+ * same bicubic scaling and colour matrix, and the same crop. Times are seconds from the
+ * container's start time (as `ffmpeg -ss` counts them).
+ *
+ * Legend: T = frames, H = height, W = width (after resize, crop and rotation).
+ *
+ * A milnce_decoder is single-threaded: use one per thread. There is no global state; the
+ * decoder never prints (warnings go to the milnce_logger given at open). FFmpeg's own av_log
+ * output is process-wide; commands and tests silence it with av_log_set_level. */
+#ifndef MILNCE_VIDEO_H
+#define MILNCE_VIDEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define MILNCE_VIDEO_MAX_STREAMS 16
+
+typedef struct milnce_stream_info {
+    int index;
+    char type[16];  /* "video", "audio", "subtitle", "data", "attachment", "unknown" */
+    char codec[32]; /* decoder short name, e.g. "h264"; "none" when unknown */
+    int width, height;   /* video only; 0 otherwise */
+    int sample_rate;     /* audio only; 0 otherwise */
+    int channels;        /* audio only; 0 otherwise */
+    char language[8];    /* "language" tag, "" when absent */
+} milnce_stream_info;
+
+typedef struct milnce_video_info {
+    char container[64];  /* libavformat short name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
+    char codec[32];      /* codec of the video stream, e.g. "h264" */
+    char pix_fmt[32];    /* e.g. "yuv420p" */
+    int video_stream;    /* index of the decoded (best) video stream */
+    double start_time;   /* seconds, the container's start time (0 when unknown) */
+    double duration;     /* seconds; from the header, else from a scan of the packets */
+    int duration_scanned; /* 1 when the header had no duration and the packets were scanned */
+    double avg_fps;      /* average frame rate (frames / duration), 0 when unknown */
+    int avg_fps_num, avg_fps_den;
+    double r_fps;        /* r_frame_rate: the lowest rate that represents all timestamps */
+    int r_fps_num, r_fps_den;
+    int vfr;             /* 1 when avg and r frame rates differ (variable frame rate) */
+    int64_t nb_frames;   /* frames from the header, 0 when unknown */
+    int width, height;   /* coded size of the video stream */
+    int rotation;        /* display matrix rotation as ffprobe reports it (degrees counter-
+                          * clockwise, in (-180, 180]); 0 when none */
+    int display_width, display_height; /* size after autorotation */
+    int nb_streams;      /* streams in the file (streams[] holds the first 16) */
+    milnce_stream_info streams[MILNCE_VIDEO_MAX_STREAMS];
+} milnce_video_info;
+
+/* Fills info for a file (or a memory buffer). Scans packets when the header has no duration. */
+int milnce_video_probe(const char *path, milnce_video_info *info, milnce_error *err);
+int milnce_video_probe_memory(const uint8_t *buf, size_t size, const char *name_for_messages,
+                              milnce_video_info *info, milnce_error *err);
+
+typedef enum {
+    MILNCE_CROP_CENTER = 0, /* centred crop_size x crop_size square (ffmpeg crop's default x, y) */
+    MILNCE_CROP_NONE = 1,   /* whole resized frame */
+    MILNCE_CROP_OFFSET = 2  /* crop at x = lrint(crop_x * (W - C)), y = lrint(crop_y * (H - C)) */
+} milnce_crop_mode;
+
+typedef struct milnce_clip_spec {
+    double start, end;  /* seconds from the container start; frames with start <= t < end */
+    double fps;         /* output frame rate (> 0) */
+    int size;           /* short side after resize (long side keeps aspect, rounded to even);
+                         * 0 = keep the decoded size */
+    milnce_crop_mode crop;
+    int crop_size;      /* side C of the square crop; clamped to the resized frame */
+    double crop_x, crop_y; /* MILNCE_CROP_OFFSET only: fractions in [0, 1] */
+    int max_frames;     /* 0 = all frames of [start, end) */
+} milnce_clip_spec;
+
+/* Output of milnce_decoder_clip: a buffer reused (grown as needed) across calls. */
+typedef struct milnce_frames {
+    uint8_t *data;   /* (T, H, W, 3) uint8 RGB, contiguous */
+    size_t capacity; /* bytes allocated in data */
+    int t, h, w;     /* T, H, W of the last clip */
+    int lead;        /* leading frames that repeat the first decoded frame because it lies after
+                      * the clip start (by more than half a frame period) */
+    int warnings;    /* decode errors met (each also logged) while decoding the last clip */
+} milnce_frames;
+
+void milnce_frames_free(milnce_frames *f);
+
+typedef struct milnce_decoder milnce_decoder;
+
+/* Opens a file (path) or a const memory buffer (which must outlive the decoder; it is read
+ * and seeked in place, never copied). name_for_messages names the input in errors and
+ * warnings and helps container detection by its extension; it may be NULL. lg may be NULL. */
+int milnce_decoder_open(milnce_decoder **d, const char *path, const milnce_logger *lg,
+                        milnce_error *err);
+int milnce_decoder_open_memory(milnce_decoder **d, const uint8_t *buf, size_t size,
+                               const char *name_for_messages, const milnce_logger *lg,
+                               milnce_error *err);
+
+/* Decodes the clip described by spec into out (out->t may be 0 when the span holds no frame,
+ * e.g. it starts after the end of the video). Decode errors in the stream are skipped and
+ * counted in out->warnings with a warning each through the logger; a clip that yields no frame
+ * because of them is an error (MILNCE_ERR_DECODE). */
+int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
+                        milnce_error *err);
+
+const milnce_video_info *milnce_decoder_info(const milnce_decoder *d);
+/* Frames seen by the decoder and frames it was allowed to skip (non-reference frames not in
+ * the output) since open: for benchmarks and tests. */
+void milnce_decoder_stats(const milnce_decoder *d, int64_t *decoded, int64_t *skipped);
+/* 0 turns off skipping of unneeded non-reference frames (on by default); for tests. */
+void milnce_decoder_set_skip(milnce_decoder *d, int enable);
+
+void milnce_decoder_free(milnce_decoder **d);
+
+#endif

@@ -1,0 +1,612 @@
+/* Clip decoding: seek, decode forward, pick frames like ffmpeg's fps filter, autorotate, resize
+ * (bicubic, libswscale), crop, RGB24.
+ *
+ * What the ffmpeg CLI does for `-ss S -i V -t D -vf fps=F,scale=..,crop=.. -f rawvideo`, and
+ * what this file reproduces:
+ *  - seek: avformat_seek_file(ic, -1, INT64_MIN, ts, ts, 0) with ts = S + container start, then
+ *    every timestamp is shifted by -ts (in the stream time base) and frames with shifted
+ *    pts < 0 are dropped (the CLI's accurate-seek trim);
+ *  - frame pts = best_effort_timestamp;
+ *  - fps filter (round=near): a frame's slot is r = round(pts * F); the first frame sets the next
+ *    slot; a buffered frame is dropped when the following frame's slot is <= the next slot,
+ *    otherwise it is output at the next slot; at end of stream the last frame is repeated up to
+ *    round(eof * F), eof = last pts + its duration;
+ *  - `-t D` keeps the slots below round(D * F) (slot 0 at S); a first frame later than S is
+ *    repeated back to slot 0 by the CLI's constant-frame-rate output when the file has more than
+ *    one stream, and not when it has one (vsync "vscfr"): milnce always repeats it (a clip has
+ *    a fixed number of frames) and reports the repeats in milnce_frames.lead.
+ * Frames the fps rule drops are never converted; when the codec allows it, non-reference frames
+ * that the rule would drop are not even decoded (skip_frame = AVDISCARD_NONREF, set per packet
+ * from the packets' timestamps, which are known ahead of decoding). */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "video_internal.h"
+
+#define QUEUE_CAP 32   /* packets read ahead of the decoder (power of two) */
+#define LOOKAHEAD 16   /* packets that must be queued behind the one sent (>= reorder depth) */
+#define RECENT_CAP 32  /* pts of packets already sent (power of two) */
+
+struct milnce_decoder {
+    milnce_video_input in;
+    AVStream *st;
+    AVCodecContext *dec;
+    AVPacket *queue[QUEUE_CAP]; /* packets of the video stream read ahead, FIFO */
+    int q_head, q_count, q_eof;
+    int64_t recent[RECENT_CAP]; /* pts (stream time base) of the last packets sent */
+    int recent_n, recent_pos;
+    AVPacket *pkt;
+    AVFrame *frame;   /* receive scratch */
+    AVFrame *pending; /* the fps filter's buffered frame */
+    struct SwsContext *sws;
+    int sws_w, sws_h, sws_fmt, sws_dw, sws_dh; /* what sws was made for */
+    int sws_cs, sws_range;                     /* colour details applied */
+    uint8_t *rgb;     /* scaled frame before crop: (Hs, stride) */
+    size_t rgb_cap;
+    int rgb_stride;
+    milnce_logger lg;
+    milnce_video_info info;
+    milnce_video_rot rot;
+    int64_t default_dur; /* one frame in the stream time base, for frames without duration */
+    int at_start;        /* nothing read since open */
+    int skip;            /* skip unneeded non-reference frames */
+    int pts_reliable;    /* the container stores presentation timestamps */
+    int skip_in_span;    /* ... and the codec makes one frame per packet with the packet's pts */
+    int64_t n_decoded, n_skipped;
+};
+
+/* Per-clip state: the fps filter, the output geometry and where frames go. */
+typedef struct clip_state {
+    const milnce_clip_spec *spec;
+    AVRational out_tb;  /* 1 / fps */
+    int64_t off;        /* timestamp shift, stream time base */
+    int64_t nslots;     /* output frames wanted */
+    int64_t next;       /* fps filter's next output slot; INT64_MIN before the first frame */
+    int have_pending;
+    int pending_at;     /* output index already holding the pending frame's pixels, -1 if none */
+    int64_t out_n;      /* frames written */
+    int done;
+    int64_t last_end;   /* shifted end (pts + duration) of the last decoded frame */
+    int geom;           /* geometry fixed (at the first output frame) */
+    int Ws, Hs;         /* scaled, unrotated */
+    int bu0, bv0, bw, bh; /* crop block in the scaled, unrotated frame */
+    int W, H;           /* output frame */
+    milnce_frames *out;
+} clip_state;
+
+void milnce_frames_free(milnce_frames *f) {
+    if (!f) return;
+    free(f->data);
+    memset(f, 0, sizeof *f);
+}
+
+static void warn(milnce_decoder *d, const char *fmt, ...) MILNCE_PRINTF(2, 3);
+static void warn(milnce_decoder *d, const char *fmt, ...) {
+    char msg[MILNCE_ERROR_MSG_MAX];
+    va_list ap;
+    if (!d->lg.fn) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    milnce_log(&d->lg, MILNCE_LOG_WARN, "%s: %s", d->in.name, msg);
+}
+
+void milnce_decoder_free(milnce_decoder **pd) {
+    milnce_decoder *d = pd ? *pd : NULL;
+    if (!d) return;
+    for (int i = 0; i < QUEUE_CAP; i++) av_packet_free(&d->queue[i]);
+    av_packet_free(&d->pkt);
+    av_frame_free(&d->frame);
+    av_frame_free(&d->pending);
+    sws_freeContext(d->sws);
+    av_free(d->rgb);
+    avcodec_free_context(&d->dec);
+    milnce_video_input_close(&d->in);
+    free(d);
+    *pd = NULL;
+}
+
+static int open_any(milnce_decoder **pd, const char *path, const uint8_t *buf, size_t size,
+                    const char *name, const milnce_logger *lg, milnce_error *err) {
+    milnce_decoder *d = NULL;
+    const AVCodec *codec;
+    int ret;
+    if (!pd) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_open: no output pointer");
+    *pd = NULL;
+    if (!(d = calloc(1, sizeof *d)))
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", name ? name : path);
+    if (lg) d->lg = *lg;
+    d->skip = 1;
+    d->sws_cs = d->sws_range = -1;
+    if ((ret = milnce_video_input_open(&d->in, path, buf, size, name, err)) < 0) goto end;
+    d->st = d->in.fmt->streams[d->in.vstream];
+    if ((ret = milnce_video_fill_info(&d->in, 0, &d->info, err)) < 0) goto end;
+    d->rot = milnce_video_autorotation(d->st);
+
+    if (!(codec = avcodec_find_decoder(d->st->codecpar->codec_id))) {
+        ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: no decoder for codec %s in this FFmpeg",
+                               d->in.name, avcodec_get_name(d->st->codecpar->codec_id));
+        goto end;
+    }
+    if (!(d->dec = avcodec_alloc_context3(codec)) || !(d->pkt = av_packet_alloc()) ||
+        !(d->frame = av_frame_alloc()) || !(d->pending = av_frame_alloc())) {
+        ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
+        goto end;
+    }
+    for (int i = 0; i < QUEUE_CAP; i++)
+        if (!(d->queue[i] = av_packet_alloc())) {
+            ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
+            goto end;
+        }
+    if ((ret = avcodec_parameters_to_context(d->dec, d->st->codecpar)) < 0) {
+        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: codec parameters: %s", d->in.name,
+                               av_err2str(ret));
+        goto end;
+    }
+    d->dec->pkt_timebase = d->st->time_base;
+    d->dec->thread_count = 1; /* one decoder per thread: no codec threads, least CPU per clip */
+    if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0) {
+        ret = milnce_error_set(err, milnce_video_averr(ret), "%s: cannot open %s decoder: %s",
+                               d->in.name, codec->name, av_err2str(ret));
+        goto end;
+    }
+    {
+        AVRational fr = d->st->avg_frame_rate.num > 0 ? d->st->avg_frame_rate : d->st->r_frame_rate;
+        d->default_dur = fr.num > 0 && fr.den > 0
+                             ? av_rescale_q(1, av_inv_q(fr), d->st->time_base) : 0;
+    }
+    /* Skipping by packet pts needs containers that store presentation timestamps (AVI, for
+     * one, has only decode timestamps); skipping inside the span also needs a codec that makes
+     * one frame per packet carrying that packet's pts. */
+    d->pts_reliable = strstr(d->in.fmt->iformat->name, "mp4") || strstr(d->in.fmt->iformat->name, "matroska");
+    d->skip_in_span = d->pts_reliable && (codec->id == AV_CODEC_ID_H264 || codec->id == AV_CODEC_ID_HEVC);
+    d->at_start = 1;
+    ret = 0;
+end:
+    if (ret < 0) {
+        milnce_decoder_free(&d);
+        return ret;
+    }
+    *pd = d;
+    return 0;
+}
+
+int milnce_decoder_open(milnce_decoder **d, const char *path, const milnce_logger *lg,
+                        milnce_error *err) {
+    if (!path) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_open: no path");
+    return open_any(d, path, NULL, 0, NULL, lg, err);
+}
+
+int milnce_decoder_open_memory(milnce_decoder **d, const uint8_t *buf, size_t size,
+                               const char *name_for_messages, const milnce_logger *lg,
+                               milnce_error *err) {
+    if (!buf && size) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_open_memory: no buffer");
+    static const uint8_t empty[1];
+    return open_any(d, NULL, buf ? buf : empty, size, name_for_messages ? name_for_messages : "<memory>",
+                    lg, err);
+}
+
+const milnce_video_info *milnce_decoder_info(const milnce_decoder *d) { return d ? &d->info : NULL; }
+
+void milnce_decoder_stats(const milnce_decoder *d, int64_t *decoded, int64_t *skipped) {
+    if (decoded) *decoded = d ? d->n_decoded : 0;
+    if (skipped) *skipped = d ? d->n_skipped : 0;
+}
+
+void milnce_decoder_set_skip(milnce_decoder *d, int enable) {
+    if (d) d->skip = enable != 0;
+}
+
+/* ---- packet queue ---------------------------------------------------------------------- */
+
+static void queue_clear(milnce_decoder *d) {
+    for (int i = 0; i < d->q_count; i++) av_packet_unref(d->queue[(d->q_head + i) & (QUEUE_CAP - 1)]);
+    d->q_head = d->q_count = d->q_eof = 0;
+    d->recent_n = d->recent_pos = 0;
+}
+
+/* Reads packets of the video stream until want are queued or the input ends. */
+static int queue_fill(milnce_decoder *d, int want, milnce_error *err) {
+    while (d->q_count < want && !d->q_eof) {
+        AVPacket *p = d->queue[(d->q_head + d->q_count) & (QUEUE_CAP - 1)];
+        int ret = av_read_frame(d->in.fmt, p);
+        d->at_start = 0;
+        if (ret == AVERROR_EOF) {
+            d->q_eof = 1;
+        } else if (ret < 0) {
+            /* A read error mid-file: keep what was decodable, like the CLI. */
+            warn(d, "read error, stopping here: %s", av_err2str(ret));
+            d->q_eof = 1;
+        } else if (p->stream_index != d->in.vstream) {
+            av_packet_unref(p);
+        } else {
+            d->q_count++;
+        }
+    }
+    (void)err;
+    return 0;
+}
+
+/* ---- output geometry and conversion ---------------------------------------------------- */
+
+static int64_t even_scaled(int64_t s, int64_t num, int64_t den) {
+    int64_t v = av_rescale(s, num, den * 2) * 2;
+    return v < 2 ? 2 : v;
+}
+
+/* Fixes the output geometry from the first output frame (w x h decoded). */
+static int set_geometry(milnce_decoder *d, clip_state *cs, int w, int h, milnce_error *err) {
+    const milnce_clip_spec *sp = cs->spec;
+    int rw = d->rot.swap ? h : w, rh = d->rot.swap ? w : h;
+    int64_t Wr = rw, Hr = rh;
+    int cw, ch, x0, y0;
+    if (sp->size > 0) {
+        /* scale='if(lt(iw,ih),S,-2)':'if(lt(iw,ih),-2,S)' */
+        if (rw < rh) { Wr = sp->size; Hr = even_scaled(sp->size, rh, rw); }
+        else { Hr = sp->size; Wr = even_scaled(sp->size, rw, rh); }
+    }
+    if (Wr > 16384 || Hr > 16384)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: resized frame %lldx%lld is too large",
+                                d->in.name, (long long)Wr, (long long)Hr);
+    if (sp->crop == MILNCE_CROP_NONE) {
+        cw = (int)Wr; ch = (int)Hr; x0 = y0 = 0;
+    } else {
+        int c = sp->crop_size > 0 ? sp->crop_size : (int)(Wr < Hr ? Wr : Hr);
+        cw = c < Wr ? c : (int)Wr;
+        ch = c < Hr ? c : (int)Hr;
+        if (sp->crop == MILNCE_CROP_OFFSET) {
+            x0 = (int)lrint(sp->crop_x * (double)(Wr - cw));
+            y0 = (int)lrint(sp->crop_y * (double)(Hr - ch));
+        } else { /* ffmpeg crop's default (in_w-out_w)/2, rounded by lrint */
+            x0 = (int)lrint((double)(Wr - cw) / 2.0);
+            y0 = (int)lrint((double)(Hr - ch) / 2.0);
+        }
+    }
+    cs->W = cw; cs->H = ch;
+    cs->Ws = (int)(d->rot.swap ? Hr : Wr);
+    cs->Hs = (int)(d->rot.swap ? Wr : Hr);
+    cs->bu0 = d->rot.swap ? y0 : x0; cs->bw = d->rot.swap ? ch : cw;
+    cs->bv0 = d->rot.swap ? x0 : y0; cs->bh = d->rot.swap ? cw : ch;
+    if (d->rot.flip_u) cs->bu0 = cs->Ws - (cs->bu0 + cs->bw);
+    if (d->rot.flip_v) cs->bv0 = cs->Hs - (cs->bv0 + cs->bh);
+    cs->geom = 1;
+
+    size_t frame_bytes = (size_t)cs->W * cs->H * 3;
+    size_t need = frame_bytes * (size_t)cs->nslots;
+    milnce_frames *o = cs->out;
+    if (need > o->capacity) {
+        uint8_t *p = realloc(o->data, need);
+        if (!p) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory for %lld frames of %dx%d",
+                                        d->in.name, (long long)cs->nslots, cs->W, cs->H);
+        o->data = p;
+        o->capacity = need;
+    }
+    o->h = cs->H; o->w = cs->W;
+    /* The row stride of ffmpeg's frame pool (width aligned to 32 pixels): libswscale's SIMD
+     * yuv->rgb path covers more of the row when the stride has room, and the C tail rounds
+     * differently, so the stride decides bit-exactness with the CLI. */
+    int stride = FFALIGN(cs->Ws, 32) * 3;
+    size_t rgb_need = (size_t)stride * cs->Hs + 64;
+    if (rgb_need > d->rgb_cap) {
+        av_free(d->rgb);
+        if (!(d->rgb = av_malloc(rgb_need))) {
+            d->rgb_cap = 0;
+            return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
+        }
+        d->rgb_cap = rgb_need;
+    }
+    d->rgb_stride = stride;
+    return 0;
+}
+
+/* libswscale's colour matrix for a frame, as ffmpeg's scale filter picks it (in_color_matrix
+ * "auto": the frame's colour space, BT.601 when unknown; range from the frame). */
+static int sws_prepare(milnce_decoder *d, clip_state *cs, const AVFrame *f, milnce_error *err) {
+    if (!d->sws || d->sws_w != f->width || d->sws_h != f->height || d->sws_fmt != f->format ||
+        d->sws_dw != cs->Ws || d->sws_dh != cs->Hs) {
+        sws_freeContext(d->sws);
+        /* Set up like ffmpeg's scale filter: bicubic, and MPEG-2 chroma siting for yuv420p
+         * (src_v_chr_pos 128), which also decides between libswscale's code paths. */
+        struct SwsContext *s = sws_alloc_context();
+        if (s) {
+            av_opt_set_int(s, "srcw", f->width, 0);
+            av_opt_set_int(s, "srch", f->height, 0);
+            av_opt_set_int(s, "src_format", f->format, 0);
+            av_opt_set_int(s, "dstw", cs->Ws, 0);
+            av_opt_set_int(s, "dsth", cs->Hs, 0);
+            av_opt_set_int(s, "dst_format", AV_PIX_FMT_RGB24, 0);
+            av_opt_set_int(s, "sws_flags", SWS_BICUBIC, 0);
+            av_opt_set_int(s, "src_h_chr_pos", -513, 0);
+            av_opt_set_int(s, "src_v_chr_pos", f->format == AV_PIX_FMT_YUV420P ? 128 : -513, 0);
+            av_opt_set_int(s, "dst_h_chr_pos", -513, 0);
+            av_opt_set_int(s, "dst_v_chr_pos", -513, 0);
+            if (sws_init_context(s, NULL, NULL) < 0) sws_freeContext(s), s = NULL;
+        }
+        d->sws = s;
+        if (!d->sws) {
+            const char *pf = av_get_pix_fmt_name((enum AVPixelFormat)f->format);
+            return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED,
+                                    "%s: cannot convert %dx%d %s frames to %dx%d RGB", d->in.name,
+                                    f->width, f->height, pf ? pf : "?", cs->Ws, cs->Hs);
+        }
+        d->sws_w = f->width; d->sws_h = f->height; d->sws_fmt = f->format;
+        d->sws_dw = cs->Ws; d->sws_dh = cs->Hs;
+        d->sws_cs = d->sws_range = -1;
+    }
+    if (d->sws_cs != (int)f->colorspace || d->sws_range != (int)f->color_range) {
+        int *inv_table, *table, in_full, out_full, bri, con, sat;
+        int cspace = f->colorspace;
+        if (cspace < 1 || cspace > 10 || cspace == 8) cspace = AVCOL_SPC_BT470BG;
+        sws_getColorspaceDetails(d->sws, &inv_table, &in_full, &table, &out_full, &bri, &con, &sat);
+        const int *coefs = sws_getCoefficients(cspace);
+        if (f->color_range != AVCOL_RANGE_UNSPECIFIED) in_full = f->color_range == AVCOL_RANGE_JPEG;
+        sws_setColorspaceDetails(d->sws, coefs, in_full, coefs, out_full, bri, con, sat);
+        d->sws_cs = f->colorspace;
+        d->sws_range = f->color_range;
+    }
+    return 0;
+}
+
+/* Converts f into output frame index idx (scale to Ws x Hs, crop the block, rotate). */
+static int convert(milnce_decoder *d, clip_state *cs, const AVFrame *f, int64_t idx, milnce_error *err) {
+    int ret;
+    if ((ret = sws_prepare(d, cs, f, err)) < 0) return ret;
+    uint8_t *dst[4] = {d->rgb, NULL, NULL, NULL};
+    int dst_ls[4] = {d->rgb_stride, 0, 0, 0};
+    ret = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_ls);
+    if (ret <= 0)
+        return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: scaling a frame failed", d->in.name);
+    uint8_t *o = cs->out->data + (size_t)idx * cs->W * cs->H * 3;
+    const milnce_video_rot r = d->rot;
+    if (!r.swap && !r.flip_u && !r.flip_v) {
+        for (int y = 0; y < cs->H; y++)
+            memcpy(o + (size_t)y * cs->W * 3, d->rgb + (size_t)(cs->bv0 + y) * d->rgb_stride + cs->bu0 * 3,
+                   (size_t)cs->W * 3);
+        return 0;
+    }
+    for (int y = 0; y < cs->H; y++) {
+        uint8_t *orow = o + (size_t)y * cs->W * 3;
+        for (int x = 0; x < cs->W; x++) {
+            int u = r.swap ? y : x, v = r.swap ? x : y;
+            if (r.flip_u) u = cs->bw - 1 - u;
+            if (r.flip_v) v = cs->bh - 1 - v;
+            const uint8_t *s = d->rgb + (size_t)(cs->bv0 + v) * d->rgb_stride + (size_t)(cs->bu0 + u) * 3;
+            orow[3 * x] = s[0];
+            orow[3 * x + 1] = s[1];
+            orow[3 * x + 2] = s[2];
+        }
+    }
+    return 0;
+}
+
+/* The fps filter outputs the pending frame at slot `slot` (slot 0 = the clip start). A first
+ * frame later than slot 0 is repeated back to slot 0, as the CLI's constant-frame-rate output
+ * does for files with more than one stream (out->lead counts these repeats). */
+static int emit(milnce_decoder *d, clip_state *cs, int64_t slot, milnce_error *err) {
+    int ret;
+    const AVFrame *f = d->pending;
+    if (slot >= cs->nslots) {
+        cs->done = 1;
+        return 0;
+    }
+    if (!cs->geom && (ret = set_geometry(d, cs, f->width, f->height, err)) < 0) return ret;
+    size_t fb = (size_t)cs->W * cs->H * 3;
+    int64_t upto = cs->out_n == 0 ? (slot < 0 ? 0 : slot) : cs->out_n;
+    if (cs->out_n == 0) cs->out->lead = (int)upto;
+    for (int64_t i = cs->out_n; i <= upto; i++) {
+        if (cs->pending_at >= 0) {
+            memcpy(cs->out->data + (size_t)i * fb, cs->out->data + (size_t)cs->pending_at * fb, fb);
+        } else {
+            if ((ret = convert(d, cs, f, i, err)) < 0) return ret;
+            cs->pending_at = (int)i;
+        }
+        cs->out_n = i + 1;
+    }
+    if (cs->out_n >= cs->nslots) cs->done = 1;
+    return 0;
+}
+
+static int64_t to_slot(milnce_decoder *d, clip_state *cs, int64_t pts) {
+    return av_rescale_q_rnd(pts, d->st->time_base, cs->out_tb, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+}
+
+/* One decoded frame into the fps filter. */
+static int take_frame(milnce_decoder *d, clip_state *cs, AVFrame *f, milnce_error *err) {
+    int ret;
+    int64_t pts = f->best_effort_timestamp;
+    d->n_decoded++;
+    if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) {
+        cs->out->warnings++;
+        warn(d, "frame at %.3f s decoded with errors",
+             pts == AV_NOPTS_VALUE ? -1.0 : pts * av_q2d(d->st->time_base));
+    }
+    if (pts == AV_NOPTS_VALUE) {
+        if (cs->last_end == AV_NOPTS_VALUE) return 0; /* nothing to place it after */
+        pts = cs->last_end - cs->off;
+    }
+    int64_t p = pts + cs->off;
+    int64_t dur = f->pkt_duration > 0 ? f->pkt_duration : d->default_dur;
+    cs->last_end = p + dur;
+    if (p < 0) return 0; /* before the start: the CLI's trim drops it */
+    int64_t r = to_slot(d, cs, p);
+    if (!cs->have_pending) {
+        av_frame_unref(d->pending);
+        av_frame_move_ref(d->pending, f);
+        cs->have_pending = 1;
+        cs->pending_at = -1;
+        if (cs->next == INT64_MIN) cs->next = r;
+        return 0;
+    }
+    while (!cs->done) {
+        if (r <= cs->next) { /* the new frame takes the slot: drop the pending one */
+            av_frame_unref(d->pending);
+            av_frame_move_ref(d->pending, f);
+            cs->pending_at = -1;
+            return 0;
+        }
+        if ((ret = emit(d, cs, cs->next, err)) < 0) return ret;
+        cs->next++;
+    }
+    av_frame_unref(f);
+    return 0;
+}
+
+/* Whether the packet's frame is certainly dropped by the trim or the fps rule, so a
+ * non-reference frame there need not be decoded. */
+static int packet_unneeded(milnce_decoder *d, clip_state *cs, const AVPacket *pkt) {
+    if (pkt->pts == AV_NOPTS_VALUE || !d->pts_reliable) return 0;
+    int64_t p = pkt->pts + cs->off;
+    if (p < 0) return 1;
+    if (!d->skip_in_span) return 0;
+    /* The next pts after p among packets around it (sent recently or queued). */
+    int64_t q = INT64_MAX;
+    for (int i = 0; i < d->recent_n; i++) {
+        int64_t t = d->recent[i];
+        if (t > pkt->pts && t < q) q = t;
+    }
+    for (int i = 1; i < d->q_count; i++) { /* queue[head] is pkt itself */
+        const AVPacket *o = d->queue[(d->q_head + i) & (QUEUE_CAP - 1)];
+        if (o->pts == AV_NOPTS_VALUE) return 0;
+        if (o->pts > pkt->pts && o->pts < q) q = o->pts;
+    }
+    if (q == INT64_MAX || (d->q_count < LOOKAHEAD && !d->q_eof)) return 0;
+    return to_slot(d, cs, q + cs->off) <= to_slot(d, cs, p);
+}
+
+static int drain(milnce_decoder *d, clip_state *cs, milnce_error *err) {
+    int ret = 0;
+    while (!cs->done && (ret = avcodec_receive_frame(d->dec, d->frame)) >= 0) {
+        if ((ret = take_frame(d, cs, d->frame, err)) < 0) return ret;
+    }
+    if (cs->done) return 0;
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return 0;
+    cs->out->warnings++;
+    warn(d, "decode error: %s", av_err2str(ret));
+    return 0;
+}
+
+static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out, int skip,
+                    int64_t *skipped, milnce_error *err) {
+    int ret;
+    clip_state cs;
+    if (!d || !spec || !out) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip: NULL argument");
+    if (!(spec->fps > 0) || !isfinite(spec->fps) || spec->fps > 1000)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: fps %g must be in (0, 1000]", d->in.name, spec->fps);
+    if (!isfinite(spec->start) || !isfinite(spec->end) || spec->start < 0 || !(spec->end > spec->start) ||
+        spec->end > 1e9)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: clip span [%g, %g) is not a valid time span",
+                                d->in.name, spec->start, spec->end);
+    if (spec->size < 0 || spec->size > 8192 || spec->crop_size < 0 || spec->crop_size > 8192 ||
+        spec->max_frames < 0)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: size %d, crop size %d or max frames %d out of range",
+                                d->in.name, spec->size, spec->crop_size, spec->max_frames);
+    if (spec->crop != MILNCE_CROP_CENTER && spec->crop != MILNCE_CROP_NONE && spec->crop != MILNCE_CROP_OFFSET)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "%s: unknown crop mode %d", d->in.name, (int)spec->crop);
+    if (spec->crop == MILNCE_CROP_OFFSET &&
+        !(spec->crop_x >= 0 && spec->crop_x <= 1 && spec->crop_y >= 0 && spec->crop_y <= 1))
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: crop offset (%g, %g) not in [0, 1]",
+                                d->in.name, spec->crop_x, spec->crop_y);
+
+    memset(&cs, 0, sizeof cs);
+    cs.spec = spec;
+    cs.out = out;
+    out->t = 0;
+    out->lead = 0;
+    out->warnings = 0;
+    AVRational fps = av_d2q(spec->fps, 1001000);
+    cs.out_tb = av_inv_q(fps);
+    int64_t start_us = llrint(spec->start * AV_TIME_BASE);
+    int64_t dur_us = llrint((spec->end - spec->start) * AV_TIME_BASE);
+    int64_t ts = start_us + (d->in.fmt->start_time != AV_NOPTS_VALUE ? d->in.fmt->start_time : 0);
+    cs.off = -av_rescale_q(ts, AV_TIME_BASE_Q, d->st->time_base);
+    cs.nslots = av_rescale_q(dur_us, AV_TIME_BASE_Q, cs.out_tb);
+    if (spec->max_frames > 0 && cs.nslots > spec->max_frames) cs.nslots = spec->max_frames;
+    if (cs.nslots > 100000)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: %lld frames asked, at most 100000 per clip",
+                                d->in.name, (long long)cs.nslots);
+    cs.next = INT64_MIN;
+    cs.pending_at = -1;
+    cs.last_end = AV_NOPTS_VALUE;
+    if (cs.nslots == 0) return 0;
+
+    /* Seek like the CLI: key frame at or before ts. */
+    queue_clear(d);
+    if ((ret = avformat_seek_file(d->in.fmt, -1, INT64_MIN, ts, ts, 0)) < 0) {
+        if (!d->at_start) {
+            /* Unseekable input read already: rewind to the start and decode forward. */
+            int r2 = avformat_seek_file(d->in.fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, AVSEEK_FLAG_BYTE);
+            if (r2 < 0)
+                return milnce_error_set(err, MILNCE_ERR_IO, "%s: cannot seek to %.3f s: %s", d->in.name,
+                                        spec->start, av_err2str(ret));
+        }
+    }
+    avcodec_flush_buffers(d->dec);
+    av_frame_unref(d->pending);
+
+    while (!cs.done) {
+        queue_fill(d, LOOKAHEAD + 1, err);
+        if (d->q_count == 0) break;
+        AVPacket *pkt = d->queue[d->q_head];
+        int unneeded = skip && packet_unneeded(d, &cs, pkt);
+        d->dec->skip_frame = unneeded ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        if (unneeded) d->n_skipped++, (*skipped)++;
+        d->recent[d->recent_pos] = pkt->pts;
+        d->recent_pos = (d->recent_pos + 1) & (RECENT_CAP - 1);
+        if (d->recent_n < RECENT_CAP) d->recent_n++;
+        ret = avcodec_send_packet(d->dec, pkt);
+        av_packet_unref(pkt);
+        d->q_head = (d->q_head + 1) & (QUEUE_CAP - 1);
+        d->q_count--;
+        if (ret < 0 && ret != AVERROR(EAGAIN)) {
+            out->warnings++;
+            warn(d, "decode error in a packet: %s", av_err2str(ret));
+        }
+        if ((ret = drain(d, &cs, err)) < 0) goto end;
+    }
+    if (!cs.done) {
+        /* End of the stream: flush the decoder, then the fps filter up to the end time. */
+        d->dec->skip_frame = AVDISCARD_DEFAULT;
+        avcodec_send_packet(d->dec, NULL);
+        if ((ret = drain(d, &cs, err)) < 0) goto end;
+        if (!cs.done && cs.have_pending && cs.last_end != AV_NOPTS_VALUE) {
+            int64_t status = to_slot(d, &cs, cs.last_end);
+            while (!cs.done && cs.next < status) {
+                if ((ret = emit(d, &cs, cs.next, err)) < 0) goto end;
+                cs.next++;
+            }
+        }
+        /* The decoder is drained: make it usable for the next clip. */
+        avcodec_flush_buffers(d->dec);
+    }
+    ret = 0;
+    if (cs.out_n == 0 && out->warnings > 0)
+        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no decodable frame in [%.3f, %.3f) s (%d decode errors)",
+                               d->in.name, spec->start, spec->end, out->warnings);
+end:
+    av_frame_unref(d->pending);
+    av_frame_unref(d->frame);
+    out->t = (int)cs.out_n;
+    if (!cs.geom) out->h = out->w = 0;
+    return ret;
+}
+
+int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
+                        milnce_error *err) {
+    int64_t skipped = 0;
+    int ret = clip_run(d, spec, out, d ? d->skip : 0, &skipped, err);
+    if (ret >= 0 && out->warnings > 0 && skipped > 0) {
+        /* A frame that failed to decode may have been the one that made a skipped frame
+         * unnecessary: decode the clip again without skipping (broken files only). */
+        ret = clip_run(d, spec, out, 0, &skipped, err);
+    }
+    return ret;
+}

@@ -1,0 +1,166 @@
+/* `milnce eval` and `milnce embed`: a trained checkpoint -> embeddings -> clip<->text retrieval.
+ *
+ * Legend: N queries (= clips: query i's ground truth is clip i), D embedding width (model.
+ * embed_dim, or F = 1024 * model.width for the mixed_5c feature), W windows, T = data.num_frames,
+ * S = data.size, L = eval.max_words.
+ *
+ * ## Model and config
+ * The checkpoint's metadata "config" (the training run's resolved YAML) gives model.* and
+ * data.num_frames/fps/size; eval.* comes from that config overridden by --config / --set. From
+ * the overrides only eval.*, model.vocab and data.shards (file locations) are taken; any other
+ * key they change is ignored with a warning (the shapes are the checkpoint's). A checkpoint
+ * without a stored config (a converted reference state_dict) takes every key from the overrides.
+ * Vocabulary: model.vocab, else vocab.txt beside data.shards (as train), else an error naming
+ * model.vocab. The model runs in eval mode (BatchNorm running statistics).
+ *
+ * ## Protocol (the reference's YouCook2 / MSR-VTT evaluation)
+ * Clip [start, end] -> W = eval.num_windows windows of T frames at data.fps, window starts
+ * evenly spaced in [start, max(start, end - T / fps)] (numpy linspace; the reference also
+ * subtracts a 0.4 s decoding margin, not kept here); each frame scaled to short side S and
+ * centre-cropped to S x S (RGB in [0, 1]), frames past the end of the video zero (as the
+ * reference pads); the clip embedding is the mean of the W window embeddings. Texts: tokenized
+ * (lower case), words outside the vocabulary dropped, padded/truncated to L. No normalisation
+ * unless eval.normalize. Scores are raw dot products; ranks by milnce_ranks_blocked with the tie
+ * rule of src/retrieval.h (ties do not count against the query).
+ *
+ * ## Inputs (eval.format)
+ *   youcook2  CSV with header columns end,start,task,text,video_id (any order, extra columns
+ *             ignored); video at <eval.video_root>/<video_id>.<ext> or
+ *             <eval.video_root>/<task>/<video_id>.<ext>, ext in mp4, mkv, webm, mov, avi.
+ *   msrvtt    CSV key,vid_key,video_id,sentence; the clip is the whole video
+ *             (<eval.video_root>/<video_id>.<ext>).
+ *   shards    eval.csv names a folder of held-out shards (or one .tar): every sentence of every
+ *             sample is a query, its clip the sentence's [start, end] in the sample's .mp4.
+ * A row whose video is missing, whose id is unsafe, or whose video cannot be decoded is dropped
+ * (one warning per video) and counted: `missing_videos` distinct videos, `dropped_queries` rows.
+ *
+ * ## Outputs
+ * <out>/eval.json (pipeline/report.h holds the contract; extra fields: "format", "checkpoint",
+ * "dropped_queries", "num_windows", "normalize", "dim", "rank" per example),
+ * <out>/thumbs/item-NNNNNN.jpg for the clips shown in the examples, and with save_embeddings
+ * <out>/eval_text.npy, <out>/eval_video.npy (float32 (N, D)), <out>/eval_ids.txt. */
+#ifndef MILNCE_EVAL_H
+#define MILNCE_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "retrieval.h"
+#include "video.h"
+#include "vocab.h"
+
+struct milnce_model;
+
+/* ---- the model of a checkpoint ---- */
+
+typedef struct milnce_eval_load_opts {
+    const char *checkpoint;   /* a .safetensors file, or a run folder (its checkpoints/latest) */
+    const char *config;       /* NULL, or a YAML file of overrides */
+    const char *const *sets;  /* (nsets) "section.key=value" overrides, applied after config */
+    int nsets;
+    int with_video, with_text; /* encoders wanted (at least one) */
+    int batch;                /* largest forward batch; 0 = eval.batch_size */
+    const milnce_logger *lg;
+} milnce_eval_load_opts;
+
+typedef struct milnce_eval_model {
+    milnce_config cfg;           /* resolved: checkpoint config + overrides */
+    struct milnce_model *model;  /* eval mode */
+    milnce_vocab vocab;          /* empty without the text encoder */
+    char checkpoint[4096];       /* the file loaded */
+    char run_dir[4096];          /* the run folder (the checkpoints/ folder's parent, else the
+                                    file's folder): the default output folder */
+    int64_t step;                /* training steps of the checkpoint (metadata "step"; 0 if none) */
+    int E;                       /* embedding width */
+    int F;                       /* mixed_5c feature width (0 without video) */
+    int batch;                   /* largest forward batch */
+    const milnce_logger *lg;
+    float *clip_buf;             /* (batch, 3, T, S, S) scratch */
+    milnce_frames frames;        /* decoder output scratch */
+} milnce_eval_model;
+
+int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts *o, milnce_error *err);
+void milnce_eval_model_free(milnce_eval_model **m);
+
+/* ---- embedding building blocks ---- */
+
+/* n window starts evenly spaced in [start, max(start, end - clip_len)] (n = 1: start). */
+void milnce_eval_window_starts(double start, double end, double clip_len, int n, double *starts);
+
+/* Embeds the n windows starting at starts[] (seconds) of an open video: out (n, D) per window, or
+ * with average (D) their mean. mixed5c: the pooled mixed_5c feature (D = F) instead of the joint
+ * embedding (D = E). Windows are batched by the model's batch. */
+int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const double *starts,
+                              int n, int mixed5c, int average, float *out, milnce_error *err);
+
+/* Embeds n sentences: out (n, E). *empty (may be NULL) receives how many had no known word. */
+int milnce_eval_embed_texts(milnce_eval_model *m, const char *const *texts, size_t n, float *out,
+                            size_t *empty, milnce_error *err);
+
+/* ---- evaluation ---- */
+
+typedef struct milnce_eval_opts {
+    const char *out_dir;   /* NULL or "": the checkpoint's run folder */
+    int num_examples;      /* example queries in eval.json; 0 = 5, < 0 = none */
+    int top;               /* videos per example; 0 = 5 */
+    int thumbnails;        /* write thumbs/ for the examples */
+    int save_embeddings;   /* write eval_text.npy, eval_video.npy, eval_ids.txt */
+    const milnce_logger *lg;
+    void (*progress)(void *user, size_t done, size_t total); /* clips embedded */
+    void *progress_user;
+} milnce_eval_opts;
+
+typedef struct milnce_eval_result {
+    char dataset[1100];      /* eval.csv (or the shard folder) */
+    char format[16];
+    size_t rows;             /* queries read */
+    size_t n;                /* queries scored (rows - dropped_queries) */
+    size_t missing_videos;   /* distinct videos missing or undecodable */
+    size_t dropped_queries;  /* rows dropped because of them */
+    size_t empty_texts;      /* queries with no word in the vocabulary (kept) */
+    size_t dim;              /* D */
+    milnce_recall t2v, v2t;
+    double chance_r1, chance_r5, chance_r10; /* 100 * K / n */
+    float *text;             /* (n, D) as scored (normalised when eval.normalize) */
+    float *video;            /* (n, D) */
+    int64_t *t2v_rank, *v2t_rank; /* (n) */
+    char **video_ids;        /* (n) */
+    char **queries;          /* (n) */
+    double *start, *end;     /* (n) clip spans, seconds */
+    char json_path[4200];
+    char out_dir[4096];
+} milnce_eval_result;
+
+int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval_result *res,
+                    milnce_error *err);
+void milnce_eval_result_free(milnce_eval_result *r);
+
+/* ---- embed ---- */
+
+typedef struct milnce_embed_opts {
+    const char *videos;     /* video list (CSV or folder, io/video_list.h), or NULL */
+    const char *sentences;  /* text file, one sentence per line, or NULL (exactly one of the two) */
+    const char *out_prefix; /* writes <prefix>.npy (float32 (N, D)) and <prefix>.ids.txt */
+    int mixed5c;            /* the mixed_5c feature instead of the joint embedding */
+    int num_windows;        /* > 0: this many windows evenly spaced over each video;
+                               0: consecutive windows every window_seconds */
+    double window_seconds;  /* stride of consecutive windows; 0 = T / fps */
+    int average;            /* one row per video: the mean over its windows */
+    const milnce_logger *lg;
+} milnce_embed_opts;
+
+typedef struct milnce_embed_result {
+    size_t rows, dim;
+    size_t items;   /* videos or sentences read */
+    size_t skipped; /* videos that are missing or failed */
+    char npy_path[4200], ids_path[4200];
+} milnce_embed_result;
+
+/* Rows of <prefix>.ids.txt: "<video id>\t<window start, seconds %.3f>" per window, "<video id>"
+ * with average, the 1-based line number for sentences (empty lines give rows too). */
+int milnce_embed_run(milnce_eval_model *m, const milnce_embed_opts *o, milnce_embed_result *res,
+                     milnce_error *err);
+
+#endif

@@ -1,0 +1,290 @@
+/* The model of a checkpoint, ready to embed: config resolution, vocabulary, weights, and the
+ * window / text embedding blocks shared by eval and embed (pipeline/eval.h). */
+#include "eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+#include "train.h"
+#include "vocab_io.h"
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Applies YAML text (the checkpoint's stored config) on top of cfg. The config parser reads
+ * files, so the text goes through a temporary file. */
+static int config_from_text(milnce_config *cfg, const char *text, const char *ckpt, milnce_error *err) {
+    const char *tmpdir = getenv("TMPDIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/milnce-ckpt-config-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t n = strlen(text), done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, text + done, n - done);
+        if (w <= 0) {
+            close(fd);
+            unlink(path);
+            return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+        }
+        done += (size_t)w;
+    }
+    close(fd);
+    int ret = milnce_config_load(cfg, path, err);
+    unlink(path);
+    if (ret < 0) milnce_error_prefix(err, "checkpoint %s: stored config", ckpt);
+    return ret;
+}
+
+static int key_differs(const milnce_config *a, const milnce_config *b, const milnce_config_key *k) {
+    const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+    if (k->type == MILNCE_CFG_STRING || k->type == MILNCE_CFG_ENUM) return strcmp(pa, pb) != 0;
+    return memcmp(pa, pb, k->size) != 0;
+}
+
+/* cfg = the checkpoint's config with eval.* (and the file locations model.vocab, data.shards)
+ * from the overrides. */
+static int resolve_config(milnce_eval_model *em, const milnce_eval_load_opts *o, const char *stored,
+                          milnce_error *err) {
+    milnce_config base, user;
+    int ret;
+    milnce_config_defaults(&base);
+    if (stored && (ret = config_from_text(&base, stored, em->checkpoint, err)) < 0) return ret;
+    user = base;
+    if (o->config && (ret = milnce_config_load(&user, o->config, err)) < 0) return ret;
+    for (int i = 0; i < o->nsets; i++)
+        if ((ret = milnce_config_set(&user, o->sets[i], err)) < 0) return ret;
+    if (!stored) {
+        milnce_log(o->lg, MILNCE_LOG_WARN, "checkpoint %s holds no config: model.* and data.* come from --config/--set and the defaults",
+                   em->checkpoint);
+        em->cfg = user;
+        return 0;
+    }
+    em->cfg = base;
+    em->cfg.eval = user.eval;
+    memcpy(em->cfg.model.vocab, user.model.vocab, sizeof user.model.vocab);
+    memcpy(em->cfg.data.shards, user.data.shards, sizeof user.data.shards);
+    for (const milnce_config_key *k = milnce_config_schema(); k->name; k++) {
+        if (strncmp(k->name, "eval.", 5) == 0 || strcmp(k->name, "model.vocab") == 0 || strcmp(k->name, "data.shards") == 0)
+            continue;
+        if (key_differs(&base, &user, k))
+            milnce_log(o->lg, MILNCE_LOG_WARN, "key %s from --config/--set is ignored: it comes from the checkpoint's config", k->name);
+    }
+    return 0;
+}
+
+static int load_vocab(milnce_eval_model *em, milnce_error *err) {
+    const milnce_config *cfg = &em->cfg;
+    char used[4200];
+    if (cfg->model.vocab[0]) snprintf(used, sizeof used, "%s", cfg->model.vocab);
+    else if (!cfg->data.shards[0])
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key model.vocab: no vocabulary given (set model.vocab, or data.shards with vocab.txt beside the shards)");
+    else if (is_dir(cfg->data.shards)) snprintf(used, sizeof used, "%s/vocab.txt", cfg->data.shards);
+    else {
+        snprintf(used, sizeof used, "%s", cfg->data.shards);
+        char *slash = strrchr(used, '/');
+        if (slash) strcpy(slash + 1, "vocab.txt");
+        else snprintf(used, sizeof used, "vocab.txt");
+    }
+    int ret = milnce_vocab_load(used, &em->vocab, err);
+    if (ret < 0) milnce_error_prefix(err, "key model.vocab: vocabulary (model.vocab, or vocab.txt beside data.shards)");
+    return ret;
+}
+
+/* p -> its folder, in place ("x" -> ".", "/x" -> "/"). */
+static void parent_dir(char *p) {
+    char *slash = strrchr(p, '/');
+    if (!slash) strcpy(p, ".");
+    else if (slash == p) p[1] = '\0';
+    else *slash = '\0';
+}
+
+static void set_run_dir(milnce_eval_model *em) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", em->checkpoint);
+    parent_dir(d);
+    const char *last = strrchr(d, '/');
+    if (strcmp(last ? last + 1 : d, "checkpoints") == 0) parent_dir(d);
+    snprintf(em->run_dir, sizeof em->run_dir, "%s", d);
+}
+
+int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts *o, milnce_error *err) {
+    *out = NULL;
+    if (!o->checkpoint || !o->checkpoint[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "no checkpoint given");
+    if (!o->with_video && !o->with_text) return milnce_error_set(err, MILNCE_ERR_INVALID, "neither encoder asked for");
+    milnce_eval_model *em = calloc(1, sizeof *em);
+    if (!em) return milnce_error_set(err, MILNCE_ERR_NOMEM, "eval model");
+    em->lg = o->lg;
+    milnce_safetensors st;
+    int have_st = 0, ret = 0;
+    if (is_dir(o->checkpoint)) {
+        milnce_train_latest(o->checkpoint, em->checkpoint, sizeof em->checkpoint);
+        if (!em->checkpoint[0]) {
+            ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no checkpoints/latest (not a run folder with a checkpoint)", o->checkpoint);
+            goto end;
+        }
+        snprintf(em->run_dir, sizeof em->run_dir, "%s", o->checkpoint);
+    } else {
+        snprintf(em->checkpoint, sizeof em->checkpoint, "%s", o->checkpoint);
+        set_run_dir(em);
+    }
+    if ((ret = milnce_safetensors_open(&st, em->checkpoint, err)) < 0) goto end;
+    have_st = 1;
+    const char *ver = milnce_safetensors_meta(&st, "format_version");
+    if (ver && atoi(ver) > 1) {
+        ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: checkpoint format_version %.20s; this milnce reads version 1 (upgrade milnce)",
+                               em->checkpoint, ver);
+        goto end;
+    }
+    const char *step = milnce_safetensors_meta(&st, "step");
+    em->step = step ? strtoll(step, NULL, 10) : 0;
+    if ((ret = resolve_config(em, o, milnce_safetensors_meta(&st, "config"), err)) < 0) goto end;
+    if ((ret = milnce_config_validate(&em->cfg, err)) < 0) goto end;
+    if (o->with_text && (ret = load_vocab(em, err)) < 0) goto end;
+    em->batch = o->batch > 0 ? o->batch : em->cfg.eval.batch_size;
+    milnce_model_cfg mc;
+    milnce_train_model_cfg(&em->cfg, (int)em->vocab.n + 1, em->batch, &mc);
+    mc.with_video = o->with_video;
+    mc.with_text = o->with_text;
+    mc.video.max_batch = em->batch;
+    mc.text.max_batch = em->batch;
+    mc.text.max_words = em->cfg.eval.max_words;
+    if (o->with_text) {
+        int i = milnce_safetensors_find(&st, "text_module.word_embd.weight");
+        if (i >= 0 && st.e[i].ndim == 2 && st.e[i].shape[0] != (int64_t)em->vocab.n + 1) {
+            ret = milnce_error_set(err, MILNCE_ERR_INVALID, "key model.vocab: the vocabulary has %zu words (+ padding) but the checkpoint's word table has %lld rows",
+                                   em->vocab.n, (long long)st.e[i].shape[0]);
+            goto end;
+        }
+    }
+    if ((ret = milnce_model_create(&em->model, &mc, err)) < 0) goto end;
+    milnce_st_group groups[2] = {{&em->model->ptab, em->model->params, NULL}, {&em->model->btab, em->model->buffers, NULL}};
+    milnce_st_load_opts lo = {.allow_missing = 0, .allow_unexpected = !(o->with_video && o->with_text),
+                              .ignore_prefix = "optim.", .log = NULL};
+    if ((ret = milnce_safetensors_load(&st, groups, em->model->btab.n ? 2 : 1, &lo, err)) < 0) {
+        milnce_error_prefix(err, "%s", em->checkpoint);
+        goto end;
+    }
+    em->E = em->cfg.model.embed_dim;
+    if (o->with_video) {
+        em->F = milnce_s3dg_feat_dim(em->model->video);
+        size_t S = (size_t)em->cfg.data.size;
+        em->clip_buf = malloc(sizeof *em->clip_buf * (size_t)em->batch * 3 * em->cfg.data.num_frames * S * S);
+        if (!em->clip_buf) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "clip buffer of %d clips", em->batch); goto end; }
+    }
+end:
+    if (have_st) milnce_safetensors_close(&st);
+    if (ret < 0) milnce_eval_model_free(&em);
+    *out = em;
+    return ret;
+}
+
+void milnce_eval_model_free(milnce_eval_model **pm) {
+    milnce_eval_model *m = *pm;
+    if (!m) return;
+    milnce_model_free(&m->model);
+    milnce_vocab_free(&m->vocab);
+    milnce_frames_free(&m->frames);
+    free(m->clip_buf);
+    free(m);
+    *pm = NULL;
+}
+
+void milnce_eval_window_starts(double start, double end, double clip_len, int n, double *starts) {
+    double last = end - clip_len > start ? end - clip_len : start;
+    for (int i = 0; i < n; i++) starts[i] = n > 1 ? start + (last - start) * i / (n - 1) : start;
+}
+
+/* Decodes the window at t0 into slot b of m->clip_buf: (3, T, S, S) floats in [0, 1]. */
+static int decode_window(milnce_eval_model *m, milnce_decoder *dec, double t0, int b, milnce_error *err) {
+    int T = m->cfg.data.num_frames, S = m->cfg.data.size;
+    double fps = m->cfg.data.fps;
+    milnce_clip_spec spec = {.start = t0, .end = t0 + (T + 0.5) / fps, .fps = fps, .size = S,
+                             .crop = MILNCE_CROP_CENTER, .crop_size = S, .max_frames = T};
+    int ret = milnce_decoder_clip(dec, &spec, &m->frames, err);
+    if (ret < 0) return ret;
+    const milnce_frames *f = &m->frames;
+    if (f->t > 0 && (f->h != S || f->w != S))
+        return milnce_error_set(err, MILNCE_ERR_DECODE, "crop gave %dx%d, expected %dx%d", f->w, f->h, S, S);
+    size_t plane = (size_t)S * S;
+    float *dst = m->clip_buf + (size_t)b * 3 * T * plane;
+    /* (t, y, x, c) uint8 -> (c, t, y, x); frames past the end stay zero, as the reference pads. */
+    for (int c = 0; c < 3; c++)
+        for (int t = 0; t < T; t++) {
+            float *o = dst + ((size_t)c * T + t) * plane;
+            if (t >= f->t) {
+                memset(o, 0, plane * sizeof *o);
+                continue;
+            }
+            const uint8_t *in = f->data + (size_t)t * plane * 3 + c;
+            for (size_t i = 0; i < plane; i++) o[i] = in[i * 3] * (1.0f / 255.0f);
+        }
+    return 0;
+}
+
+int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const double *starts, int n,
+                              int mixed5c, int average, float *out, milnce_error *err) {
+    if (!m->model->video) return milnce_error_set(err, MILNCE_ERR_INVALID, "the model was loaded without its video encoder");
+    int D = mixed5c ? m->F : m->E;
+    if (average) memset(out, 0, sizeof *out * (size_t)D);
+    for (int w0 = 0; w0 < n; w0 += m->batch) {
+        int B = n - w0 < m->batch ? n - w0 : m->batch;
+        int ret;
+        for (int b = 0; b < B; b++)
+            if ((ret = decode_window(m, dec, starts[w0 + b], b, err)) < 0) {
+                milnce_error_prefix(err, "window at %.3f s", starts[w0 + b]);
+                return ret;
+            }
+        const float *emb, *mix;
+        if ((ret = milnce_model_video_forward(m->model, m->clip_buf, B, 0, &emb, &mix, err)) < 0) return ret;
+        const float *src = mixed5c ? mix : emb;
+        if (average) {
+            for (int b = 0; b < B; b++)
+                for (int d = 0; d < D; d++) out[d] += src[(size_t)b * D + d];
+        } else {
+            memcpy(out + (size_t)w0 * D, src, sizeof *out * (size_t)B * D);
+        }
+    }
+    if (average && n > 0)
+        for (int d = 0; d < D; d++) out[d] /= (float)n;
+    return 0;
+}
+
+int milnce_eval_embed_texts(milnce_eval_model *m, const char *const *texts, size_t n, float *out,
+                            size_t *empty, milnce_error *err) {
+    if (!m->model->text) return milnce_error_set(err, MILNCE_ERR_INVALID, "the model was loaded without its text encoder");
+    int L = m->cfg.eval.max_words, E = m->E;
+    int32_t *ids = malloc(sizeof *ids * (size_t)m->batch * L);
+    milnce_tokens tok = {0};
+    int ret = 0;
+    if (empty) *empty = 0;
+    if (!ids) return milnce_error_set(err, MILNCE_ERR_NOMEM, "token ids");
+    for (size_t i0 = 0; i0 < n; i0 += (size_t)m->batch) {
+        int B = n - i0 < (size_t)m->batch ? (int)(n - i0) : m->batch;
+        for (int b = 0; b < B; b++) {
+            milnce_tokens_clear(&tok);
+            const char *t = texts[i0 + b] ? texts[i0 + b] : "";
+            if ((ret = milnce_tokenize(t, (size_t)-1, 0, &tok, err)) < 0) goto end;
+            if ((ret = milnce_vocab_encode(&m->vocab, &tok, L, ids + (size_t)b * L, err)) < 0) goto end;
+            if (ret == 0 && empty) (*empty)++;
+        }
+        const float *emb;
+        if ((ret = milnce_model_text_forward(m->model, ids, B, &emb, err)) < 0) goto end;
+        memcpy(out + i0 * E, emb, sizeof *out * (size_t)B * E);
+    }
+    ret = 0;
+end:
+    milnce_tokens_free(&tok);
+    free(ids);
+    return ret;
+}
