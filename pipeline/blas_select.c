@@ -63,8 +63,27 @@ static int core_level(const char *name) {
     return -1;
 }
 
+/* OpenMP threads that spin while OpenBLAS's own pthreads work (and the reverse) take the
+ * cores from each other: with 2 cores, spinning cost a quarter of the cycles of a training step.
+ * libgomp reads OMP_WAIT_POLICY when it loads, so like the kernel choice it is set before a
+ * re-exec. A user's own setting is kept. Returns 1 when the environment was changed. */
+static int set_thread_env(void) {
+    if (getenv("OMP_WAIT_POLICY")) return 0;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    return 1;
+}
+
+/* Re-executes once to apply an environment change made before any library read it. */
+static void reexec_for_env(int env_changed, const char *off, char **argv) {
+    if (!env_changed || (off && *off && strcmp(off, "0") != 0)) return;
+    setenv("MILNCE_BLAS_REEXEC", "1", 1);
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+}
+
 int milnce_blas_select_kernel(int argc, char **argv) {
     (void)argc;
+    int env_changed = getenv("MILNCE_BLAS_REEXEC") ? 0 : set_thread_env();
     int have = cpu_level();
     const char *running = milnce_blas_core();
     const char *user = getenv("OPENBLAS_CORETYPE");
@@ -75,22 +94,25 @@ int milnce_blas_select_kernel(int argc, char **argv) {
     const char *off = getenv("MILNCE_BLAS_NO_REEXEC");
     int run_level = core_level(running);
 
-    if (user && !done) {
+    if (user && (!done || !getenv("MILNCE_BLAS_SELECTED"))) {
         int ul = core_level(user);
         if (ul >= 0 && ul <= have) {
             snprintf(status_line, sizeof status_line, "%s (set by OPENBLAS_CORETYPE)", running);
+            reexec_for_env(env_changed, off, argv);
             return 0;
         }
         if (ul < 0) {
             snprintf(status_line, sizeof status_line, "%s (OPENBLAS_CORETYPE=%s, not checked)",
                      running, user);
+            reexec_for_env(env_changed, off, argv);
             return 0;
         }
         /* The user asked for a kernel this CPU cannot execute: fall through and replace it. */
     }
     if (run_level >= have || !level_core[have]) {
         snprintf(status_line, sizeof status_line, "%s (best this CPU supports%s)", running,
-                 done ? ", selected by milnce" : "");
+                 getenv("MILNCE_BLAS_SELECTED") ? ", selected by milnce" : "");
+        reexec_for_env(env_changed, off, argv);
         return 0;
     }
     if (done || (off && *off && strcmp(off, "0") != 0)) {
@@ -101,6 +123,7 @@ int milnce_blas_select_kernel(int argc, char **argv) {
     }
     /* Re-execute with the override; the flag stops a loop if OpenBLAS ignores it. */
     setenv("OPENBLAS_CORETYPE", level_core[have], 1);
+    setenv("MILNCE_BLAS_SELECTED", "1", 1);
     setenv("MILNCE_BLAS_REEXEC", "1", 1);
     fflush(NULL);
     execv("/proc/self/exe", argv);

@@ -4,6 +4,7 @@
 #include <libavutil/avutil.h>
 #include <libswscale/swscale.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "blas_select.h"
 #include "commands.h"
@@ -35,6 +36,7 @@ int milnce_cmd_info(int argc, char **argv) {
     printf("  best for CPU %s\n", milnce_blas_best_core() ? milnce_blas_best_core() : "(default)");
     printf("  selection   %s\n", milnce_blas_status());
     printf("  threads     %d\n", openblas_get_num_threads());
+    printf("OpenMP wait policy %s\n", getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(library default)");
 #ifdef MILNCE_HAVE_MPI
     printf("MPI         built with MPI support\n");
 #else
