@@ -5,9 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+reuse=()
+exclude=slow
 if [ "${MILNCE_SANITIZE:-0}" = 1 ]; then
   dir=build-asan
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMILNCE_SANITIZE=ON >/dev/null
+  fx=()
+  # The reference fixtures do not depend on the build: reuse those of build/ when it made them.
+  if [ -d build/fixtures ] && [ "${MILNCE_REGEN_FIXTURES:-0}" != 1 ]; then
+    fx=(-DMILNCE_FIXTURES_DIR="$PWD/build/fixtures")
+    reuse=(-FS '.*')
+    exclude="slow|reference"
+  else
+    fx=(-DMILNCE_FIXTURES_DIR="$PWD/$dir/fixtures")
+  fi
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMILNCE_SANITIZE=ON "${fx[@]}" >/dev/null
   # Leaks are reported by valgrind runs; Check's forked children and OpenBLAS/OpenMP thread pools
   # keep allocations alive at exit.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
@@ -18,4 +29,4 @@ else
 fi
 cmake --build "$dir" -j"$(nproc)"
 cd "$dir"
-ctest --output-on-failure -j"$(nproc)" -LE "${MILNCE_EXCLUDE_LABEL:-slow}" "$@"
+ctest --output-on-failure -j"$(nproc)" -LE "${MILNCE_EXCLUDE_LABEL:-$exclude}" "${reuse[@]}" "$@"
