@@ -509,7 +509,8 @@ START_TEST(test_embed_npy) {
     int nd;
     int64_t shape[8];
     ck_assert_int_eq(milnce_npy_read_f32(r.npy_path, &got, &nd, shape, &err), 0);
-    ck_assert_mem_eq(got, want, sizeof want);
+    /* batches of 4 (embed) and 2 (here) may round differently in the last bits */
+    ck_assert_double_le(tu_rel_err(got, want[0], 32, 1e-3), 1e-5);
     free(got);
     /* a video-only model cannot embed text */
     milnce_eval_model_free(&m);
