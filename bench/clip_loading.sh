@@ -8,7 +8,7 @@ N=${1:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${2:-$ROOT/build}
 TESTDATA=${MILNCE_TESTDATA:-$ROOT/../shared/testdata}
-WORK=${MILNCE_BENCH_DIR:-/tmp/milnce-bench}
+WORK=${MILNCE_BENCH_DIR:-/tmp/milnce-bench-video}
 PY=/usr/bin/python3
 mkdir -p "$WORK"
 VIDEO=$WORK/long_640x360.mp4
