@@ -138,6 +138,7 @@ void milnce_encode_opts_init(milnce_encode_opts *o, int width, int height, int f
     o->fps_den = 1;
     o->crf = 23;
     o->preset = "veryfast";
+    o->tune = "fastdecode";
     o->gop = fps > 0 ? fps : 1;
     o->faststart = 1;
 }
@@ -171,6 +172,7 @@ static int open_common(milnce_video_encoder **out, const char *path, const milnc
     if (!enc->o.preset) enc->o.preset = "veryfast";
     if (enc->o.gop <= 0) enc->o.gop = o->fps_num / o->fps_den > 0 ? o->fps_num / o->fps_den : 1;
     enc->o.preset = NULL; /* not kept: the caller's string need not outlive the call */
+    enc->o.tune = NULL;
     if (path && !(enc->path = strdup(path))) {
         ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "encode: out of memory");
         goto end;
@@ -217,6 +219,7 @@ static int open_common(milnce_video_encoder **out, const char *path, const milnc
     if (enc->fmt->oformat->flags & AVFMT_GLOBALHEADER) cc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     av_opt_set(cc->priv_data, "preset", o->preset ? o->preset : "veryfast", 0);
     av_opt_set_int(cc->priv_data, "crf", o->crf, 0);
+    if (o->tune && *o->tune) av_opt_set(cc->priv_data, "tune", o->tune, 0);
     /* x264's AVX-512 kernels (libx264 164 here) make the output depend on the process's memory
      * state: the same frames encoded twice in one process gave different bytes. Its AVX2 kernels
      * are deterministic, and an AVX-512 CPU has every AVX2-level feature, so cap x264 there. */

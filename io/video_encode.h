@@ -21,6 +21,9 @@ typedef struct milnce_encode_opts {
     int fps_num, fps_den;  /* frame rate as a fraction, e.g. 15/1 or 30000/1001 */
     int crf;               /* x264 constant rate factor, 0..51; default 23 */
     const char *preset;    /* x264 preset; default "veryfast" */
+    const char *tune;      /* x264 tune; default "fastdecode" (no CABAC, no deblocking: the
+                              training loader decodes every clip, and this halves its decode
+                              time for ~7% more bytes); "" = none */
     int gop;               /* max frames between key frames; default: fps rounded down, >= 1 */
     int faststart;         /* 1 (default): moov before mdat; 0: moov at the end */
 } milnce_encode_opts;

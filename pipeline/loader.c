@@ -268,22 +268,37 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
         ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: crop gave %dx%d, expected %dx%d", name, f->w, f->h, S, S);
         goto end;
     }
-    /* (t, y, x, c) uint8 -> (c, t, y, x) float in [0, 1]; frames past the end stay zero. */
+    /* (t, y, x, c) uint8 -> (c, t, y, x) float in [0, 1]; frames past the end stay zero. One
+     * pass per row, reading the interleaved pixels once and writing the three planes. */
     float *dst = bt->video + (size_t)b * 3 * T * S * S;
-    size_t plane = (size_t)S * S;
+    size_t plane = (size_t)S * S, cstride = (size_t)T * plane;
+    const float k = 1.0f / 255.0f;
     for (int t = 0; t < T; t++) {
-        for (int c = 0; c < 3; c++) {
-            float *out = dst + ((size_t)c * T + t) * plane;
-            if (t >= f->t) {
-                memset(out, 0, plane * sizeof *out);
-                continue;
-            }
-            const uint8_t *in = f->data + (size_t)t * plane * 3 + c;
-            for (int y = 0; y < S; y++)
+        float *r = dst + (size_t)t * plane, *g = r + cstride, *bl = g + cstride;
+        if (t >= f->t) {
+            memset(r, 0, plane * sizeof *r);
+            memset(g, 0, plane * sizeof *g);
+            memset(bl, 0, plane * sizeof *bl);
+            continue;
+        }
+        const uint8_t *in = f->data + (size_t)t * plane * 3;
+        for (int y = 0; y < S; y++) {
+            const uint8_t *row = in + (size_t)y * S * 3;
+            float *ro = r + (size_t)y * S, *go = g + (size_t)y * S, *bo = bl + (size_t)y * S;
+            if (flip) {
                 for (int x = 0; x < S; x++) {
-                    int sx = flip ? S - 1 - x : x;
-                    out[(size_t)y * S + x] = in[((size_t)y * S + sx) * 3] * (1.0f / 255.0f);
+                    const uint8_t *px = row + (size_t)(S - 1 - x) * 3;
+                    ro[x] = px[0] * k;
+                    go[x] = px[1] * k;
+                    bo[x] = px[2] * k;
                 }
+            } else {
+                for (int x = 0; x < S; x++) {
+                    ro[x] = row[3 * x] * k;
+                    go[x] = row[3 * x + 1] * k;
+                    bo[x] = row[3 * x + 2] * k;
+                }
+            }
         }
     }
     bt->video_idx[b] = (int32_t)v;

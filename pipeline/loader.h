@@ -71,6 +71,7 @@ int milnce_loader_sample_json(const milnce_loader *l, size_t i, const uint8_t **
                               milnce_error *err);
 
 /* Blocks until the next batch is ready; *b stays valid until milnce_loader_release(l, *b).
+ * Batches are released in the order they were received (a slot is refilled after that).
  * A sample that fails to decode is replaced by the next video of the epoch order (logged). */
 int milnce_loader_next(milnce_loader *l, milnce_batch **b, milnce_error *err);
 void milnce_loader_release(milnce_loader *l, milnce_batch *b);
