@@ -14,10 +14,11 @@ if [ "${MILNCE_SANITIZE:-0}" = 1 ]; then
   if [ -d build/fixtures ] && [ "${MILNCE_REGEN_FIXTURES:-0}" != 1 ]; then
     fx=(-DMILNCE_FIXTURES_DIR="$PWD/build/fixtures")
     reuse=(-FS '.*')
-    exclude="slow|reference"
+    exclude="slow|reference|heavy"
   else
     fx=(-DMILNCE_FIXTURES_DIR="$PWD/$dir/fixtures")
   fi
+  [ "$exclude" = slow ] && exclude="slow|heavy"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DMILNCE_SANITIZE=ON "${fx[@]}" >/dev/null
   # Leaks are reported by valgrind runs; Check's forked children and OpenBLAS/OpenMP thread pools
   # keep allocations alive at exit.

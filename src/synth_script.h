@@ -6,7 +6,7 @@
  * slides left", "now move the red ball to the left"), mixed with filler lines that describe
  * nothing ("okay so"), and is misaligned like ASR in HowTo100M: each sentence's time is shifted by
  * up to +-max_shift segments, and some sentences are dropped. The clean, aligned caption of each
- * segment ("the red circle moves left") is the evaluation ground truth.
+ * segment ("the red circle slides left") is the evaluation ground truth.
  *
  * Pure: everything comes from (seed, split, index) through a local splitmix64 generator, so the
  * same inputs give the same script on every machine. Times are in seconds, rounded to 10 ms. */
@@ -89,7 +89,7 @@ int milnce_synth_segment_at(const milnce_synth_video *v, double t);
 /* The actor of segment s at time t (seconds; clamped into the segment). */
 void milnce_synth_actor_at(const milnce_synth_segment *s, double t, milnce_synth_object *out);
 
-/* The clean caption of a segment: "the red circle moves left". */
+/* The clean caption of a segment: "the red circle slides left". */
 void milnce_synth_caption(char *buf, size_t cap, const milnce_synth_segment *s);
 
 /* Vocabulary, for tests and reports: NULL-terminated word lists. */

@@ -70,7 +70,7 @@ typedef struct span {
 
 static const span spans[] = {
     {0.0, 2.4, 5, 112, MILNCE_CROP_CENTER, 112, 0, 0},
-    {0.03, 1.43, 20, 96, MILNCE_CROP_NONE, 0, 0, 0},
+    {0.0, 1.4, 20, 96, MILNCE_CROP_NONE, 0, 0, 0},
     {0.5, 1.7, 10, 128, MILNCE_CROP_OFFSET, 96, 0.25, 0.75},
 };
 
@@ -201,6 +201,10 @@ START_TEST(test_memory_reuse_and_skip_identical) {
             size_t bytes = (size_t)a.t * a.h * a.w * 3;
             ck_assert_msg(a.t == b.t && a.t == c.t && a.t == noskip.t, "%s @%g: T %d/%d/%d/%d", path,
                           starts[s], a.t, b.t, c.t, noskip.t);
+            if (bytes == 0) { /* span after the end */
+                milnce_decoder_free(&fresh);
+                continue;
+            }
             ck_assert_msg(!memcmp(a.data, b.data, bytes), "%s @%g: memory decoder differs", path, starts[s]);
             ck_assert_msg(!memcmp(a.data, c.data, bytes), "%s @%g: reused decoder differs", path, starts[s]);
             ck_assert_msg(!memcmp(a.data, noskip.data, bytes), "%s @%g: skipping changed the frames", path,
@@ -355,7 +359,7 @@ START_TEST(test_probe_matches_ffprobe) {
     ck_assert_int_eq(info.display_width, 320);
     ck_assert_int_eq(info.display_height, 568);
     ck_assert_int_eq(milnce_video_probe(tu_testdata("videos/fire2.mp4"), &info, &err), 0);
-    ck_assert_int_eq(info.rotation, 180);
+    ck_assert_int_eq(info.rotation, -180); /* as ffprobe reports it */
     ck_assert(info.vfr);
     ck_assert_int_eq(milnce_video_probe(tu_testdata("videos/no_duration.webm"), &info, &err), 0);
     ck_assert(info.duration_scanned && info.duration > 1);
