@@ -56,8 +56,8 @@ int milnce_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "milnce demo: %s\n", err.msg);
         return MILNCE_EXIT_ERROR;
     }
-    milnce_demo_opts o = {.out_dir = "out/demo", .train_videos = 64, .eval_videos = 24,
-                          .min_seconds = 24, .max_seconds = 36, .seed = 1};
+    milnce_demo_opts o = {.out_dir = "out/demo", .train_videos = 160, .eval_videos = 24,
+                          .min_seconds = 15, .max_seconds = 20, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;

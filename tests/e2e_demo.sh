@@ -8,7 +8,7 @@ PY=${MILNCE_PYTHON:-/usr/bin/python3}
 W=$(mktemp -d /tmp/milnce-e2e-demo-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 "$BIN" demo --print-config | diff - "$SRC/configs/demo.yaml"
-"$BIN" demo --out "$W/demo" --train-videos 16 --eval-videos 3 --set train.max_steps=12 --set train.checkpoint_every=6 > "$W/out.txt" 2> "$W/err.txt" || { cat "$W/err.txt"; exit 1; }
+"$BIN" demo --out "$W/demo" --train-videos 16 --eval-videos 3 --set train.max_steps=12 --set train.checkpoint_every=6 --set train.epochs=50 > "$W/out.txt" 2> "$W/err.txt" || { cat "$W/err.txt"; exit 1; }
 cat "$W/out.txt"
 for f in corpus/eval/youcook2_val.csv shards/train-000000.tar shards/vocab.txt config.yaml log.jsonl \
          checkpoints/latest eval.json report.html; do
