@@ -310,20 +310,19 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
             goto end;
         }
         int epoch = b->epoch;
-        milnce_loader_release(ld, b);
         float loss;
         memset(dV, 0, sizeof *dV * (size_t)B * E);
         memset(dT, 0, sizeof *dT * (size_t)B * K * E);
-        if ((ret = milnce_loss_forward_backward(&loss, dV, dT, Vg, Tg, maskg, Bg, K, E, d->rank * B, B, &lopt, err)) < 0) {
-            milnce_error_prefix(err, "step %lld", (long long)step);
-            goto end;
-        }
-        if (o->inject_nan_step == step + 1) loss = NAN;
-        if (!isfinite(loss)) {
+        /* The batch stays ours until the backward pass is done: the encoders' backward reads
+         * the clip and the word ids they were given (a released slot is refilled at once). */
+        ret = milnce_loss_forward_backward(&loss, dV, dT, Vg, Tg, maskg, Bg, K, E, d->rank * B, B, &lopt, err);
+        if (ret < 0) milnce_error_prefix(err, "step %lld", (long long)(step + 1));
+        if (ret == 0 && o->inject_nan_step == step + 1) loss = NAN;
+        if (ret == 0 && !isfinite(loss))
             ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "step %lld: loss is %g; stopping (the last good checkpoint is kept)", (long long)(step + 1), loss);
-            goto end;
-        }
-        if ((ret = milnce_model_text_backward(m, dT, err)) < 0 || (ret = milnce_model_video_backward(m, dV, NULL, err)) < 0) goto end;
+        if (ret == 0 && (ret = milnce_model_text_backward(m, dT, err)) == 0) ret = milnce_model_video_backward(m, dV, NULL, err);
+        milnce_loader_release(ld, b);
+        if (ret < 0) goto end;
         if ((ret = milnce_dist_allreduce_sum_f32(d, m->grads, m->ptab.total, err)) < 0) goto end;
         double lr, gnorm;
         if ((ret = milnce_optim_step(&opt, m->params, m->grads, &lr, &gnorm, err)) < 0) {
