@@ -6,13 +6,13 @@
 # budget, evaluate text<->video retrieval on the aligned split; print mean +- std over seeds.
 #   settings: nce (nearest:1), milnce-n3 (nearest:3), milnce-n5 (nearest:5),
 #             milnce-s1 (symmetric:1 = 3 slots), milnce-s2 (symmetric:2 = 5 slots)
-# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation] [SEEDS="1 2 3"] [STEPS=300]
+# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]   (env: SEEDS="1 2 3", EPOCHS=30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/build/milnce
 OUT=${1:-/tmp/milnce-ablation}
 SEEDS=${SEEDS:-1 2 3}
-STEPS=${STEPS:-300}
+EPOCHS=${EPOCHS:-30}
 PY=/usr/bin/python3
 mkdir -p "$OUT"
 if [ ! -f "$OUT/corpus/eval/youcook2_val.csv" ]; then
@@ -38,7 +38,7 @@ for name in $ORDER; do
     "$BIN" demo --print-config > "$OUT/demo.yaml"
     # shellcheck disable=SC2086
     "$BIN" train --config "$OUT/demo.yaml" --set "data.shards=$OUT/shards" --set "train.out_dir=$run" \
-      --set train.seed=$seed --set train.max_steps=$STEPS ${SET[$name]} > "$run.train.log" 2>&1 || { mkdir -p "$run"; tail -3 "$run.train.log"; exit 1; }
+      --set train.seed=$seed --set train.epochs=$EPOCHS ${SET[$name]} > "$run.train.log" 2>&1 || { mkdir -p "$run"; tail -3 "$run.train.log"; exit 1; }
     "$BIN" eval --checkpoint "$run" --set "eval.csv=$OUT/corpus/eval/youcook2_val.csv" \
       --set "eval.video_root=$OUT/corpus/eval/videos" --no-thumbnails > "$run.eval.log" 2>&1
     echo "$name seed $seed: $(grep 'text->video' "$run.eval.log")  ($(( $(date +%s) - start )) s so far)"

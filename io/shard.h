@@ -92,6 +92,12 @@ void milnce_shard_member_at(const milnce_shard_reader *r, size_t i, size_t j, co
 int milnce_shard_get(const milnce_shard_reader *r, size_t i, const char *ext, const uint8_t **data,
                      size_t *size, milnce_error *err);
 
+/* The shards of a training or held-out set: every "*.tar" in a folder, sorted by name, or the one
+ * .tar given. *paths (n) malloc'ed, free with milnce_shard_list_free. A folder without shards is
+ * MILNCE_ERR_NOTFOUND naming it. */
+int milnce_shard_list(const char *path, char ***paths, size_t *n, milnce_error *err);
+void milnce_shard_list_free(char **paths, size_t n);
+
 /* Builds the index of a tar written by anyone (scanning every header, ustar/pax/GNU long names),
  * grouping consecutive members by key (name up to the first dot of its last path component), and
  * writes it atomically to index_path. For shards whose index was lost. */

@@ -1,3 +1,4 @@
+#include <dirent.h>
 /* Shard reader: the index says where every member is; the tar is mapped read-only and each
  * indexed header is checked once at open, so later accesses are pointer arithmetic. */
 #include "shard.h"
@@ -499,4 +500,58 @@ end:
     json_decref(idx);
     free(text);
     return ret;
+}
+
+static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void milnce_shard_list_free(char **paths, size_t n) {
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+int milnce_shard_list(const char *path, char ***paths, size_t *n, milnce_error *err) {
+    *paths = NULL;
+    *n = 0;
+    struct stat st;
+    if (!path || !*path || stat(path, &st) < 0)
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "shards %s: %s", path ? path : "(none)",
+                                path && *path ? strerror(errno) : "not given");
+    char **names = NULL;
+    size_t cnt = 0;
+    if (!S_ISDIR(st.st_mode)) {
+        if (!(names = malloc(sizeof *names)) || !(names[0] = strdup(path))) {
+            free(names);
+            return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list");
+        }
+        *paths = names;
+        *n = 1;
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+    struct dirent *de;
+    int ret = 0;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".tar") != 0) continue;
+        char **nn = realloc(names, (cnt + 1) * sizeof *nn);
+        size_t cap = strlen(path) + len + 2;
+        if (!nn || !(nn[cnt] = malloc(cap))) {
+            names = nn ? nn : names;
+            ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list");
+            break;
+        }
+        names = nn;
+        snprintf(names[cnt++], cap, "%s/%s", path, de->d_name);
+    }
+    closedir(d);
+    if (ret == 0 && cnt == 0) ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no .tar shards", path);
+    if (ret < 0) {
+        milnce_shard_list_free(names, cnt);
+        return ret;
+    }
+    qsort(names, cnt, sizeof *names, cmp_path);
+    *paths = names;
+    *n = cnt;
+    return 0;
 }

@@ -1,5 +1,4 @@
 /* milnce demo: synth -> preprocess -> train -> eval -> report, on a built-in configuration. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +8,6 @@
 #include "demo.h"
 #include "train.h"
 
-static volatile int cancel_flag;
-static void on_signal(int sig) {
-    (void)sig;
-    cancel_flag = 1;
-}
 
 static void help(void) {
     printf("usage: milnce demo [--out DIR] [--config FILE] [--set section.key=value ...]\n"
@@ -92,11 +86,9 @@ int milnce_cmd_demo(int argc, char **argv) {
     o.cfg = &cfg;
     o.lg = &lg;
     o.stage = on_stage;
-    o.cancel = &cancel_flag;
+    o.cancel = milnce_stop_on_signals();
     o.train_progress = on_train;
     o.train_progress_user = &ps;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     milnce_demo_result r;
     if (milnce_demo_run(&o, &r, &err) < 0) {
         fprintf(stderr, "milnce demo: %s\n", err.msg);

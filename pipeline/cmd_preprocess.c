@@ -1,6 +1,5 @@
 /* milnce preprocess: videos + narration -> shards (see pipeline/preprocess.h). */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +10,6 @@
 #include "preprocess.h"
 #include "transcript.h"
 
-static volatile int cancel_flag;
-static void on_signal(int sig) {
-    (void)sig;
-    cancel_flag = 1;
-}
 
 static void help(void) {
     printf("usage: milnce preprocess --videos LIST --captions SRC --out DIR [options]\n\n"
@@ -182,9 +176,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     progress_state ps = {isatty(2), 0};
     o.progress = progress;
     o.progress_user = &ps;
-    o.cancel = &cancel_flag;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    o.cancel = milnce_stop_on_signals();
     milnce_preprocess_stats st;
     int ret = milnce_preprocess_run(&o, &st, &err);
     if (ret < 0) {

@@ -1,5 +1,4 @@
 /* milnce train: one machine, or many under mpirun/srun (see pipeline/train.h). */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +9,6 @@
 #include "dist.h"
 #include "train.h"
 
-static volatile int cancel_flag;
-static void on_signal(int sig) {
-    (void)sig;
-    cancel_flag = 1;
-}
 
 static void help(void) {
     printf("usage: milnce train --config FILE [--set section.key=value ...] [--resume]\n\n"
@@ -77,12 +71,10 @@ int milnce_cmd_train(int argc, char **argv) {
     }
     milnce_logger lg = milnce_stderr_logger("train");
     prog ps = {isatty(2), -1e9};
-    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = &cancel_flag, .lg = &lg,
+    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
     const char *nan_step = getenv("MILNCE_TEST_NAN_STEP"); /* for the test of the NaN stop */
     if (nan_step) o.inject_nan_step = atoll(nan_step);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     milnce_train_result r;
     int ret = milnce_train_run(&o, &r, &err);
     milnce_dist_finalize(&d);

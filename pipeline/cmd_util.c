@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,4 +21,17 @@ static void stderr_log(void *user, int level, const char *msg) {
 milnce_logger milnce_stderr_logger(const char *cmd) {
     milnce_logger lg = {stderr_log, (void *)cmd};
     return lg;
+}
+
+static volatile int stop_flag; /* the command's process-wide state, set from a signal handler */
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+const volatile int *milnce_stop_on_signals(void) {
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+    return &stop_flag;
 }

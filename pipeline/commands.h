@@ -28,6 +28,10 @@ int milnce_cmd_embed(int argc, char **argv);
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);
 
+/* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
+ * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
+const volatile int *milnce_stop_on_signals(void);
+
 /* A logger for library warnings that prints "milnce <cmd>: warning: ..." to stderr. */
 #include "error.h"
 milnce_logger milnce_stderr_logger(const char *cmd);

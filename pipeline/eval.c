@@ -223,39 +223,14 @@ end:
     return ret < 0 ? ret : 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Held-out shards: every sentence of every sample is a query. */
 static int read_shard_set(const milnce_config *cfg, eval_set *s, const milnce_logger *lg, milnce_error *err) {
     const char *p = cfg->eval.csv;
-    struct stat st;
     if (!p[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "key eval.csv: no shard folder given (eval.format shards)");
-    if (stat(p, &st) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key eval.csv: %s: %s", p, strerror(errno));
     char **names = NULL;
     size_t n = 0;
-    int ret = 0;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(p);
-        if (!d) return milnce_error_set(err, MILNCE_ERR_IO, "%s: cannot list", p);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            size_t len = strlen(de->d_name);
-            if (len < 5 || strcmp(de->d_name + len - 4, ".tar") != 0) continue;
-            char **nn = realloc(names, (n + 1) * sizeof *nn);
-            if (!nn) { closedir(d); ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
-            names = nn;
-            size_t cap = strlen(p) + len + 2;
-            if (!(names[n] = malloc(cap))) { closedir(d); ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
-            snprintf(names[n++], cap, "%s/%s", p, de->d_name);
-        }
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-    } else {
-        names = malloc(sizeof *names);
-        if (!names || !(names[0] = strdup(p))) { free(names); names = NULL; return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); }
-        n = 1;
-    }
-    if (n == 0) { ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key eval.csv: %s holds no .tar shards", p); goto end; }
+    int ret = milnce_shard_list(p, &names, &n, err);
+    if (ret < 0) return milnce_error_prefix(err, "key eval.csv");
     if (!(s->shards = calloc(n, sizeof *s->shards))) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shards"); goto end; }
     for (size_t i = 0; i < n; i++) {
         if ((ret = milnce_shard_open(&s->shards[s->nshards], names[i], NULL, err)) < 0) goto end;
@@ -291,8 +266,7 @@ static int read_shard_set(const milnce_config *cfg, eval_set *s, const milnce_lo
     }
     if (s->n == 0) ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key eval.csv: %s: shards hold no sentence", p);
 end:
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    milnce_shard_list_free(names, n);
     return ret;
 }
 

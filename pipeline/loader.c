@@ -1,6 +1,5 @@
 #include "loader.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -101,37 +100,12 @@ void milnce_batch_free(milnce_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int open_shards(milnce_loader *l, milnce_error *err) {
-    struct stat st;
     const char *p = l->o.shards;
-    if (!p || stat(p, &st) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "shards %s: not found", p ? p : "(none)");
     char **names = NULL;
     size_t n = 0;
-    int ret = 0;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(p);
-        if (!d) return milnce_error_set(err, MILNCE_ERR_IO, "%s: cannot list", p);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            size_t len = strlen(de->d_name);
-            if (len < 5 || strcmp(de->d_name + len - 4, ".tar") != 0) continue;
-            char **nn = realloc(names, (n + 1) * sizeof *nn);
-            if (!nn) { closedir(d); ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
-            names = nn;
-            size_t cap = strlen(p) + len + 2;
-            names[n] = malloc(cap);
-            snprintf(names[n++], cap, "%s/%s", p, de->d_name);
-        }
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-    } else {
-        names = malloc(sizeof *names);
-        names[0] = strdup(p);
-        n = 1;
-    }
-    if (n == 0) { ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no .tar shards", p); goto end; }
+    int ret = milnce_shard_list(p, &names, &n, err);
+    if (ret < 0) return ret;
     l->shards = calloc(n, sizeof *l->shards);
     for (size_t i = 0; i < n; i++) {
         if ((ret = milnce_shard_open(&l->shards[l->nshards], names[i], NULL, err)) < 0) goto end;
@@ -152,8 +126,7 @@ static int open_shards(milnce_loader *l, milnce_error *err) {
     }
     if (l->nvideos == 0) ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: shards hold no usable sample", p);
 end:
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    milnce_shard_list_free(names, n);
     return ret;
 }
 
