@@ -14,7 +14,7 @@ OUT=${1:-/tmp/milnce-ablation}
 SEEDS=${SEEDS:-1 2 3}
 EPOCHS=${EPOCHS:-30}
 PY=/usr/bin/python3
-mkdir -p "$OUT"
+mkdir -p "$OUT/runs"
 if [ ! -f "$OUT/corpus/eval/youcook2_val.csv" ]; then
   "$BIN" synth --out "$OUT/corpus" --videos 160 --eval-videos 24 --min-seconds 15 --max-seconds 20 --size 96x72 --fps 10 -q
 fi
