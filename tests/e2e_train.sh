@@ -56,6 +56,42 @@ $CMP --exact "$W/nan/checkpoints/step-00000002.safetensors" "$W/nan/checkpoints/
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/nan" --set train.max_steps=4 --set train.checkpoint_every=1 --resume >/dev/null 2>&1
 ok "NaN at step 3 stops the run naming the step; checkpoint 2 is kept and resumes"
 
+# 3b. SIGTERM: a checkpoint at the step reached, `latest` points to it, exit 1 with a message
+"$BIN" train "${common[@]}" --set "train.out_dir=$W/term" --set train.max_steps=100000 --set train.checkpoint_every=100000 > "$W/term.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -s "$W/term/log.jsonl" ] && [ "$(wc -l < "$W/term/log.jsonl")" -ge 3 ] && break; sleep 0.1; done
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 1 ] || { echo "FAIL: SIGTERM exit $rc"; cat "$W/term.log"; exit 1; }
+grep -q "stopped by a signal at step" "$W/term.log" || { echo "FAIL: no message"; cat "$W/term.log"; exit 1; }
+last=$(tail -1 "$W/term/log.jsonl" | $PY -c "import json,sys; print(json.load(sys.stdin)['step'])")
+[ "$(cat "$W/term/checkpoints/latest")" = "$(printf 'step-%08d.safetensors' "$last")" ] || { echo "FAIL: latest $(cat "$W/term/checkpoints/latest") after step $last"; exit 1; }
+ok "SIGTERM writes a checkpoint at step $last and exits cleanly"
+
+# 3c. word2vec vectors: loaded into the word table and kept frozen (weight decay included)
+"$BIN" train "${common[@]}" --set "train.out_dir=$W/w2v" --set train.max_steps=3 --set train.weight_decay=0.1 \
+  --set "model.word2vec=$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")/wordvec/test_glove.txt" --set model.word_dim=50 --set model.freeze_words=true > "$W/w2v.log" 2>&1 || { cat "$W/w2v.log"; exit 1; }
+$PY - "$W/w2v/checkpoints/step-00000003.safetensors" "$W/sh/vocab.txt" "$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")/wordvec/test_glove.txt" <<'PY'
+import json, struct, sys
+import numpy as np
+raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8]); h = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+e = h["text_module.word_embd.weight"]; b, t = e["data_offsets"]
+W = np.frombuffer(data[b:t], np.float32).reshape(e["shape"])
+vocab = open(sys.argv[2]).read().split("\n")[:-1]
+glove = {}
+for line in open(sys.argv[3]):
+    p = line.rstrip().split(" ")
+    glove[p[0]] = np.array(p[1:], np.float32)
+found = 0
+for i, w in enumerate(vocab, 1):
+    want = glove.get(w, np.zeros(50, np.float32))
+    assert np.array_equal(W[i], want), (w, W[i][:3], want[:3])
+    found += w in glove
+print("word table = GloVe rows after 3 steps with weight decay;", found, "of", len(vocab), "words have vectors")
+PY
+ok "word2vec vectors loaded and kept frozen"
+
 # 4. MPI: 2 ranks x 2 clips vs 1 rank x 4 clips, BatchNorm frozen
 if command -v mpirun >/dev/null && "$BIN" info | grep -q "built with MPI"; then
   # SGD: the update is linear in the gradient (Adam's first step divides g by |g| and turns
