@@ -11,6 +11,8 @@ PKGS=(
   valgrind chromium fonts-dejavu-core bc
 )
 missing=()
+# The WebVTT conformance test runs the W3C expectation files (.js) with node.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
