@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "transcript_internal.h"
+#include "buf.h"
 
 typedef struct {
     const char *s; /* normalised input: NUL -> U+FFFD done by the caller, CRLF/CR -> LF */
@@ -268,26 +269,6 @@ static void region_settings(const char *s, size_t n, milnce_vtt_region *r) {
     }
 }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} vbuf;
-
-static int vb_add(vbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
 static int starts_kw(const char *s, size_t n, const char *kw) {
     size_t k = strlen(kw);
     if (n < k || memcmp(s, kw, k) != 0) return 0;
@@ -303,10 +284,10 @@ enum { BLK_NONE, BLK_CUE, BLK_STYLE, BLK_REGION };
 static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *cue,
                          milnce_vtt_region *reg, int *dropped_line) {
     size_t line_count = 0, prev_pos = in->pos, prev_line = in->line;
-    vbuf buf = {0};
+    milnce_buf buf = {0};
     int seen_cue = 0, seen_arrow = 0, have_cue = 0, kind = BLK_NONE, ended_by_arrow = 0;
     size_t first_line = in->line;
-    if (vb_add(&buf, "", 0) < 0) return -1;
+    if (milnce_buf_put(&buf, "", 0) < 0) return -1;
     for (;;) {
         size_t b, e;
         size_t this_line = in->line;
@@ -324,7 +305,7 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
                 cue_defaults(cue);
                 cue->id = buf.p;
                 buf.p = NULL; buf.n = buf.cap = 0;
-                if (vb_add(&buf, "", 0) < 0) return -1;
+                if (milnce_buf_put(&buf, "", 0) < 0) return -1;
                 cue->line_no = (int)this_line;
                 if (cue_timings(L, n, v, cue) < 0) {
                     free(cue->id);
@@ -354,8 +335,8 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
                     buf.n = 0; buf.p[0] = '\0';
                 }
             }
-            if (buf.n && vb_add(&buf, "\n", 1) < 0) return -1;
-            if (vb_add(&buf, L, n) < 0) return -1;
+            if (buf.n && milnce_buf_put(&buf, "\n", 1) < 0) return -1;
+            if (milnce_buf_put(&buf, L, n) < 0) return -1;
             prev_pos = in->pos;
             prev_line = in->line;
         }

@@ -1,33 +1,12 @@
 #include "caption_clean.h"
 
+#include "buf.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable byte buffer local to this file. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-static int sb_putc(sbuf *b, char c) { return sb_put(b, &c, 1); }
-
-static int put_utf8(sbuf *b, unsigned long cp) {
+static int put_utf8(milnce_buf *b, unsigned long cp) {
     char u[4];
     size_t k;
     if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
@@ -40,7 +19,7 @@ static int put_utf8(sbuf *b, unsigned long cp) {
         u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); k = 4;
     }
-    return sb_put(b, u, k);
+    return milnce_buf_put(b, u, k);
 }
 
 /* Named entities worth knowing in captions; anything else stays as written. */
@@ -52,7 +31,7 @@ static const struct { const char *name; unsigned long cp; } k_entities[] = {
 };
 
 /* Decodes the entity at s[0] == '&'; returns bytes consumed (0: not an entity). */
-static size_t entity(const char *s, size_t n, sbuf *b, int *fail) {
+static size_t entity(const char *s, size_t n, milnce_buf *b, int *fail) {
     size_t i = 1;
     if (i < n && s[i] == '#') {
         int hex = 0;
@@ -104,7 +83,7 @@ static size_t ass_len(const char *s, size_t n) {
 }
 
 int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error *err) {
-    sbuf raw = {0}, res = {0};
+    milnce_buf raw = {0}, res = {0};
     int fail = 0;
     *out = NULL;
     /* Pass 1: markup out, entities decoded; line breaks kept. */
@@ -115,17 +94,17 @@ int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error
         if (c == '{' && (k = ass_len(in + i, n - i))) { i += k; continue; }
         if (c == '&' && (k = entity(in + i, n - i, &raw, &fail))) { i += k; continue; }
         if (c == '\\' && i + 1 < n && (in[i + 1] == 'N' || in[i + 1] == 'n')) {
-            fail |= sb_putc(&raw, '\n') < 0; i += 2; continue;
+            fail |= milnce_buf_putc(&raw, '\n') < 0; i += 2; continue;
         }
-        if (c == '\\' && i + 1 < n && in[i + 1] == 'h') { fail |= sb_putc(&raw, ' ') < 0; i += 2; continue; }
+        if (c == '\\' && i + 1 < n && in[i + 1] == 'h') { fail |= milnce_buf_putc(&raw, ' ') < 0; i += 2; continue; }
         /* U+00A0 NBSP -> space; U+200E/U+200F direction marks -> nothing. */
         if ((unsigned char)c == 0xC2 && i + 1 < n && (unsigned char)in[i + 1] == 0xA0) {
-            fail |= sb_putc(&raw, ' ') < 0; i += 2; continue;
+            fail |= milnce_buf_putc(&raw, ' ') < 0; i += 2; continue;
         }
         if ((unsigned char)c == 0xE2 && i + 2 < n && (unsigned char)in[i + 1] == 0x80 &&
             ((unsigned char)in[i + 2] == 0x8E || (unsigned char)in[i + 2] == 0x8F)) { i += 3; continue; }
         if (c == '\r') { i++; continue; }
-        fail |= sb_putc(&raw, c == '\t' || c == '\f' || c == '\v' ? ' ' : c) < 0;
+        fail |= milnce_buf_putc(&raw, c == '\t' || c == '\f' || c == '\v' ? ' ' : c) < 0;
         i++;
     }
     /* Pass 2: per line, collapse blanks and trim; drop empty lines. */
@@ -136,12 +115,12 @@ int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error
         int pending_space = 0;
         for (size_t j = i; j < e && !fail; j++) {
             if (raw.p[j] == ' ') { pending_space = res.n > line0; continue; }
-            if (pending_space) { fail |= sb_putc(&res, ' ') < 0; pending_space = 0; }
-            fail |= sb_putc(&res, raw.p[j]) < 0;
+            if (pending_space) { fail |= milnce_buf_putc(&res, ' ') < 0; pending_space = 0; }
+            fail |= milnce_buf_putc(&res, raw.p[j]) < 0;
         }
         if (res.n > line0 && e < raw.n) {
             /* Tentative line break; removed below if nothing follows. */
-            fail |= sb_putc(&res, '\n') < 0;
+            fail |= milnce_buf_putc(&res, '\n') < 0;
         }
         i = e + 1;
     }
@@ -151,7 +130,7 @@ int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error
         free(res.p);
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "caption text of %zu bytes", n);
     }
-    if (!res.p && sb_put(&res, "", 0) < 0)
+    if (!res.p && milnce_buf_put(&res, "", 0) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "caption text");
     *out = res.p;
     return 0;
@@ -326,13 +305,13 @@ int milnce_caption_dedupe_overlap(milnce_cues *c, int trim, milnce_error *err) {
 }
 
 int milnce_caption_join(const milnce_cues *c, char **out, milnce_error *err) {
-    sbuf b = {0};
-    int fail = sb_put(&b, "", 0) < 0;
+    milnce_buf b = {0};
+    int fail = milnce_buf_put(&b, "", 0) < 0;
     for (size_t i = 0; i < c->n && !fail; i++) {
         const char *t = c->v[i].text;
         if (!*t) continue;
-        if (b.n) fail |= sb_putc(&b, ' ') < 0;
-        for (; *t && !fail; t++) fail |= sb_putc(&b, *t == '\n' ? ' ' : *t) < 0;
+        if (b.n) fail |= milnce_buf_putc(&b, ' ') < 0;
+        for (; *t && !fail; t++) fail |= milnce_buf_putc(&b, *t == '\n' ? ' ' : *t) < 0;
     }
     if (fail) {
         free(b.p);
