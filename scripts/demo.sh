@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo job.
+# Installs what is missing, builds, and runs the demo: synth -> preprocess -> train -> eval ->
+# report, into out/demo (or the folder given). Extra arguments go to `milnce demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-out=${1:-out/demo}
-mkdir -p "$out"
 ./build/milnce info
-./build/milnce probe ../shared/testdata/videos/chaplin.mp4 > "$out/probe.json" && cat "$out/probe.json"
+./build/milnce demo "$@"
