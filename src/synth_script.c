@@ -20,6 +20,16 @@ static uint64_t next64(rng64 *r) {
 
 static double uniform(rng64 *r) { return (double)(next64(r) >> 11) * (1.0 / 9007199254740992.0); }
 static double urange(rng64 *r, double a, double b) { return a + (b - a) * uniform(r); }
+
+/* A bell-shaped draw in [-lim, lim] with standard deviation about lim / 3: the Irwin-Hall sum of
+ * four uniforms (a close approximation of a normal; plain arithmetic, so every machine draws the
+ * same values), scaled, and redrawn in the rare case it falls outside the limit. */
+static double bell(rng64 *r, double lim) {
+    for (;;) {
+        double z = (uniform(r) + uniform(r) + uniform(r) + uniform(r) - 2.0) * sqrt(3.0); /* sd 1 */
+        if (fabs(z) <= 3.0) return z * lim / 3.0;
+    }
+}
 static int irange(rng64 *r, int a, int b) { return a + (int)(next64(r) % (uint64_t)(b - a + 1)); }
 
 static double round10ms(double t) { return floor(t * 100.0 + 0.5) / 100.0; }
@@ -255,7 +265,7 @@ int milnce_synth_video_make(milnce_synth_video *v, const milnce_synth_params *p,
     double mean_seg = v->duration / v->nseg;
     for (int i = 0; i < v->nseg; i++) {
         const milnce_synth_segment *s = &v->seg[i];
-        double shift = urange(&r, -1, 1) * p->max_shift * mean_seg;
+        double shift = bell(&r, p->max_shift) * mean_seg;
         double speak = urange(&r, 1.5, 3.5);
         double t0 = s->start + urange(&r, 0, 0.3) * (s->end - s->start);
         int tpl = irange(&r, 0, NTPL - 1);

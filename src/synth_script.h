@@ -5,7 +5,10 @@
  * place. The narration says what happens in each segment with varied wording ("the red circle
  * slides left", "now move the red ball to the left"), mixed with filler lines that describe
  * nothing ("okay so"), and is misaligned like ASR in HowTo100M: each sentence's time is shifted by
- * up to +-max_shift segments, and some sentences are dropped. The clean, aligned caption of each
+ * up to +-max_shift segments (bell-shaped, standard deviation max_shift / 3: most narration is
+ * said near what it describes, some far from it; with the defaults about half of the clips drawn
+ * around a sentence show what it says, roughly the misalignment reported for HowTo100M), and
+ * some sentences are dropped. The clean, aligned caption of each
  * segment ("the red circle slides left") is the evaluation ground truth.
  *
  * Pure: everything comes from (seed, split, index) through a local splitmix64 generator, so the
@@ -58,7 +61,7 @@ typedef struct milnce_synth_params {
     double min_seconds, max_seconds; /* video length range; default 30 .. 90 */
     int width, height;               /* 0: each video picks 160x120 or 128x96 */
     int fps;                         /* 0: each video picks 10, 12 or 15 */
-    double max_shift;                /* narration shift, in mean segment lengths; default 1.5 */
+    double max_shift;                /* largest narration shift, in mean segment lengths; default 1.5 */
     double drop_prob;                /* probability a sentence is missing; default 0.15 */
     double filler_per_segment;       /* mean filler lines per segment; default 0.4 */
 } milnce_synth_params;

@@ -286,9 +286,10 @@ START_TEST(test_narration_matches_segments) {
             milnce_synth_video_free(&v);
         }
     ck_assert_int_gt(fillers, 0);
-    /* about 15% dropped, about half shifted past half a segment */
+    /* about 15% dropped; the shift is bell-shaped with sd max_shift / 3 = half a segment: about a
+     * third of the sentences (|z| > 1) move past half a segment, far from none and from all */
     ck_assert(content < segs && content > segs * 7 / 10);
-    ck_assert(shifted > content / 4);
+    ck_assert_msg(shifted > content / 5 && shifted < content / 2, "%d of %d shifted", shifted, content);
 }
 END_TEST
 
