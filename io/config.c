@@ -179,22 +179,17 @@ int milnce_config_set(milnce_config *cfg, const char *assignment, milnce_error *
 
 /* The YAML layout is fixed at two levels: section -> key -> scalar. Parsing with libyaml's
  * event API keeps the line of every key for messages. */
-int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    yaml_parser_t p;
+static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *path, milnce_error *err) {
     yaml_event_t ev;
     int ret = 0, have_ev = 0;
     char section[64] = "", where[4200];
     int depth = 0;      /* 0 outside, 1 in the root mapping, 2 in a section mapping */
     int expect_key = 1; /* next scalar at this depth is a key */
     char key[128] = "";
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
     for (;;) {
-        if (!yaml_parser_parse(&p, &ev)) {
+        if (!yaml_parser_parse(p, &ev)) {
             ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s:%zu: YAML error: %s", path,
-                                   p.problem_mark.line + 1, p.problem ? p.problem : "unknown");
+                                   p->problem_mark.line + 1, p->problem ? p->problem : "unknown");
             goto end;
         }
         have_ev = 1;
@@ -268,8 +263,27 @@ int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err) 
     }
 end:
     if (have_ev) yaml_event_delete(&ev);
+    return ret;
+}
+
+int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int ret = parse_yaml(cfg, &p, path, err);
     yaml_parser_delete(&p);
     fclose(f);
+    return ret;
+}
+
+int milnce_config_load_string(milnce_config *cfg, const char *text, const char *name, milnce_error *err) {
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    int ret = parse_yaml(cfg, &p, name, err);
+    yaml_parser_delete(&p);
     return ret;
 }
 

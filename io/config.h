@@ -103,6 +103,10 @@ void milnce_config_defaults(milnce_config *cfg);
 /* Applies a YAML file (mapping of sections to mappings of keys) on top of cfg. */
 int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err);
 
+/* The same for YAML text in memory (a checkpoint's stored config, a built-in config); messages
+ * name `name` where they would name the file. */
+int milnce_config_load_string(milnce_config *cfg, const char *text, const char *name, milnce_error *err);
+
 /* Applies "section.key=value" (from --set). */
 int milnce_config_set(milnce_config *cfg, const char *assignment, milnce_error *err);
 

@@ -21,29 +21,11 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Applies YAML text (the checkpoint's stored config) on top of cfg. The config parser reads
- * files, so the text goes through a temporary file. */
+/* Applies YAML text (the checkpoint's stored config) on top of cfg. */
 static int config_from_text(milnce_config *cfg, const char *text, const char *ckpt, milnce_error *err) {
-    const char *tmpdir = getenv("TMPDIR");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/milnce-ckpt-config-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t n = strlen(text), done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, text + done, n - done);
-        if (w <= 0) {
-            close(fd);
-            unlink(path);
-            return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-        }
-        done += (size_t)w;
-    }
-    close(fd);
-    int ret = milnce_config_load(cfg, path, err);
-    unlink(path);
-    if (ret < 0) milnce_error_prefix(err, "checkpoint %s: stored config", ckpt);
-    return ret;
+    char name[4200];
+    snprintf(name, sizeof name, "checkpoint %s: stored config", ckpt);
+    return milnce_config_load_string(cfg, text, name, err);
 }
 
 static int key_differs(const milnce_config *a, const milnce_config *b, const milnce_config_key *k) {

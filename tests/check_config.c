@@ -120,6 +120,25 @@ START_TEST(test_resolved_yaml_round_trips) {
 }
 END_TEST
 
+/* Text in memory parses like the same text in a file, and errors name the given name and line. */
+START_TEST(test_load_string) {
+    milnce_config a, b;
+    milnce_error err = {0};
+    const char *text = "train:\n  lr: 0.25\n  out_dir: \"x y\"\nmodel:\n  width: 0.5\n";
+    milnce_config_defaults(&a);
+    ck_assert_msg(milnce_config_load_string(&a, text, "inline", &err) == 0, "%s", err.msg);
+    milnce_config_defaults(&b);
+    ck_assert_msg(milnce_config_load(&b, write_tmp("same.yaml", text), &err) == 0, "%s", err.msg);
+    ck_assert_mem_eq(&a, &b, sizeof a);
+    ck_assert(a.train.lr == 0.25 && a.model.width == 0.5 && strcmp(a.train.out_dir, "x y") == 0);
+    ck_assert_int_eq(milnce_config_load_string(&a, "train:\n  lr: 0.1\n  bogus: 3\n", "stored config", &err),
+                     MILNCE_ERR_NOTFOUND);
+    ck_assert_msg(strstr(err.msg, "stored config:3") && strstr(err.msg, "train.bogus"), "%s", err.msg);
+    ck_assert_int_lt(milnce_config_load_string(&a, "train: [1, 2\n", "broken", &err), 0);
+    ck_assert_msg(strstr(err.msg, "broken:"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_shipped_configs_load) {
     static const char *files[] = {"configs/demo.yaml", "configs/howto100m_s3dg.yaml", "configs/eval_youcook2.yaml"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -140,6 +159,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_errors_name_file_line_key);
     tcase_add_test(tc, test_resolved_yaml_round_trips);
     tcase_add_test(tc, test_shipped_configs_load);
+    tcase_add_test(tc, test_load_string);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }
