@@ -6,17 +6,19 @@
 # budget, evaluate text<->video retrieval on the aligned split; print mean +- std over seeds.
 #   settings: nce (nearest:1), milnce-n3 (nearest:3), milnce-n5 (nearest:5),
 #             milnce-s1 (symmetric:1 = 3 slots), milnce-s2 (symmetric:2 = 5 slots)
-# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]   (env: SEEDS="1 2 3", EPOCHS=30)
+# The corpus is the demo's (480 videos of 15-20 s, seed 1); each run gets 20 epochs = 600 steps.
+# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]   (env: SEEDS="1 2 3", EPOCHS=20, VIDEOS=480)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/build/milnce
 OUT=${1:-/tmp/milnce-ablation}
 SEEDS=${SEEDS:-1 2 3}
-EPOCHS=${EPOCHS:-30}
+EPOCHS=${EPOCHS:-20}
+VIDEOS=${VIDEOS:-480}
 PY=/usr/bin/python3
 mkdir -p "$OUT/runs"
 if [ ! -f "$OUT/corpus/eval/youcook2_val.csv" ]; then
-  "$BIN" synth --out "$OUT/corpus" --videos 160 --eval-videos 24 --min-seconds 15 --max-seconds 20 --size 96x72 --fps 10 -q
+  "$BIN" synth --out "$OUT/corpus" --videos "$VIDEOS" --eval-videos 24 --min-seconds 15 --max-seconds 20 --size 96x72 --fps 10 -q
 fi
 if [ ! -f "$OUT/shards/stats.json" ]; then
   "$BIN" preprocess --videos "$OUT/corpus/train/videos.csv" --captions "$OUT/corpus/train/captions" \
@@ -58,4 +60,7 @@ if rs:
     c = rs[0]["chance"]
     print("%-14s %5.1f          %5.1f          %5.1f" % ("chance", c["r1"], c["r5"], c["r10"]))
 PY
+echo
+echo "what the windows give on this corpus (bench/ablation_bags.py: the loader's sampling replayed on train/truth.json):"
+$PY bench/ablation_bags.py "$OUT/corpus"
 echo "total $(( $(date +%s) - start )) s"

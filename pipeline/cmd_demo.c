@@ -15,6 +15,9 @@ static void help(void) {
            "Generates a narrated corpus (shapes doing actions, ASR-like misaligned narration),\n"
            "preprocesses it into shards, trains with MIL-NCE, evaluates text<->video retrieval on\n"
            "an aligned split and writes DIR/report.html (default DIR: out/demo).\n"
+           "  --train-videos N training videos, 15-20 s each (default 480)\n"
+           "  --eval-videos N  evaluation videos with aligned captions (default 24)\n"
+           "  --seed S         corpus seed (default 1)\n"
            "  --print-config   print the built-in configuration and exit\n");
 }
 
@@ -50,7 +53,7 @@ int milnce_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "milnce demo: %s\n", err.msg);
         return MILNCE_EXIT_ERROR;
     }
-    milnce_demo_opts o = {.out_dir = "out/demo", .train_videos = 160, .eval_videos = 24,
+    milnce_demo_opts o = {.out_dir = "out/demo", .train_videos = 480, .eval_videos = 24,
                           .min_seconds = 15, .max_seconds = 20, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
