@@ -6,14 +6,14 @@
 # budget, evaluate text<->video retrieval on the aligned split; print mean +- std over seeds.
 #   settings: nce (nearest:1), milnce-n3 (nearest:3), milnce-n5 (nearest:5),
 #             milnce-s1 (symmetric:1 = 3 slots), milnce-s2 (symmetric:2 = 5 slots)
-# The corpus is the demo's (480 videos of 15-20 s, seed 1); each run gets 20 epochs = 600 steps.
-# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]   (env: SEEDS="1 2 3", EPOCHS=20, VIDEOS=480)
+# The corpus is the demo's (480 videos of 15-20 s, seed 1); each run gets 10 epochs = 300 steps.
+# usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]   (env: SEEDS="1 2 3", EPOCHS=10, VIDEOS=480)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/build/milnce
 OUT=${1:-/tmp/milnce-ablation}
 SEEDS=${SEEDS:-1 2 3}
-EPOCHS=${EPOCHS:-20}
+EPOCHS=${EPOCHS:-10}
 VIDEOS=${VIDEOS:-480}
 PY=/usr/bin/python3
 mkdir -p "$OUT/runs"
