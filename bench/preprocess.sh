@@ -6,17 +6,29 @@
 #   (CPU = user + sys of /usr/bin/time; ffmpeg with its default threads), and the peak RSS of
 #   milnce preprocess for the 10-minute and a LONG-minute input (same footage looped; default 30).
 # DESIGN.md target: memory bounded by a few frames and one shard buffer, whatever the length.
+# The rendition streams into the shard as it is encoded; what still grows with the length is
+# FFmpeg's own bookkeeping: the mov demuxer's index of the source (~24 bytes per source packet,
+# audio included: ~5.7 MiB for 60 min at 25 fps + AAC) and the muxer's sample table of the
+# rendition (tens of bytes per rendition frame).
 # Usage: bench/preprocess.sh [LONG_MINUTES]       inputs cached under /tmp/milnce-bench
+#   MILNCE_BENCH_BUILD=DIR   build folder (default build-bench)
+#   MILNCE_BENCH_BIN=PATH    measure this milnce binary instead of building one (e.g. a saved
+#                            copy of an older build, to compare before/after in one session)
+#   MILNCE_BENCH_OUT=DIR     working folder of this run (default $CACHE/pp-run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${MILNCE_BENCH_BUILD:-build-bench}
 LONG=${1:-30}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target milnce >/dev/null
-MILNCE=$PWD/$BUILD/milnce
+if [ -n "${MILNCE_BENCH_BIN:-}" ]; then
+    MILNCE=$(realpath "$MILNCE_BENCH_BIN")
+else
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j2 --target milnce >/dev/null
+    MILNCE=$PWD/$BUILD/milnce
+fi
 source bench/loader_data.sh
 T=/usr/bin/time
-OUT=$CACHE/pp-run
+OUT=${MILNCE_BENCH_OUT:-$CACHE/pp-run}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -58,6 +58,35 @@ int milnce_shard_writer_open(milnce_shard_writer **w, const milnce_shard_writer_
  * must be distinct within a sample. */
 int milnce_shard_writer_add(milnce_shard_writer *w, const char *key,
                             const milnce_shard_member *members, size_t n, milnce_error *err);
+/* Streaming a sample whose first member's size is not known in advance (a video being encoded
+ * straight into the shard, so that it never has to be held in memory):
+ *   milnce_shard_writer_begin(w, key, "mp4")      writes a placeholder header;
+ *   milnce_shard_writer_write / _seek             the member's bytes; positions count from the
+ *                                                 member's first byte (the MP4 muxer seeks back
+ *                                                 to patch its mdat size);
+ *   milnce_shard_writer_end(w, rest, n)           pads the member, rewrites its header with the
+ *                                                 final size and checksum, appends the other
+ *                                                 members (rest, n may be 0) and indexes it;
+ * or milnce_shard_writer_cancel(w), which truncates the shard back to where the sample began
+ * (and drops a shard that has no other sample). The bytes are those milnce_shard_writer_add
+ * would write for the same members. A streamed member must stay below 8 GiB (a ustar size; a
+ * pax size record would have to precede the data). The shard limits are checked at begin:
+ * max_bytes against the bytes written so far, since the sample's size is unknown then. While a
+ * sample is being streamed only write, seek, end and cancel may be called. */
+int milnce_shard_writer_begin(milnce_shard_writer *w, const char *key, const char *ext,
+                              milnce_error *err);
+/* Writes n bytes at the current position of the streamed member and advances it. A position
+ * past the end leaves zeros in between. */
+int milnce_shard_writer_write(milnce_shard_writer *w, const void *buf, size_t n, milnce_error *err);
+/* Moves the position: whence SEEK_SET, SEEK_CUR or SEEK_END (= the bytes written so far);
+ * returns the new position, or a negative MILNCE_ERR_* with err set. */
+int64_t milnce_shard_writer_seek(milnce_shard_writer *w, int64_t offset, int whence, milnce_error *err);
+/* Size of the streamed member so far (its highest written byte + 1). */
+uint64_t milnce_shard_writer_streamed(const milnce_shard_writer *w);
+int milnce_shard_writer_end(milnce_shard_writer *w, const milnce_shard_member *rest, size_t n,
+                            milnce_error *err);
+int milnce_shard_writer_cancel(milnce_shard_writer *w, milnce_error *err);
+
 /* Completes the current shard (if it has samples) and writes its index. */
 int milnce_shard_writer_close(milnce_shard_writer *w, milnce_error *err);
 /* Shards completed so far and the number the next one would get. */

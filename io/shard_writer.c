@@ -1,11 +1,14 @@
 /* Shard writer: streams samples into "<prefix>-NNNNNN.tar" through an atomic temp file and keeps
- * the index in memory until the shard is complete. Memory: the index only. */
+ * the index in memory until the shard is complete. Memory: the index only (a streamed member
+ * goes to the file as it is written). */
 #include "shard.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 
@@ -23,6 +26,15 @@ struct milnce_shard_writer {
     uint64_t off;       /* bytes written to the open tar */
     size_t nsamples;    /* samples in the open tar */
     json_t *samples;    /* index entries of the open tar */
+    /* The sample being streamed (milnce_shard_writer_begin .. end or cancel). Offsets are bytes
+     * of the tar; pos and size count from the member's first data byte. */
+    int streaming;
+    char st_key[MILNCE_SHARD_KEY_MAX + 1];
+    char st_name[MILNCE_SHARD_KEY_MAX + 70];
+    uint64_t st_start;  /* where the sample begins (its first header, pax or ustar) */
+    uint64_t st_header; /* the member's ustar header, rewritten at end */
+    uint64_t st_data;   /* its first data byte */
+    uint64_t st_pos, st_size;
 };
 
 int milnce_shard_check_key(const char *key, milnce_error *err) {
@@ -167,11 +179,11 @@ static int put_padding(milnce_shard_writer *w, uint64_t n, milnce_error *err) {
     return pad ? put(w, zeros, pad, err) : 0;
 }
 
-static int write_member(milnce_shard_writer *w, const char *name, const void *data, uint64_t size,
-                        json_t *members, milnce_error *err) {
+/* The pax extended header (when the name needs one) and the ustar header of a member, as
+ * write_member writes them; the data offset is w->off afterwards. */
+static int put_headers(milnce_shard_writer *w, const char *name, uint64_t size, milnce_error *err) {
     unsigned char h[BLOCK];
     int ret;
-    uint64_t header_off = w->off;
     if (needs_pax(name, size)) {
         char num[24];
         snprintf(num, sizeof num, "%llu", (unsigned long long)size);
@@ -190,16 +202,31 @@ static int write_member(milnce_shard_writer *w, const char *name, const void *da
         free(rec);
     }
     ustar_header(h, name, size, '0');
-    if ((ret = put(w, h, BLOCK, err)) < 0) return ret;
-    uint64_t data_off = w->off;
-    if (size && (ret = put(w, data, (size_t)size, err)) < 0) return ret;
-    if ((ret = put_padding(w, size, err)) < 0) return ret;
+    return put(w, h, BLOCK, err);
+}
+
+static json_t *member_entry(const char *name, uint64_t header_off, uint64_t data_off, uint64_t size) {
     json_t *m = json_object();
     if (!m || json_object_set_new(m, "name", json_string(name)) < 0 ||
         json_object_set_new(m, "header", json_integer((json_int_t)header_off)) < 0 ||
         json_object_set_new(m, "offset", json_integer((json_int_t)data_off)) < 0 ||
-        json_object_set_new(m, "size", json_integer((json_int_t)size)) < 0 ||
-        json_array_append_new(members, m) < 0)
+        json_object_set_new(m, "size", json_integer((json_int_t)size)) < 0) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int write_member(milnce_shard_writer *w, const char *name, const void *data, uint64_t size,
+                        json_t *members, milnce_error *err) {
+    int ret;
+    uint64_t header_off = w->off;
+    if ((ret = put_headers(w, name, size, err)) < 0) return ret;
+    uint64_t data_off = w->off;
+    if (size && (ret = put(w, data, (size_t)size, err)) < 0) return ret;
+    if ((ret = put_padding(w, size, err)) < 0) return ret;
+    json_t *m = member_entry(name, header_off, data_off, size);
+    if (!m || json_array_append_new(members, m) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
     return 0;
 }
@@ -258,30 +285,78 @@ end:
     return ret;
 }
 
-int milnce_shard_writer_add(milnce_shard_writer *w, const char *key,
-                            const milnce_shard_member *members, size_t n, milnce_error *err) {
+/* Checks a sample's members: extensions valid and distinct (also from `first`, the streamed
+ * member's, when not NULL), data present; *bytes = what they take in the tar. */
+static int check_members(const char *key, const char *first, const milnce_shard_member *members,
+                         size_t n, uint64_t *bytes, milnce_error *err) {
     int ret;
-    if ((ret = milnce_shard_check_key(key, err)) < 0) return ret;
-    if (n == 0) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard sample '%s' has no members", key);
-    uint64_t bytes = 0;
     char name[MILNCE_SHARD_KEY_MAX + 70];
+    *bytes = 0;
     for (size_t i = 0; i < n; i++) {
         if ((ret = check_ext(key, members[i].ext, err)) < 0) return ret;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(members[i].ext, members[j].ext) == 0)
+        for (size_t j = 0; j <= i; j++) {
+            const char *other = j < i ? members[j].ext : first;
+            if (other && strcmp(members[i].ext, other) == 0)
                 return milnce_error_set(err, MILNCE_ERR_INVALID, "shard sample '%s': member '%s' twice",
                                         key, members[i].ext);
+        }
         if (members[i].size && !members[i].data)
             return milnce_error_set(err, MILNCE_ERR_INVALID, "shard sample '%s': member '%s' has no data",
                                     key, members[i].ext);
         snprintf(name, sizeof name, "%s.%s", key, members[i].ext);
-        bytes += member_bytes(name, members[i].size);
+        *bytes += member_bytes(name, members[i].size);
     }
+    return 0;
+}
+
+/* Finishes the open shard when adding `bytes` more would pass a limit, then makes sure a shard
+ * is open. */
+static int make_room(milnce_shard_writer *w, uint64_t bytes, milnce_error *err) {
+    int ret;
     if (w->open && w->nsamples > 0 &&
         ((w->o.max_samples && w->nsamples >= w->o.max_samples) ||
          (w->o.max_bytes && w->off + bytes + 2 * BLOCK > w->o.max_bytes)))
         if ((ret = finish_shard(w, err)) < 0) return ret;
     if (!w->open && (ret = open_shard(w, err)) < 0) return ret;
+    return 0;
+}
+
+/* Drops the shard being written: the tar no longer matches the index. */
+static void drop_shard(milnce_shard_writer *w) {
+    if (w->open) milnce_atomic_abort(&w->f);
+    w->open = 0;
+    w->streaming = 0;
+    json_decref(w->samples);
+    w->samples = NULL;
+}
+
+/* Writes members into ms (a sample's "members" array). */
+static int write_members(milnce_shard_writer *w, const char *key, const milnce_shard_member *members,
+                         size_t n, json_t *ms, milnce_error *err) {
+    char name[MILNCE_SHARD_KEY_MAX + 70];
+    int ret;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s.%s", key, members[i].ext);
+        if ((ret = write_member(w, name, members[i].data, members[i].size, ms, err)) < 0) return ret;
+    }
+    return 0;
+}
+
+static int not_streaming(const milnce_shard_writer *w, const char *what, milnce_error *err) {
+    if (!w->streaming) return 0;
+    return milnce_error_set(err, MILNCE_ERR_INVALID, "shard writer: %s while sample '%s' is being streamed",
+                            what, w->st_key);
+}
+
+int milnce_shard_writer_add(milnce_shard_writer *w, const char *key,
+                            const milnce_shard_member *members, size_t n, milnce_error *err) {
+    int ret;
+    uint64_t bytes;
+    if ((ret = not_streaming(w, "add", err)) < 0) return ret;
+    if ((ret = milnce_shard_check_key(key, err)) < 0) return ret;
+    if (n == 0) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard sample '%s' has no members", key);
+    if ((ret = check_members(key, NULL, members, n, &bytes, err)) < 0) return ret;
+    if ((ret = make_room(w, bytes, err)) < 0) return ret;
 
     json_t *sample = json_object(), *ms = json_array();
     if (!sample || !ms || json_object_set_new(sample, "key", json_string(key)) < 0) {
@@ -290,17 +365,10 @@ int milnce_shard_writer_add(milnce_shard_writer *w, const char *key,
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
     }
     json_object_set_new(sample, "members", ms);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "%s.%s", key, members[i].ext);
-        if ((ret = write_member(w, name, members[i].data, members[i].size, ms, err)) < 0) {
-            json_decref(sample);
-            /* the tar is now inconsistent with the index: drop the shard being written */
-            milnce_atomic_abort(&w->f);
-            w->open = 0;
-            json_decref(w->samples);
-            w->samples = NULL;
-            return milnce_error_prefix(err, "shard %s-%06d", w->prefix, w->shard);
-        }
+    if ((ret = write_members(w, key, members, n, ms, err)) < 0) {
+        json_decref(sample);
+        drop_shard(w);
+        return milnce_error_prefix(err, "shard %s-%06d", w->prefix, w->shard);
     }
     if (json_array_append_new(w->samples, sample) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
@@ -308,8 +376,145 @@ int milnce_shard_writer_add(milnce_shard_writer *w, const char *key,
     return 0;
 }
 
+/* ---- streamed samples ---- */
+
+int milnce_shard_writer_begin(milnce_shard_writer *w, const char *key, const char *ext,
+                              milnce_error *err) {
+    int ret;
+    if ((ret = not_streaming(w, "begin", err)) < 0) return ret;
+    if ((ret = milnce_shard_check_key(key, err)) < 0 || (ret = check_ext(key, ext, err)) < 0) return ret;
+    snprintf(w->st_name, sizeof w->st_name, "%s.%s", key, ext);
+    /* The size is unknown: count the headers only against max_bytes. */
+    if ((ret = make_room(w, member_bytes(w->st_name, 0), err)) < 0) return ret;
+    snprintf(w->st_key, sizeof w->st_key, "%s", key);
+    w->st_start = w->off;
+    if (needs_pax(w->st_name, 0)) {
+        if ((ret = put_headers(w, w->st_name, 0, err)) < 0) goto fail;
+        w->st_header = w->off - BLOCK; /* the ustar header follows the pax records */
+    } else {
+        w->st_header = w->off;
+        if ((ret = put_headers(w, w->st_name, 0, err)) < 0) goto fail;
+    }
+    w->st_data = w->off;
+    w->st_pos = w->st_size = 0;
+    w->streaming = 1;
+    return 0;
+fail:
+    drop_shard(w);
+    return milnce_error_prefix(err, "shard %s-%06d", w->prefix, w->shard);
+}
+
+int milnce_shard_writer_write(milnce_shard_writer *w, const void *buf, size_t n, milnce_error *err) {
+    if (!w->streaming) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard writer: write outside a streamed sample");
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = pwrite(w->f.fd, p, n, (off_t)(w->st_data + w->st_pos));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0)
+            return milnce_error_set(err, MILNCE_ERR_IO, "%s: writing %s: %s", w->f.tmp, w->st_name,
+                                    k < 0 ? strerror(errno) : "no progress");
+        p += k;
+        n -= (size_t)k;
+        w->st_pos += (uint64_t)k;
+        if (w->st_pos > w->st_size) w->st_size = w->st_pos;
+    }
+    return 0;
+}
+
+int64_t milnce_shard_writer_seek(milnce_shard_writer *w, int64_t offset, int whence, milnce_error *err) {
+    if (!w->streaming) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard writer: seek outside a streamed sample");
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)w->st_pos
+                 : whence == SEEK_END ? (int64_t)w->st_size : -1;
+    if (base < 0) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard writer: seek whence %d", whence);
+    if (offset < -base || offset > (int64_t)USTAR_SIZE_MAX - base)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "shard writer: seek to %lld%+lld in %s is out of range",
+                                (long long)base, (long long)offset, w->st_name);
+    w->st_pos = (uint64_t)(base + offset);
+    return (int64_t)w->st_pos;
+}
+
+uint64_t milnce_shard_writer_streamed(const milnce_shard_writer *w) { return w->streaming ? w->st_size : 0; }
+
+int milnce_shard_writer_cancel(milnce_shard_writer *w, milnce_error *err) {
+    if (!w->streaming) return 0;
+    w->streaming = 0;
+    if (w->nsamples == 0) { /* nothing else in the shard: as if it had never been opened */
+        drop_shard(w);
+        return 0;
+    }
+    if (ftruncate(w->f.fd, (off_t)w->st_start) < 0 || lseek(w->f.fd, (off_t)w->st_start, SEEK_SET) < 0) {
+        int e = errno;
+        drop_shard(w);
+        return milnce_error_set(err, MILNCE_ERR_IO, "%s: rolling back sample '%s': %s", w->f.tmp, w->st_key,
+                                strerror(e));
+    }
+    w->off = w->st_start;
+    return 0;
+}
+
+int milnce_shard_writer_end(milnce_shard_writer *w, const milnce_shard_member *rest, size_t n,
+                            milnce_error *err) {
+    int ret;
+    uint64_t bytes;
+    json_t *sample = NULL, *ms = NULL;
+    unsigned char h[BLOCK];
+    if (!w->streaming) return milnce_error_set(err, MILNCE_ERR_INVALID, "shard writer: end outside a streamed sample");
+    const char *ext = w->st_name + strlen(w->st_key) + 1;
+    if ((ret = check_members(w->st_key, ext, rest, n, &bytes, err)) < 0) goto fail;
+    if (w->st_size > USTAR_SIZE_MAX) {
+        ret = milnce_error_set(err, MILNCE_ERR_RANGE, "shard writer: streamed member %s of %llu bytes (at most 8 GiB)",
+                               w->st_name, (unsigned long long)w->st_size);
+        goto fail;
+    }
+    /* The final header: same bytes as milnce_shard_writer_add writes for this size. */
+    ustar_header(h, w->st_name, w->st_size, '0');
+    for (size_t done = 0; done < BLOCK;) {
+        ssize_t k = pwrite(w->f.fd, h + done, BLOCK - done, (off_t)(w->st_header + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: header of %s: %s", w->f.tmp, w->st_name,
+                                   k < 0 ? strerror(errno) : "no progress");
+            goto fail;
+        }
+        done += (size_t)k;
+    }
+    if (lseek(w->f.fd, (off_t)(w->st_data + w->st_size), SEEK_SET) < 0) {
+        ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", w->f.tmp, strerror(errno));
+        goto fail;
+    }
+    w->off = w->st_data + w->st_size;
+    if ((ret = put_padding(w, w->st_size, err)) < 0) goto fail;
+    json_t *m = member_entry(w->st_name, w->st_start, w->st_data, w->st_size);
+    if (!(sample = json_object()) || !(ms = json_array()) || !m || json_array_append_new(ms, m) < 0 ||
+        json_object_set_new(sample, "key", json_string(w->st_key)) < 0 ||
+        json_object_set(sample, "members", ms) < 0) {
+        if (!ms) json_decref(m);
+        ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
+        goto fail;
+    }
+    if ((ret = write_members(w, w->st_key, rest, n, ms, err)) < 0) goto fail;
+    if (json_array_append(w->samples, sample) < 0) {
+        ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
+        goto fail;
+    }
+    json_decref(ms);
+    json_decref(sample);
+    w->streaming = 0;
+    w->nsamples++;
+    return 0;
+fail:
+    json_decref(ms);
+    json_decref(sample);
+    {
+        milnce_error e2 = {0};
+        milnce_shard_writer_cancel(w, &e2); /* the sample goes; the shard stays usable */
+    }
+    return ret;
+}
+
 int milnce_shard_writer_close(milnce_shard_writer *w, milnce_error *err) {
-    return finish_shard(w, err);
+    int ret = not_streaming(w, "close", err);
+    return ret < 0 ? ret : finish_shard(w, err);
 }
 
 int milnce_shard_writer_shards(const milnce_shard_writer *w) { return w->done; }

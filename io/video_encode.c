@@ -28,7 +28,8 @@ typedef struct memcursor {
 struct milnce_video_encoder {
     milnce_encode_opts o;
     char *path; /* file mode: destination, else NULL */
-    membuf mb;
+    membuf mb;  /* file and memory modes */
+    milnce_encode_sink sink; /* sink mode (sink.write != NULL) */
     AVFormatContext *fmt;
     AVCodecContext *cc;
     AVStream *st;
@@ -88,6 +89,19 @@ static int cur_read(void *opaque, uint8_t *buf, int n) {
     memcpy(buf, c->mb->data + c->pos, k);
     c->pos += k;
     return (int)k;
+}
+
+/* Sink mode: AVIO's callbacks forwarded to the caller's sink. */
+static int sink_write(void *opaque, uint8_t *buf, int n) {
+    const milnce_encode_sink *s = opaque;
+    int ret = s->write(s->opaque, buf, n);
+    return ret < 0 ? ret : n;
+}
+
+static int64_t sink_seek(void *opaque, int64_t off, int whence) {
+    const milnce_encode_sink *s = opaque;
+    if (whence & AVSEEK_SIZE) return AVERROR(ENOSYS); /* optional for AVIO; the muxer needs none */
+    return s->seek(s->opaque, off, whence & ~AVSEEK_FORCE);
 }
 
 static int64_t cur_seek(void *opaque, int64_t off, int whence) {
@@ -150,10 +164,15 @@ static int av_fail(milnce_error *err, int ret, const char *what) {
                             "%s: %s", what, buf);
 }
 
-static int open_common(milnce_video_encoder **out, const char *path, const milnce_encode_opts *o,
-                       milnce_error *err) {
+static int open_common(milnce_video_encoder **out, const char *path, const milnce_encode_sink *sink,
+                       const milnce_encode_opts *o, milnce_error *err) {
     int ret = 0;
     *out = NULL;
+    if (sink && (!sink->write || !sink->seek))
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: a sink needs write and seek");
+    if (sink && o->faststart)
+        return milnce_error_set(err, MILNCE_ERR_INVALID,
+                                "encode: faststart needs the whole MP4 in memory; a streamed one has the moov at the end");
     if (o->width < 2 || o->height < 2 || (o->width & 1) || (o->height & 1))
         return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: size %dx%d must be even and >= 2",
                                 o->width, o->height);
@@ -169,6 +188,7 @@ static int open_common(milnce_video_encoder **out, const char *path, const milnc
     milnce_video_encoder *enc = calloc(1, sizeof *enc);
     if (!enc) return milnce_error_set(err, MILNCE_ERR_NOMEM, "encode: out of memory");
     enc->o = *o;
+    if (sink) enc->sink = *sink;
     if (!enc->o.preset) enc->o.preset = "veryfast";
     if (enc->o.gop <= 0) enc->o.gop = o->fps_num / o->fps_den > 0 ? o->fps_num / o->fps_den : 1;
     enc->o.preset = NULL; /* not kept: the caller's string need not outlive the call */
@@ -190,7 +210,8 @@ static int open_common(milnce_video_encoder **out, const char *path, const milnc
     enc->fmt->url = av_strdup("milnce-memory.mp4");
     uint8_t *iobuf = av_malloc(IO_BUF);
     if (!enc->fmt->url || !iobuf ||
-        !(enc->fmt->pb = avio_alloc_context(iobuf, IO_BUF, 1, &enc->mb, NULL, mem_write, mem_seek))) {
+        !(enc->fmt->pb = sink ? avio_alloc_context(iobuf, IO_BUF, 1, &enc->sink, NULL, sink_write, sink_seek)
+                              : avio_alloc_context(iobuf, IO_BUF, 1, &enc->mb, NULL, mem_write, mem_seek))) {
         av_free(iobuf);
         ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "encode: out of memory");
         goto end;
@@ -280,12 +301,18 @@ end:
 int milnce_video_encoder_open_file(milnce_video_encoder **enc, const char *path,
                                    const milnce_encode_opts *o, milnce_error *err) {
     if (!path) return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: no output path");
-    return open_common(enc, path, o, err);
+    return open_common(enc, path, NULL, o, err);
 }
 
 int milnce_video_encoder_open_mem(milnce_video_encoder **enc, const milnce_encode_opts *o,
                                   milnce_error *err) {
-    return open_common(enc, NULL, o, err);
+    return open_common(enc, NULL, NULL, o, err);
+}
+
+int milnce_video_encoder_open_sink(milnce_video_encoder **enc, const milnce_encode_opts *o,
+                                   const milnce_encode_sink *sink, milnce_error *err) {
+    if (!sink) return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: no sink");
+    return open_common(enc, NULL, sink, o, err);
 }
 
 /* Sends frame (NULL = flush) and muxes every packet that comes out. */
@@ -326,6 +353,7 @@ int milnce_video_encoder_finish(milnce_video_encoder *enc, milnce_error *err) {
     if ((ret = encode_and_mux(enc, NULL, err)) < 0) return ret;
     if ((ret = av_write_trailer(enc->fmt)) < 0) return av_fail(err, ret, "encode: mp4 trailer");
     avio_flush(enc->fmt->pb);
+    if (enc->fmt->pb->error < 0) return av_fail(err, enc->fmt->pb->error, "encode: mp4 output");
     enc->finished = 1;
     if (enc->path) {
         if ((ret = milnce_write_file_atomic(enc->path, enc->mb.data, enc->mb.size, err)) < 0)
@@ -336,8 +364,8 @@ int milnce_video_encoder_finish(milnce_video_encoder *enc, milnce_error *err) {
 
 int milnce_video_encoder_take(milnce_video_encoder *enc, uint8_t **data, size_t *size,
                               milnce_error *err) {
-    if (!enc->finished)
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: take before finish");
+    if (!enc->finished || enc->sink.write)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "encode: take before finish or from a sink encoder");
     *data = enc->mb.data;
     *size = enc->mb.size;
     enc->mb.data = NULL;

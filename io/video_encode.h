@@ -5,7 +5,8 @@
  * (callers run encoders in parallel) and bit-exact muxing, so the same frames and options give
  * the same bytes. The moov atom is moved to the front ("faststart"), so a reader that has only
  * the first part of the file, or reads it from memory, can start decoding at once; a key frame
- * comes at least every `gop` frames (default: one second).
+ * comes at least every `gop` frames (default: one second). A third mode streams the MP4 (moov at
+ * the end) into a caller's seekable sink, for renditions whose length is not bounded.
  *
  * Frames are RGB24, H x W x 3 bytes with a row stride in bytes; W and H must be even. */
 #ifndef MILNCE_VIDEO_ENCODE_H
@@ -42,12 +43,33 @@ int milnce_video_encoder_open_file(milnce_video_encoder **enc, const char *path,
 int milnce_video_encoder_open_mem(milnce_video_encoder **enc, const milnce_encode_opts *o,
                                   milnce_error *err);
 
+/* Where a streaming encoder writes the MP4: a seekable byte stream whose position 0 is the
+ * MP4's first byte. The MP4 muxer writes the mdat forward, seeks back once to patch its size,
+ * then appends the moov at the end; bytes skipped by a seek past the end read as zeros. */
+typedef struct milnce_encode_sink {
+    void *opaque;
+    /* Writes n bytes at the current position and advances it; 0 or a negative AVERROR. */
+    int (*write)(void *opaque, const uint8_t *buf, int n);
+    /* Moves the position (whence SEEK_SET, SEEK_CUR or SEEK_END, bytes from the MP4's start)
+     * and returns it, or a negative AVERROR. */
+    int64_t (*seek)(void *opaque, int64_t offset, int whence);
+} milnce_encode_sink;
+
+/* An encoder that streams the MP4 into sink as frames are encoded: memory stays bounded by a
+ * few frames and the muxer's sample tables (about 30 bytes per frame) whatever the length. The
+ * moov comes at the end (o->faststart must be 0: moving it to the front needs the whole file);
+ * a reader that has the whole member (the shard loader does) seeks to it. The sink must
+ * outlive the encoder. */
+int milnce_video_encoder_open_sink(milnce_video_encoder **enc, const milnce_encode_opts *o,
+                                   const milnce_encode_sink *sink, milnce_error *err);
+
 /* Encodes one frame: rgb is (height, width, 3) with rows `stride` bytes apart. Frame i is shown
  * at time i * fps_den / fps_num seconds. */
 int milnce_video_encoder_write_rgb(milnce_video_encoder *enc, const uint8_t *rgb, int stride,
                                    milnce_error *err);
 
-/* Flushes the encoder, writes the trailer and (file mode) commits the file. */
+/* Flushes the encoder, writes the trailer and (file mode) commits the file; in sink mode every
+ * byte has reached the sink when it returns 0. */
 int milnce_video_encoder_finish(milnce_video_encoder *enc, milnce_error *err);
 
 /* Memory mode, after finish: hands over the MP4 bytes (*data malloc'ed, caller frees). */

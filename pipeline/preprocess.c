@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <libavutil/error.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +42,25 @@ typedef struct json_entry {
     milnce_cues cues;
 } json_entry;
 
+/* Where a worker's rendition goes while it is encoded: straight into the shard being written
+ * (one job: the worker is the committer), or an unlinked spool file in the output folder that
+ * the committer copies into the shard in list order (several jobs). Either way no rendition is
+ * held in memory. The first write error is kept, so that a full disk stops the run instead of
+ * passing for a bad video. */
+typedef struct rendition_out {
+    milnce_shard_writer *w; /* direct, else NULL */
+    int fd;                 /* spool */
+    uint64_t pos, size;     /* spool position and size, bytes */
+    int failed;
+    milnce_error err;
+} rendition_out;
+
 typedef struct result {
     int ready, ok;
-    uint8_t *mp4;
-    size_t mp4_size;
+    int fatal;       /* an output error (reason says which): the run stops */
+    int has_spool;   /* spool_fd holds the rendition (mp4_size bytes) */
+    int spool_fd;
+    uint64_t mp4_size;
     char *json;      /* sample metadata (ok) */
     char *reason;    /* why skipped (!ok) */
     const char *category;
@@ -291,12 +308,78 @@ static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce
     return txt;
 }
 
-static void process_one(ctx *c, size_t task, result *r) {
+static int out_fail(rendition_out *out, int code, const char *what) {
+    if (!out->failed) {
+        out->failed = 1;
+        if (what) milnce_error_set(&out->err, code, "%s", what);
+    }
+    return AVERROR(EIO);
+}
+
+static int out_write(void *opaque, const uint8_t *buf, int n) {
+    rendition_out *out = opaque;
+    if (out->failed) return AVERROR(EIO);
+    if (out->w) {
+        if (milnce_shard_writer_write(out->w, buf, (size_t)n, &out->err) < 0) return out_fail(out, 0, NULL);
+        return 0;
+    }
+    for (int done = 0; done < n;) {
+        ssize_t k = pwrite(out->fd, buf + done, (size_t)(n - done), (off_t)out->pos);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "spool file in the output folder: %s", k < 0 ? strerror(errno) : "no progress");
+            return out_fail(out, MILNCE_ERR_IO, msg);
+        }
+        done += (int)k;
+        out->pos += (uint64_t)k;
+    }
+    if (out->pos > out->size) out->size = out->pos;
+    return 0;
+}
+
+static int64_t out_seek(void *opaque, int64_t off, int whence) {
+    rendition_out *out = opaque;
+    if (out->failed) return AVERROR(EIO);
+    if (out->w) {
+        int64_t p = milnce_shard_writer_seek(out->w, off, whence, &out->err);
+        return p < 0 ? out_fail(out, 0, NULL) : p;
+    }
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)out->pos
+                 : whence == SEEK_END ? (int64_t)out->size : -1;
+    if (base < 0 || base + off < 0) return AVERROR(EINVAL);
+    out->pos = (uint64_t)(base + off);
+    return (int64_t)out->pos;
+}
+
+/* An anonymous spool file for the rendition of list entry i: created in the output folder (the
+ * shard's file system, not RAM) under a temporary name that remove_stale_temps knows, and
+ * unlinked at once, so that nothing stays behind whatever kills the process. */
+static int open_spool(const ctx *c, size_t i, milnce_error *err) {
+    char p[4400];
+    snprintf(p, sizeof p, "%s/train-%06zu.%zu.tmp.spool", c->o->out_dir, i / (size_t)c->o->videos_per_shard, i);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            unlink(p);
+            return fd;
+        }
+        if (errno != EEXIST) break;
+        unlink(p); /* left by a killed run */
+    }
+    return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno));
+}
+
+/* Transcodes task's video into r (narration, metadata) and its rendition into direct (a shard
+ * writer: the sample is begun here and left open on success, for the caller to end; rolled
+ * back on failure) or, when direct is NULL, a spool file handed over in r. */
+static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *direct) {
     size_t i = c->tasks[task];
     const milnce_video_entry *e = &c->list.v[i];
     milnce_error err = {0};
     milnce_cues cues = {0};
     milnce_tokens tok = {0};
+    rendition_out out = {.w = direct, .fd = -1};
     memset(r, 0, sizeof *r);
     if (e->error) {
         r->category = e->path ? "bad id" : "missing video";
@@ -319,9 +402,25 @@ static void process_one(ctx *c, size_t task, result *r) {
         r->reason = strdup("narration has no sentence");
         goto end;
     }
+    if (direct && milnce_shard_writer_begin(direct, e->id, "mp4", &err) < 0) {
+        r->fatal = 1;
+        r->reason = strdup(err.msg);
+        goto end;
+    }
+    if (!direct && (out.fd = open_spool(c, i, &err)) < 0) {
+        r->fatal = 1;
+        r->reason = strdup(err.msg);
+        goto end;
+    }
+    milnce_encode_sink sink = {.opaque = &out, .write = out_write, .seek = out_seek};
     milnce_transcode_opts to = {.fps = c->o->fps, .size = c->o->size, .crf = c->o->crf, .max_seconds = c->o->max_seconds};
     milnce_transcode_info ti;
-    int ret = milnce_transcode(e->path, &to, &r->mp4, &r->mp4_size, &ti, c->o->lg, &err);
+    int ret = milnce_transcode(e->path, &to, &sink, &ti, c->o->lg, &err);
+    if (ret < 0 && out.failed) { /* our output failed, not the video */
+        r->fatal = 1;
+        r->reason = strdup(out.err.msg);
+        goto end;
+    }
     if (ret < 0) {
         r->category = ret == MILNCE_ERR_UNSUPPORTED ? "unsupported video"
                     : ret == MILNCE_ERR_IO || ret == MILNCE_ERR_NOTFOUND ? "unreadable video" : "bad video";
@@ -331,15 +430,25 @@ static void process_one(ctx *c, size_t task, result *r) {
     if (!(r->json = sample_json(c, e, &ti, &cues, &tok, &err))) {
         r->category = "bad narration";
         r->reason = strdup(err.msg);
-        free(r->mp4);
-        r->mp4 = NULL;
         goto end;
     }
     r->ok = 1;
+    r->mp4_size = direct ? milnce_shard_writer_streamed(direct) : out.size;
+    if (!direct) {
+        r->has_spool = 1;
+        r->spool_fd = out.fd;
+        out.fd = -1;
+    }
     r->seconds = ti.duration;
     r->sentences = (int64_t)cues.n;
 end:
     if (!r->ok && !r->reason) r->reason = strdup("out of memory");
+    if (!r->ok && direct && milnce_shard_writer_cancel(direct, &err) < 0 && !r->fatal) {
+        r->fatal = 1; /* the shard could not be rolled back */
+        free(r->reason);
+        r->reason = strdup(err.msg);
+    }
+    if (out.fd >= 0) close(out.fd);
     milnce_cues_free(&cues);
     milnce_tokens_free(&tok);
 }
@@ -358,13 +467,35 @@ static void *worker(void *arg) {
         size_t t = c->next_task++;
         pthread_mutex_unlock(&c->mu);
         result r;
-        process_one(c, t, &r);
+        process_one(c, t, &r, NULL);
         pthread_mutex_lock(&c->mu);
         r.ready = 1;
         c->results[t] = r;
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
     }
+}
+
+/* Appends the spooled rendition of a sample (size bytes from fd) to w as a streamed member;
+ * buf is scratch of cap bytes. */
+static int copy_spool(milnce_shard_writer *w, const char *key, int fd, uint64_t size, uint8_t *buf, size_t cap,
+                      milnce_error *err) {
+    int ret = milnce_shard_writer_begin(w, key, "mp4", err);
+    for (uint64_t at = 0; ret == 0 && at < size;) {
+        size_t want = size - at < cap ? (size_t)(size - at) : cap;
+        ssize_t k = pread(fd, buf, want, (off_t)at);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            ret = milnce_error_set(err, MILNCE_ERR_IO, "reading the spooled rendition of %s: %s", key,
+                                   k < 0 ? strerror(errno) : "file shorter than written");
+            milnce_error e2 = {0};
+            milnce_shard_writer_cancel(w, &e2);
+            break;
+        }
+        ret = milnce_shard_writer_write(w, buf, (size_t)k, err);
+        at += (uint64_t)k;
+    }
+    return ret;
 }
 
 static void shard_file(char *out, size_t cap, const ctx *c, int k, const char *suffix) {
@@ -455,6 +586,8 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     pthread_t *th = NULL;
     int nth = 0;
     milnce_shard_writer *w = NULL;
+    uint8_t *copybuf = NULL;
+    const size_t copycap = 1 << 16;
     if (!o->video_list || !o->captions || !o->out_dir)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "preprocess needs a video list, a narration source and an output folder");
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
@@ -488,10 +621,14 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     c.prog.total = (int64_t)c.ntasks;
     c.results = calloc(c.ntasks + 1, sizeof *c.results);
     if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }
+    /* One job: this thread transcodes each video straight into the shard (no worker, no
+     * spool). Several: workers run ahead in list order and spool, this thread copies. */
+    int direct = o->jobs <= 1;
+    nth = direct ? 0 : o->jobs;
+    th = calloc((size_t)nth + 1, sizeof *th);
+    if (!th || (!direct && !(copybuf = malloc(copycap)))) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "workers"); goto end; }
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
-    nth = o->jobs > 0 ? o->jobs : 1;
-    th = calloc((size_t)nth, sizeof *th);
     for (int t = 0; t < nth; t++) pthread_create(&th[t], NULL, worker, &c);
 
     size_t task = 0;
@@ -507,16 +644,25 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         double seconds = 0;
         size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
         for (; task < c.ntasks && c.tasks[task] < end_i; task++) {
-            pthread_mutex_lock(&c.mu);
-            while (!c.results[task].ready) pthread_cond_wait(&c.cv, &c.mu);
-            result r = c.results[task];
-            memset(&c.results[task], 0, sizeof r);
-            c.results[task].ready = 1;
-            pthread_mutex_unlock(&c.mu);
+            result r;
+            if (direct) {
+                process_one(&c, task, &r, w);
+            } else {
+                pthread_mutex_lock(&c.mu);
+                while (!c.results[task].ready) pthread_cond_wait(&c.cv, &c.mu);
+                r = c.results[task];
+                memset(&c.results[task], 0, sizeof r);
+                c.results[task].ready = 1;
+                pthread_mutex_unlock(&c.mu);
+            }
             const milnce_video_entry *e = &c.list.v[c.tasks[task]];
-            if (r.ok) {
-                milnce_shard_member m[2] = {{"mp4", r.mp4, r.mp4_size}, {"json", r.json, strlen(r.json)}};
-                if ((ret = milnce_shard_writer_add(w, e->id, m, 2, err)) == 0) {
+            if (r.fatal) {
+                ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", e->id, r.reason ? r.reason : "output error");
+            } else if (r.ok) {
+                milnce_shard_member js = {"json", r.json, strlen(r.json)};
+                if (r.has_spool) ret = copy_spool(w, e->id, r.spool_fd, r.mp4_size, copybuf, copycap, err);
+                if (ret == 0) ret = milnce_shard_writer_end(w, &js, 1, err);
+                if (ret == 0) {
                     videos++;
                     seconds += r.seconds;
                     sentences += r.sentences;
@@ -532,7 +678,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
                 skipped++;
                 milnce_log(o->lg, MILNCE_LOG_WARN, "skipped %s: %s", e->id, r.reason ? r.reason : "?");
             }
-            free(r.mp4);
+            if (r.has_spool) close(r.spool_fd);
             free(r.json);
             free(r.reason);
             pthread_mutex_lock(&c.mu);
@@ -578,7 +724,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     pthread_mutex_unlock(&c.mu);
     for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
     for (size_t t = 0; t < c.ntasks; t++) {
-        free(c.results[t].mp4);
+        if (c.results[t].has_spool) close(c.results[t].spool_fd);
         free(c.results[t].json);
         free(c.results[t].reason);
     }
@@ -591,6 +737,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     }
 end:
     milnce_shard_writer_free(&w);
+    free(copybuf);
     free(th);
     free(c.results);
     free(pending);

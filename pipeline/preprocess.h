@@ -15,8 +15,14 @@
  * from the narration of every video in the list (so every part builds the same one) and saved
  * as `<out>/vocab.txt`; a re-run reuses that file.
  *
- * Memory: each worker holds one chunk of decoded frames and its encoded video; results are
- * committed in list order with at most 2 x jobs videos in flight. */
+ * Memory, whatever the videos' lengths: each worker holds a few decoded frames, the encoder's
+ * look-ahead and the muxer's sample tables (~30 bytes per rendition frame); no rendition is held.
+ * With one job the rendition is encoded straight into the shard being written (a streamed tar
+ * member, rolled back when the video fails); with several, workers run ahead in list order (at
+ * most 2 x jobs videos in flight), each encoding into an unlinked spool file in the output
+ * folder, and the committing thread copies the spools into the shard in list order (64 KiB at
+ * a time). Both give the same bytes. An error writing the output (a full disk) stops the run;
+ * an error in a video skips it. */
 #ifndef MILNCE_PREPROCESS_H
 #define MILNCE_PREPROCESS_H
 

@@ -1,7 +1,8 @@
-/* The training rendition of one video: decoded at `fps`, resized to a short side of `size`
- * pixels (no crop), re-encoded as H.264 in memory (key frame every second, no audio).
- * Memory stays bounded whatever the video's length: frames go through in chunks of a few
- * seconds, so only one chunk of frames and the encoded bytes are held. */
+/* The training rendition of one video: decoded at `fps` in one sequential pass, resized to a
+ * short side of `size` pixels (no crop), re-encoded as H.264 (key frame every second, no audio)
+ * and streamed into a sink as it is encoded. Memory stays bounded whatever the video's length:
+ * a few decoded frames, the encoder's look-ahead and the muxer's sample tables (~30 bytes per
+ * output frame); the encoded bytes are never held. */
 #ifndef MILNCE_TRANSCODE_H
 #define MILNCE_TRANSCODE_H
 
@@ -9,12 +10,12 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "video_encode.h"
 
 typedef struct milnce_transcode_opts {
     double fps;         /* output frame rate, integer-valued (the rendition is CFR) */
     int size;           /* short side, pixels */
     int crf;            /* x264 CRF */
-    double chunk_s;     /* seconds decoded per step (default 8) */
     double max_seconds; /* 0 = whole video; else stop after this much */
 } milnce_transcode_opts;
 
@@ -27,7 +28,11 @@ typedef struct milnce_transcode_info {
     int decode_warnings;    /* damaged frames skipped */
 } milnce_transcode_info;
 
-int milnce_transcode(const char *path, const milnce_transcode_opts *o, uint8_t **mp4, size_t *size,
+/* Transcodes path into sink (an MP4 with the moov at the end, see milnce_video_encoder_open_sink).
+ * On failure the sink may hold part of an MP4: the caller drops it. A failing sink write fails
+ * the transcode with MILNCE_ERR_DECODE naming the AVERROR; a caller that needs to tell its own
+ * I/O errors from a bad video records them in the sink. */
+int milnce_transcode(const char *path, const milnce_transcode_opts *o, const milnce_encode_sink *sink,
                      milnce_transcode_info *info, const milnce_logger *lg, milnce_error *err);
 
 #endif

@@ -1,8 +1,11 @@
-/* Shards: tar + index round trip, determinism, Python tarfile agreement, damaged files. */
+/* Shards: tar + index round trip, determinism, Python tarfile agreement, damaged files;
+ * streamed members (written and patched in place, rolled back on failure). */
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -290,6 +293,172 @@ START_TEST(test_bad_keys) {
 }
 END_TEST
 
+/* write_samples with every mp4 member streamed the way the MP4 muxer writes: a placeholder for
+ * the first 8 bytes, the rest, a seek back to patch the placeholder, a seek to the end; before
+ * some samples, a sample that fails half-way and is cancelled. Must give the same bytes. */
+static void write_samples_streamed(const char *prefix, size_t max_samples, int long_names) {
+    milnce_error err = {0};
+    milnce_shard_writer *w = NULL;
+    milnce_shard_writer_opts o = {.prefix = prefix, .max_samples = max_samples};
+    ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
+    static const uint8_t junk[3000];
+    for (int i = 0; i < NS; i++) {
+        size_t n;
+        uint8_t *b = blob(i, &n);
+        char key[200], json[128];
+        if (i % 2 == 0 || i == 3) { /* a video that fails mid-way: rolled back */
+            ck_assert_msg(milnce_shard_writer_begin(w, "failing", "mp4", &err) == 0, "%s", err.msg);
+            ck_assert_int_eq(milnce_shard_writer_write(w, junk, sizeof junk, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_seek(w, 0, SEEK_SET, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_write(w, junk, 10, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_cancel(w, &err), 0);
+        }
+        if (long_names && i == 1)
+            snprintf(key, sizeof key, "s%d_%s", i,
+                     "a_very_long_key_that_does_not_fit_in_the_hundred_bytes_of_a_ustar_name_field_"
+                     "so_a_pax_header_carries_it");
+        else
+            snprintf(key, sizeof key, "s%d", i);
+        snprintf(json, sizeof json, "{\"i\": %d, \"text\": \"sample %d\"}", i, i);
+        ck_assert_msg(milnce_shard_writer_begin(w, key, "mp4", &err) == 0, "%s", err.msg);
+        if (n >= 8) {
+            static const uint8_t zero[8];
+            ck_assert_int_eq(milnce_shard_writer_write(w, zero, 8, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_write(w, b + 8, n - 8, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_seek(w, -(int64_t)n, SEEK_CUR, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_write(w, b, 8, &err), 0);
+            ck_assert_int_eq(milnce_shard_writer_seek(w, 0, SEEK_END, &err), (int64_t)n);
+        }
+        ck_assert_uint_eq(milnce_shard_writer_streamed(w), n);
+        milnce_shard_member m = {"json", json, strlen(json)};
+        ck_assert_msg(milnce_shard_writer_end(w, &m, 1, &err) == 0, "end %d: %s", i, err.msg);
+        free(b);
+    }
+    ck_assert_msg(milnce_shard_writer_close(w, &err) == 0, "%s", err.msg);
+    milnce_shard_writer_free(&w);
+}
+
+START_TEST(test_streamed_same_bytes) {
+    const struct { size_t max_samples; int long_names; } cfg[] = {{0, 1}, {2, 0}, {1, 1}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        char a[4200], b[4200], pa[4300], pb[4300];
+        snprintf(a, sizeof a, "%s/x", tu_tmpdir());
+        snprintf(b, sizeof b, "%s/x", tu_tmpdir());
+        write_samples(a, cfg[c].max_samples, 0, cfg[c].long_names);
+        write_samples_streamed(b, cfg[c].max_samples, cfg[c].long_names);
+        int k = 0;
+        for (;; k++) {
+            milnce_shard_path(pa, sizeof pa, a, k);
+            milnce_shard_path(pb, sizeof pb, b, k);
+            if (access(pa, F_OK) != 0) break;
+            ck_assert_msg(same_file(pa, pb), "config %zu: shard %d differs", c, k);
+            milnce_shard_index_path(pa, sizeof pa, a, k);
+            milnce_shard_index_path(pb, sizeof pb, b, k);
+            ck_assert_msg(same_file(pa, pb), "config %zu: index %d differs", c, k);
+        }
+        ck_assert_int_gt(k, 0);
+        ck_assert_int_ne(access(pb, F_OK), 0); /* no extra shard */
+        /* no temporary file left behind by the dropped shards */
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "ls %.*s | grep -q tmp", (int)(strrchr(b, '/') - b), b);
+        ck_assert_int_ne(system(cmd), 0);
+    }
+}
+END_TEST
+
+START_TEST(test_streamed_rollback) {
+    milnce_error err = {0};
+    char prefix[4200], path[4300];
+    snprintf(prefix, sizeof prefix, "%s/r", tu_tmpdir());
+    milnce_shard_path(path, sizeof path, prefix, 0);
+    milnce_shard_writer *w = NULL;
+    milnce_shard_writer_opts o = {.prefix = prefix};
+    ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
+
+    /* only failures: no shard at all */
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "a", "mp4", &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_write(w, "xyz", 3, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_cancel(w, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_cancel(w, &err), 0); /* nothing to cancel: no-op */
+
+    /* wrong calls while streaming, or outside */
+    ck_assert_int_eq(milnce_shard_writer_write(w, "x", 1, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_seek(w, 0, SEEK_SET, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_end(w, NULL, 0, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "a.b", "mp4", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "a", "", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "b", "mp4", &err), 0);
+    milnce_shard_member js = {"json", "{}", 2};
+    ck_assert_int_eq(milnce_shard_writer_add(w, "c", &js, 1, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "c", "mp4", &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_close(w, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_seek(w, -1, SEEK_SET, &err), MILNCE_ERR_RANGE);
+    ck_assert_int_eq(milnce_shard_writer_seek(w, 0, 42, &err), MILNCE_ERR_INVALID);
+    /* a position past the end leaves zeros */
+    ck_assert_int_eq(milnce_shard_writer_seek(w, 10, SEEK_SET, &err), 10);
+    ck_assert_int_eq(milnce_shard_writer_write(w, "tail", 4, &err), 0);
+    ck_assert_uint_eq(milnce_shard_writer_streamed(w), 14);
+    /* a member named twice: end fails and the sample is rolled back */
+    milnce_shard_member dup = {"mp4", "{}", 2};
+    ck_assert_int_eq(milnce_shard_writer_end(w, &dup, 1, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "b", "mp4", &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_seek(w, 10, SEEK_SET, &err), 10);
+    ck_assert_int_eq(milnce_shard_writer_write(w, "tail", 4, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_end(w, &js, 1, &err), 0);
+
+    /* a write error (the file size limit: EFBIG) mid-member, then the rollback */
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 64 * 1024;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "big", "mp4", &err), 0);
+    static uint8_t chunk[16384];
+    int ret = 0;
+    for (int i = 0; i < 8 && ret == 0; i++) ret = milnce_shard_writer_write(w, chunk, sizeof chunk, &err);
+    ck_assert_int_eq(ret, MILNCE_ERR_IO);
+    ck_assert_msg(strstr(err.msg, "big.mp4") != NULL, "%s", err.msg);
+    ck_assert_int_eq(milnce_shard_writer_cancel(w, &err), 0);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+
+    /* the shard goes on after the rollback */
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "d", "mp4", &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_write(w, "video", 5, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_end(w, NULL, 0, &err), 0);
+    ck_assert_msg(milnce_shard_writer_close(w, &err) == 0, "%s", err.msg);
+    milnce_shard_writer_free(&w);
+
+    milnce_shard_reader *r = NULL;
+    ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(milnce_shard_count(r), 2);
+    ck_assert_str_eq(milnce_shard_key(r, 0), "b");
+    ck_assert_str_eq(milnce_shard_key(r, 1), "d");
+    const uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(milnce_shard_get(r, 0, "mp4", &d, &n, &err), 0);
+    ck_assert_uint_eq(n, 14);
+    ck_assert(memcmp(d, "\0\0\0\0\0\0\0\0\0\0tail", 14) == 0);
+    ck_assert_int_eq(milnce_shard_get(r, 1, "mp4", &d, &n, &err), 0);
+    ck_assert(n == 5 && memcmp(d, "video", 5) == 0);
+    milnce_shard_close(&r);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 512 + 512 + 512 + 512 + 512 + 512 + 1024); /* b.mp4, b.json, d.mp4, end */
+
+    /* a writer freed in the middle of a streamed sample leaves no file */
+    snprintf(prefix, sizeof prefix, "%s/f", tu_tmpdir());
+    milnce_shard_path(path, sizeof path, prefix, 0);
+    o.prefix = prefix;
+    ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_begin(w, "a", "mp4", &err), 0);
+    ck_assert_int_eq(milnce_shard_writer_write(w, "xyz", 3, &err), 0);
+    milnce_shard_writer_free(&w);
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("shard");
     TCase *tc = tcase_create("shard");
@@ -300,6 +469,8 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_python_tarfile_agrees);
     tcase_add_test(tc, test_truncated_and_damaged);
     tcase_add_test(tc, test_bad_keys);
+    tcase_add_test(tc, test_streamed_same_bytes);
+    tcase_add_test(tc, test_streamed_rollback);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }

@@ -3,7 +3,9 @@
 #  1. bad inputs (zero bytes, not a video, truncated, corrupted, 1x1, missing/empty narration,
 #     unsafe ids) are skipped and logged with a reason; the good ones land in shards
 #  2. Python's tarfile + json read the shards; the sentences' token ids match vocab.txt
-#  3. a re-run keeps the shards byte-identical; kill -9 mid-run + re-run gives identical shards
+#  3. the .mp4 members decode; one job (renditions streamed straight into the shard) and several
+#     (spooled) give identical shards; a re-run keeps the shards byte-identical; kill -9 mid-run
+#     + re-run gives identical shards
 #  4. --shard-index i --num-shards 2: the union of the parts equals the single-process output
 set -euo pipefail
 BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
@@ -34,7 +36,7 @@ ln -s "$TD/videos/chaplin.mp4" "$W/v/emptynarr.mp4"; echo "start,end,text" > "$W
 { echo "video_id"; for f in "$W"/v/*; do b=$(basename "$f"); echo "${b%.*}"; done; echo "../../etc/passwd"; echo "a.b"; } > "$W/list.csv"
 
 run() { "$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 --videos-per-shard 4 "$@"; }
-run --out "$W/a" > "$W/a.log" 2>&1 || { cat "$W/a.log"; exit 1; }
+run --out "$W/a" --jobs 3 > "$W/a.log" 2>&1 || { cat "$W/a.log"; exit 1; }
 $PY - "$W/a" <<'PY'
 import json, sys
 d = sys.argv[1]
@@ -72,6 +74,27 @@ print(n, "samples read by tarfile + json; tokens match vocab.txt")
 assert n == 9
 PY
 ok "Python tarfile + json read every sample; token ids agree with vocab.txt"
+
+# the .mp4 members are complete MP4s (moov at the end, written as they were encoded): ffprobe
+# decodes one taken out of the shard to the frame count its .json gives
+$PY - "$(ls "$W"/a/train-*.tar | head -1)" "$W/one.mp4" <<'PY'
+import json, sys, tarfile
+tf = tarfile.open(sys.argv[1])
+mp4 = [m for m in tf.getmembers() if m.name.endswith(".mp4")][0]
+open(sys.argv[2], "wb").write(tf.extractfile(mp4).read())
+meta = json.load(tf.extractfile(mp4.name[:-4] + ".json"))
+open(sys.argv[2] + ".frames", "w").write(str(meta["frames"]))
+PY
+frames=$(ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$W/one.mp4")
+[ "$frames" = "$(cat "$W/one.mp4.frames")" ] || { echo "FAIL: member decodes to $frames frames, json says $(cat "$W/one.mp4.frames")"; exit 1; }
+ok "an .mp4 member taken out by tarfile decodes with ffprobe ($frames frames)"
+
+# one job streams each rendition straight into the shard (bad videos rolled back), several
+# spool and copy: the same bytes
+run --out "$W/j1" --jobs 1 > /dev/null 2>&1
+for f in "$W"/a/train-*; do cmp "$f" "$W/j1/$(basename "$f")"; done
+[ "$(ls "$W"/j1/train-* | wc -l)" = "$(ls "$W"/a/train-* | wc -l)" ]
+ok "--jobs 1 (streamed into the shard) and --jobs 3 (spooled) give byte-identical shards"
 
 cp -r "$W/a" "$W/a0"
 run --out "$W/a" > /dev/null 2>&1
