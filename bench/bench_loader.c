@@ -130,17 +130,46 @@ static int run_raw(const char *video, const char *starts, int clips) {
 }
 
 /* Where a clip's CPU goes, on the rendition file itself (extracted .mp4 member) read into
- * memory: N decoder opens alone, then N opens + clip (loader spec), then N clips on one open
- * decoder. */
+ * memory, N clips of the loader's spec (16 frames at 5 fps, 224 crop at (0.3, 0.7), flip):
+ *   open_ms        milnce_decoder_open_memory + free (stream-info probing: decodes frames)
+ *   open_light_ms  milnce_decoder_reuse_memory alternating between two copies of the file (the
+ *                  loader's worker moving to another video: no probing, buffers kept)
+ *   clip_before_ms milnce_decoder_clip on an open decoder with the whole-frame conversion, then
+ *                  the uint8 -> planar float pass the loader did before (for comparison)
+ *   clip_ms        milnce_decoder_clip_planar on an open decoder (the loader's path now)
+ * and the frames decoded / skipped per clip. */
+static double convert_u8(const milnce_frames *f, float *dst, int flip) {
+    int S = f->w, T = f->t;
+    size_t plane = (size_t)S * S, cstride = (size_t)T * plane;
+    const float k = 1.0f / 255.0f;
+    double sum = 0;
+    for (int t = 0; t < T; t++) {
+        float *r = dst + (size_t)t * plane, *g = r + cstride, *bl = g + cstride;
+        const uint8_t *in = f->data + (size_t)t * plane * 3;
+        for (int y = 0; y < S; y++) {
+            const uint8_t *row = in + (size_t)y * S * 3;
+            for (int x = 0; x < S; x++) {
+                const uint8_t *px = row + (size_t)(flip ? S - 1 - x : x) * 3;
+                r[y * S + x] = px[0] * k;
+                g[y * S + x] = px[1] * k;
+                bl[y * S + x] = px[2] * k;
+            }
+        }
+        sum += r[0];
+    }
+    return sum;
+}
+
 static int run_profile(const char *mp4, const char *starts, int n) {
     FILE *f = fopen(mp4, "rb");
     if (!f) { perror(mp4); return 1; }
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)size);
+    uint8_t *buf = malloc((size_t)size), *buf2 = malloc((size_t)size);
     if (fread(buf, 1, (size_t)size, f) != (size_t)size) return 1;
     fclose(f);
+    memcpy(buf2, buf, (size_t)size);
     double *s = malloc(sizeof *s * (size_t)n);
     f = fopen(starts, "r");
     int m = 0;
@@ -149,6 +178,7 @@ static int run_profile(const char *mp4, const char *starts, int n) {
     milnce_logger lg = {quiet, NULL};
     milnce_error err = {0};
     milnce_frames fr = {0};
+    float *planar = malloc(sizeof(float) * 3 * 16 * 224 * 224);
     double c0 = cpu_now();
     for (int i = 0; i < m; i++) {
         milnce_decoder *d = NULL;
@@ -156,38 +186,48 @@ static int run_profile(const char *mp4, const char *starts, int n) {
         milnce_decoder_free(&d);
     }
     double t_open = (cpu_now() - c0) / m;
-    int64_t dec = 0, skip = 0;
+    milnce_decoder *d = NULL;
     c0 = cpu_now();
+    for (int i = 0; i < m; i++)
+        if (milnce_decoder_reuse_memory(&d, i % 2 ? buf2 : buf, (size_t)size, "x.mp4", &lg, &err) < 0) return 1;
+    double t_light = (cpu_now() - c0) / m;
+    int light = milnce_decoder_light(d);
+    double sink = 0;
+    c0 = cpu_now();
+    milnce_decoder_set_fast_crop(d, 0);
     for (int i = 0; i < m; i++) {
-        milnce_decoder *d = NULL;
-        if (milnce_decoder_open_memory(&d, buf, (size_t)size, "x.mp4", &lg, &err) < 0) return 1;
         milnce_clip_spec spec = {.start = s[i], .end = s[i] + 16.5 / 5, .fps = 5, .size = 0,
                                  .crop = MILNCE_CROP_OFFSET, .crop_size = 224, .crop_x = 0.3, .crop_y = 0.7,
                                  .max_frames = 16};
         if (milnce_decoder_clip(d, &spec, &fr, &err) < 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
-        int64_t a, b;
-        milnce_decoder_stats(d, &a, &b);
-        dec += a;
-        skip += b;
-        milnce_decoder_free(&d);
+        sink += convert_u8(&fr, planar, i % 2);
     }
-    double t_both = (cpu_now() - c0) / m;
-    milnce_decoder *d = NULL;
-    if (milnce_decoder_open_memory(&d, buf, (size_t)size, "x.mp4", &lg, &err) < 0) return 1;
+    double t_before = (cpu_now() - c0) / m;
+    milnce_decoder_set_fast_crop(d, 1);
+    int64_t dec0, skip0, dec1, skip1;
+    milnce_decoder_stats(d, &dec0, &skip0);
     c0 = cpu_now();
     for (int i = 0; i < m; i++) {
         milnce_clip_spec spec = {.start = s[i], .end = s[i] + 16.5 / 5, .fps = 5, .size = 0,
                                  .crop = MILNCE_CROP_OFFSET, .crop_size = 224, .crop_x = 0.3, .crop_y = 0.7,
                                  .max_frames = 16};
-        if (milnce_decoder_clip(d, &spec, &fr, &err) < 0) return 1;
+        if (milnce_decoder_clip_planar(d, &spec, i % 2, planar, (size_t)3 * 16 * 224 * 224, &fr, &err) < 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        sink += planar[0];
     }
     double t_clip = (cpu_now() - c0) / m;
+    milnce_decoder_stats(d, &dec1, &skip1);
     milnce_decoder_free(&d);
     milnce_frames_free(&fr);
-    printf("profile clips=%d open_ms=%.2f open+clip_ms=%.2f clip_on_open_decoder_ms=%.2f "
-           "frames_decoded_per_clip=%.1f skipped_per_clip=%.1f\n",
-           m, 1e3 * t_open, 1e3 * t_both, 1e3 * t_clip, (double)dec / m, (double)skip / m);
+    printf("profile clips=%d open_ms=%.2f open_light_ms=%.2f (light=%d) clip_before_ms=%.2f clip_ms=%.2f "
+           "frames_decoded_per_clip=%.1f skipped_per_clip=%.1f%s\n",
+           m, 1e3 * t_open, 1e3 * t_light, light, 1e3 * t_before, 1e3 * t_clip, (double)(dec1 - dec0) / m,
+           (double)(skip1 - skip0) / m, sink < 0 ? " " : "");
+    free(planar);
     free(buf);
+    free(buf2);
     free(s);
     return 0;
 }

@@ -3,6 +3,8 @@
 # 16 frames at 5 fps, 224x224, the same random clips of a 10-minute 640x360 H.264 video.
 #   milnce, shards   milnce_loader_open/next (B = 1, random crop + flip, float output), 1 and 2
 #                    workers, from shards made by `milnce preprocess --size 256 --fps 5`
+#   milnce, 8 videos the loader (1 worker) on a shard holding that rendition 8 times under
+#                    distinct keys: every clip opens another member, as training on many videos does
 #   milnce, raw      milnce_decoder on the raw video, one decoder opened per clip
 #   ffmpeg/clip      the reference: one ffmpeg process per clip (-ss S -t 3.3, fps=5, square
 #                    centre crop, scale 224, rgb24 to a pipe); CPU of the children
@@ -21,11 +23,13 @@ MILNCE=$PWD/$BUILD/milnce
 BL=$PWD/$BUILD/bench_loader
 source bench/loader_data.sh
 bench_shards 10 "$CACHE/shards10m"
+bench_copy_shard "$CACHE/shards10m" "$CACHE/copies10m" 8
 STARTS=$CACHE/starts.txt
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 r_s1=$("$BL" shards "$CACHE/shards10m" 1 "$N" 8 "$STARTS")
 r_s2=$("$BL" shards "$CACHE/shards10m" 2 "$N" 8)
+r_c1=$("$BL" shards "$CACHE/copies10m" 1 "$N" 8)
 r_raw=$("$BL" raw "$VIDEO" "$STARTS" "$P")
 r_ff=$($PY bench/loader_ref.py ffmpeg "$VIDEO" "$STARTS" "$P")
 r_av=$($PY bench/loader_ref.py pyav "$VIDEO" "$STARTS" "$P")
@@ -44,6 +48,7 @@ row() {
 }
 row "milnce loader, shards, 1 worker" "$r_s1"
 row "milnce loader, shards, 2 workers" "$r_s2"
+row "milnce loader, 8 videos, 1 worker" "$r_c1"
 row "milnce decoder, raw video" "$r_raw"
 row "ffmpeg process per clip (ref)" "$r_ff"
 row "PyAV, raw video" "$r_av"

@@ -67,8 +67,49 @@ bench_shards() {
     local min=$1 out=$2
     shift 2
     bench_make_video "$min"
+    # Shards made before the rendition encoder last changed are stale (they measured the old
+    # encoding settings): made again.
+    if [ -s "$out/stats.json" ] && [ "$BENCH_ROOT/io/video_encode.c" -nt "$out/stats.json" ]; then
+        rm -rf "$out"
+    fi
     if [ ! -s "$out/stats.json" ]; then
         "$MILNCE" preprocess --videos "$VDIR/videos.csv" --captions "$VDIR/captions" --out "$out" \
             --size 256 --fps 5 --jobs 1 "$@" >/dev/null
     fi
+}
+
+# bench_copy_shard SRC_DIR OUT_DIR COPIES [MP4]: a shard of COPIES samples that all hold the
+# first sample of SRC_DIR's shard (its .json, and its .mp4 or the given MP4 file), under distinct
+# keys: the loader then opens another member for every clip, as in training on many videos, and
+# a hand-made rendition (MP4) can be measured without changing the encoder.
+bench_copy_shard() {
+    local src=$1 out=$2 copies=$3 mp4=${4:-}
+    [ -s "$out/train-000000.idx.json" ] && [ "$out/train-000000.idx.json" -nt "$src/stats.json" ] && return 0
+    rm -rf "$out"
+    mkdir -p "$out"
+    /usr/bin/python3 - "$src/train-000000.tar" "$out" "$copies" "$mp4" <<'PY'
+import io, json, os, sys, tarfile
+src, out, copies, mp4 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+t = tarfile.open(src)
+ms = t.getmembers()
+video = open(mp4, "rb").read() if mp4 else t.extractfile([m for m in ms if m.name.endswith(".mp4")][0]).read()
+meta = t.extractfile([m for m in ms if m.name.endswith(".json")][0]).read()
+tar_path = os.path.join(out, "train-000000.tar")
+samples, pos = [], 0
+with tarfile.open(tar_path + ".tmp", "w", format=tarfile.USTAR_FORMAT) as w:
+    for i in range(copies):
+        key = "copy%04d" % i
+        members = []
+        for ext, data in (("mp4", video), ("json", meta)):
+            ti = tarfile.TarInfo("%s.%s" % (key, ext))
+            ti.size, ti.mode, ti.mtime = len(data), 0o644, 0
+            w.addfile(ti, io.BytesIO(data))  # ustar: one 512-byte header, data padded to 512
+            members.append({"name": ti.name, "header": pos, "offset": pos + 512, "size": ti.size})
+            pos += 512 + (ti.size + 511) // 512 * 512
+        samples.append({"key": key, "members": members})
+os.rename(tar_path + ".tmp", tar_path)
+idx = {"format": "milnce-shard-index", "version": 1, "tar": "train-000000.tar",
+       "tar_size": os.path.getsize(tar_path), "samples": samples}
+json.dump(idx, open(os.path.join(out, "train-000000.idx.json"), "w"))
+PY
 }

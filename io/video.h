@@ -107,11 +107,41 @@ int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_
                         milnce_error *err);
 
 const milnce_video_info *milnce_decoder_info(const milnce_decoder *d);
+/* Like milnce_decoder_clip, but the frames go to dst as float RGB in [0, 1] (the uint8 values
+ * / 255), channel-planar: dst holds (3, T, H, W) floats, T = spec->max_frames (which must be
+ * > 0), H x W the output size of the spec (channel c of frame t at dst + (c*T + t)*H*W);
+ * dst_floats is its capacity (an error when 3*T*H*W exceed it). flip != 0 mirrors every frame
+ * horizontally. Frames t >= out->t are not written. out receives t, h, w, lead and warnings;
+ * out->data is neither used nor allocated. */
+int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, int flip, float *dst,
+                               size_t dst_floats, milnce_frames *out, milnce_error *err);
+
+/* Points *d at a memory buffer for the clips that follow, keeping what it can: a decoder
+ * already on this buffer (same address and size) is kept as it is (the next clip seeks);
+ * another decoder keeps its packets, frames, colour converters and buffers, and its codec
+ * when the codec parameters are identical, and opens the new input "light": without FFmpeg's stream-info probing, which decodes frames, when the container
+ * header gives the codec parameters (MP4/MOV, H.264 or HEVC with extradata, the training
+ * renditions). *d NULL opens a new decoder. The clips are the frames of a decoder from
+ * milnce_decoder_open_memory; milnce_decoder_info lacks what only probing finds (pix_fmt
+ * "unknown", r_fps 0 for variable sample durations). On failure *d is freed and NULL. */
+int milnce_decoder_reuse_memory(milnce_decoder **d, const uint8_t *buf, size_t size,
+                                const char *name_for_messages, const milnce_logger *lg,
+                                milnce_error *err);
+/* 1 when the input was opened without stream-info probing (see milnce_decoder_reuse_memory). */
+int milnce_decoder_light(const milnce_decoder *d);
+/* Inputs for which milnce_decoder_reuse_memory kept the open codec (identical codec parameters,
+ * extradata included: renditions of one size from one encoder); for tests and benchmarks. */
+int64_t milnce_decoder_codec_kept(const milnce_decoder *d);
+
 /* Frames seen by the decoder and frames it was allowed to skip (non-reference frames not in
  * the output) since open: for benchmarks and tests. */
 void milnce_decoder_stats(const milnce_decoder *d, int64_t *decoded, int64_t *skipped);
 /* 0 turns off skipping of unneeded non-reference frames (on by default); for tests. */
 void milnce_decoder_set_skip(milnce_decoder *d, int enable);
+/* 0 makes every frame go through the whole-frame conversion; by default a frame that needs no
+ * resize (yuv420p) has only an even-aligned region around the crop converted, with the same
+ * pixels. For tests. */
+void milnce_decoder_set_fast_crop(milnce_decoder *d, int enable);
 
 void milnce_decoder_free(milnce_decoder **d);
 

@@ -17,7 +17,10 @@
  *    a fixed number of frames) and reports the repeats in milnce_frames.lead.
  * Frames the fps rule drops are never converted; when the codec allows it, non-reference frames
  * that the rule would drop are not even decoded (skip_frame = AVDISCARD_NONREF, set per packet
- * from the packets' timestamps, which are known ahead of decoding). */
+ * from the packets' timestamps, which are known ahead of decoding), and once no packet left in
+ * the lookahead belongs to the clip the decoder's delayed frames are flushed out instead of
+ * decoding further frames to push them out (see tail_reached). Frames that need no resize have
+ * only an even-aligned region around the crop converted (same pixels, see set_geometry). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,12 +32,22 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "video_internal.h"
 
 #define QUEUE_CAP 32   /* packets read ahead of the decoder (power of two) */
 #define LOOKAHEAD 16   /* packets that must be queued behind the one sent (>= reorder depth) */
 #define RECENT_CAP 32  /* pts of packets already sent (power of two) */
+
+/* A libswscale context and what it was made for. */
+typedef struct sws_slot {
+    struct SwsContext *ctx;
+    int sw, sh, fmt, dw, dh; /* source and destination size, source format */
+    int cs, range;           /* colour details applied */
+} sws_slot;
 
 struct milnce_decoder {
     milnce_video_input in;
@@ -47,12 +60,10 @@ struct milnce_decoder {
     AVPacket *pkt;
     AVFrame *frame;   /* receive scratch */
     AVFrame *pending; /* the fps filter's buffered frame */
-    struct SwsContext *sws;
-    int sws_w, sws_h, sws_fmt, sws_dw, sws_dh; /* what sws was made for */
-    int sws_cs, sws_range;                     /* colour details applied */
-    uint8_t *rgb;     /* scaled frame before crop: (Hs, stride) */
+    sws_slot full;    /* whole frame: decoded size -> scaled size */
+    sws_slot blk;     /* the crop block alone, when no resize is needed (see convert) */
+    uint8_t *rgb;     /* RGB24 rows before crop: the scaled frame or the region around the block */
     size_t rgb_cap;
-    int rgb_stride;
     milnce_logger lg;
     milnce_video_info info;
     milnce_video_rot rot;
@@ -61,6 +72,10 @@ struct milnce_decoder {
     int skip;            /* skip unneeded non-reference frames */
     int pts_reliable;    /* the container stores presentation timestamps */
     int skip_in_span;    /* ... and the codec makes one frame per packet with the packet's pts */
+    int fast_crop;       /* convert only the crop block when the frame needs no resize */
+    int light;           /* opened without stream-info probing */
+    AVCodecParameters *dec_par; /* what dec was opened for */
+    int64_t codec_kept;  /* inputs that kept the open codec */
     int64_t n_decoded, n_skipped;
 };
 
@@ -80,7 +95,14 @@ typedef struct clip_state {
     int Ws, Hs;         /* scaled, unrotated */
     int bu0, bv0, bw, bh; /* crop block in the scaled, unrotated frame */
     int W, H;           /* output frame */
+    int blk;            /* convert the region below only (yuv420p, no resize) */
+    int ru0, rv0, rw, rh; /* that region: even-aligned, covers the crop block */
+    int full_stride, blk_stride; /* bytes per RGB24 row in d->rgb for either conversion */
     milnce_frames *out;
+    float *fdst;        /* planar float output (milnce_decoder_clip_planar), else NULL */
+    size_t fdst_floats; /* its capacity */
+    int64_t T;          /* its frames: (3, T, H, W) */
+    int flip;           /* mirror the planar output horizontally */
 } clip_state;
 
 void milnce_frames_free(milnce_frames *f) {
@@ -107,58 +129,93 @@ void milnce_decoder_free(milnce_decoder **pd) {
     av_packet_free(&d->pkt);
     av_frame_free(&d->frame);
     av_frame_free(&d->pending);
-    sws_freeContext(d->sws);
+    sws_freeContext(d->full.ctx);
+    sws_freeContext(d->blk.ctx);
     av_free(d->rgb);
     avcodec_free_context(&d->dec);
+    avcodec_parameters_free(&d->dec_par);
     milnce_video_input_close(&d->in);
     free(d);
     *pd = NULL;
 }
 
-static int open_any(milnce_decoder **pd, const char *path, const uint8_t *buf, size_t size,
-                    const char *name, const milnce_logger *lg, milnce_error *err) {
-    milnce_decoder *d = NULL;
-    const AVCodec *codec;
-    int ret;
-    if (!pd) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_open: no output pointer");
-    *pd = NULL;
-    if (!(d = calloc(1, sizeof *d)))
-        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", name ? name : path);
+/* A decoder without input: packets, frames, settings. */
+static int alloc_decoder(milnce_decoder **pd, const char *name, const milnce_logger *lg,
+                         milnce_error *err) {
+    milnce_decoder *d = calloc(1, sizeof *d);
+    if (!d) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", name);
     if (lg) d->lg = *lg;
     d->skip = 1;
-    d->sws_cs = d->sws_range = -1;
-    if ((ret = milnce_video_input_open(&d->in, path, buf, size, name, err)) < 0) goto end;
+    d->fast_crop = 1;
+    d->full.cs = d->full.range = d->blk.cs = d->blk.range = -1;
+    int ok = (d->pkt = av_packet_alloc()) && (d->frame = av_frame_alloc()) && (d->pending = av_frame_alloc()) &&
+             (d->dec_par = avcodec_parameters_alloc());
+    for (int i = 0; ok && i < QUEUE_CAP; i++) ok = (d->queue[i] = av_packet_alloc()) != NULL;
+    if (!ok) {
+        milnce_decoder_free(&d);
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", name);
+    }
+    *pd = d;
+    return 0;
+}
+
+/* Whether a codec opened for parameters a decodes streams with parameters b as a fresh one
+ * would: everything avcodec_parameters_to_context passes to a video decoder except the bit
+ * rate (a container statistic), extradata byte for byte. */
+static int same_codec(const AVCodecParameters *a, const AVCodecParameters *b) {
+    return a->codec_type == b->codec_type && a->codec_id == b->codec_id && a->codec_tag == b->codec_tag &&
+           a->format == b->format && a->width == b->width && a->height == b->height &&
+           a->profile == b->profile && a->level == b->level &&
+           a->bits_per_coded_sample == b->bits_per_coded_sample &&
+           a->bits_per_raw_sample == b->bits_per_raw_sample && a->field_order == b->field_order &&
+           a->color_range == b->color_range && a->color_primaries == b->color_primaries &&
+           a->color_trc == b->color_trc && a->color_space == b->color_space &&
+           a->chroma_location == b->chroma_location &&
+           av_cmp_q(a->sample_aspect_ratio, b->sample_aspect_ratio) == 0 && a->video_delay == b->video_delay &&
+           a->extradata_size == b->extradata_size &&
+           (a->extradata_size == 0 || !memcmp(a->extradata, b->extradata, (size_t)a->extradata_size));
+}
+
+/* Opens the input (path or buf) and the codec of an allocated decoder without an input; a codec
+ * left open (milnce_decoder_reuse_memory) is kept when the parameters match. */
+static int open_input(milnce_decoder *d, const char *path, const uint8_t *buf, size_t size,
+                      const char *name, int light, milnce_error *err) {
+    const AVCodec *codec;
+    int ret;
+    d->light = 0;
+    if (light)
+        ret = milnce_video_input_open_light(&d->in, buf, size, name, &d->light, err);
+    else
+        ret = milnce_video_input_open(&d->in, path, buf, size, name, err);
+    if (ret < 0) return ret;
     d->st = d->in.fmt->streams[d->in.vstream];
-    if ((ret = milnce_video_fill_info(&d->in, 0, &d->info, err)) < 0) goto end;
+    if ((ret = milnce_video_fill_info(&d->in, 0, &d->info, err)) < 0) return ret;
     d->rot = milnce_video_autorotation(d->st);
 
-    if (!(codec = avcodec_find_decoder(d->st->codecpar->codec_id))) {
-        ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: no decoder for codec %s in this FFmpeg",
-                               d->in.name, avcodec_get_name(d->st->codecpar->codec_id));
-        goto end;
+    if (!(codec = avcodec_find_decoder(d->st->codecpar->codec_id)))
+        return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: no decoder for codec %s in this FFmpeg",
+                                d->in.name, avcodec_get_name(d->st->codecpar->codec_id));
+    if (d->dec && !same_codec(d->dec_par, d->st->codecpar)) avcodec_free_context(&d->dec);
+    if (d->dec) {
+        /* Same codec parameters (renditions of one size from one encoder): the open codec is
+         * kept; the clip flushes it and starts at a key frame, as after a seek. */
+        d->dec->pkt_timebase = d->st->time_base;
+        d->codec_kept++;
+        goto codec_open;
     }
-    if (!(d->dec = avcodec_alloc_context3(codec)) || !(d->pkt = av_packet_alloc()) ||
-        !(d->frame = av_frame_alloc()) || !(d->pending = av_frame_alloc())) {
-        ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
-        goto end;
-    }
-    for (int i = 0; i < QUEUE_CAP; i++)
-        if (!(d->queue[i] = av_packet_alloc())) {
-            ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
-            goto end;
-        }
-    if ((ret = avcodec_parameters_to_context(d->dec, d->st->codecpar)) < 0) {
-        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: codec parameters: %s", d->in.name,
-                               av_err2str(ret));
-        goto end;
-    }
+    if (!(d->dec = avcodec_alloc_context3(codec)))
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
+    if ((ret = avcodec_parameters_to_context(d->dec, d->st->codecpar)) < 0)
+        return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: codec parameters: %s", d->in.name,
+                                av_err2str(ret));
     d->dec->pkt_timebase = d->st->time_base;
     d->dec->thread_count = 1; /* one decoder per thread: no codec threads, least CPU per clip */
-    if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0) {
-        ret = milnce_error_set(err, milnce_video_averr(ret), "%s: cannot open %s decoder: %s",
-                               d->in.name, codec->name, av_err2str(ret));
-        goto end;
-    }
+    if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0)
+        return milnce_error_set(err, milnce_video_averr(ret), "%s: cannot open %s decoder: %s",
+                                d->in.name, codec->name, av_err2str(ret));
+    if ((ret = avcodec_parameters_copy(d->dec_par, d->st->codecpar)) < 0)
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory", d->in.name);
+codec_open:
     {
         AVRational fr = d->st->avg_frame_rate.num > 0 ? d->st->avg_frame_rate : d->st->r_frame_rate;
         d->default_dur = fr.num > 0 && fr.den > 0
@@ -170,9 +227,17 @@ static int open_any(milnce_decoder **pd, const char *path, const uint8_t *buf, s
     d->pts_reliable = strstr(d->in.fmt->iformat->name, "mp4") || strstr(d->in.fmt->iformat->name, "matroska");
     d->skip_in_span = d->pts_reliable && (codec->id == AV_CODEC_ID_H264 || codec->id == AV_CODEC_ID_HEVC);
     d->at_start = 1;
-    ret = 0;
-end:
-    if (ret < 0) {
+    return 0;
+}
+
+static int open_any(milnce_decoder **pd, const char *path, const uint8_t *buf, size_t size,
+                    const char *name, const milnce_logger *lg, milnce_error *err) {
+    milnce_decoder *d = NULL;
+    int ret;
+    if (!pd) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_open: no output pointer");
+    *pd = NULL;
+    if ((ret = alloc_decoder(&d, name ? name : path, lg, err)) < 0) return ret;
+    if ((ret = open_input(d, path, buf, size, name, 0, err)) < 0) {
         milnce_decoder_free(&d);
         return ret;
     }
@@ -194,6 +259,52 @@ int milnce_decoder_open_memory(milnce_decoder **d, const uint8_t *buf, size_t si
     return open_any(d, NULL, buf ? buf : empty, size, name_for_messages ? name_for_messages : "<memory>",
                     lg, err);
 }
+
+static void queue_clear(milnce_decoder *d);
+
+int milnce_decoder_reuse_memory(milnce_decoder **pd, const uint8_t *buf, size_t size,
+                                const char *name_for_messages, const milnce_logger *lg,
+                                milnce_error *err) {
+    const char *name = name_for_messages ? name_for_messages : "<memory>";
+    int ret;
+    if (!pd) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_reuse_memory: no decoder pointer");
+    if (!buf) {
+        milnce_decoder_free(pd);
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "%s: no buffer", name);
+    }
+    milnce_decoder *d = *pd;
+    if (d && d->in.avio && d->in.mem.buf == buf && d->in.mem.size == size) {
+        /* Same member: the demuxer and decoder stay; the next clip seeks and flushes. */
+        if (lg) d->lg = *lg;
+        return 0;
+    }
+    if (!d) {
+        if ((ret = alloc_decoder(&d, name, lg, err)) < 0) return ret;
+        *pd = d;
+    } else {
+        /* Another member: keep packets, frames, colour converters and buffers (their sizes are
+         * checked at use) and the codec if open_input finds the same parameters; the input is
+         * per video. */
+        if (lg) d->lg = *lg;
+        queue_clear(d);
+        av_frame_unref(d->pending);
+        av_frame_unref(d->frame);
+        milnce_video_input_close(&d->in);
+    }
+    if ((ret = open_input(d, NULL, buf, size, name, 1, err)) < 0) {
+        milnce_decoder_free(pd);
+        return ret;
+    }
+    return 0;
+}
+
+void milnce_decoder_set_fast_crop(milnce_decoder *d, int enable) {
+    if (d) d->fast_crop = enable != 0;
+}
+
+int milnce_decoder_light(const milnce_decoder *d) { return d ? d->light : 0; }
+
+int64_t milnce_decoder_codec_kept(const milnce_decoder *d) { return d ? d->codec_kept : 0; }
 
 const milnce_video_info *milnce_decoder_info(const milnce_decoder *d) { return d ? &d->info : NULL; }
 
@@ -244,8 +355,9 @@ static int64_t even_scaled(int64_t s, int64_t num, int64_t den) {
 }
 
 /* Fixes the output geometry from the first output frame (w x h decoded). */
-static int set_geometry(milnce_decoder *d, clip_state *cs, int w, int h, milnce_error *err) {
+static int set_geometry(milnce_decoder *d, clip_state *cs, const AVFrame *f, milnce_error *err) {
     const milnce_clip_spec *sp = cs->spec;
+    int w = f->width, h = f->height;
     int rw = d->rot.swap ? h : w, rh = d->rot.swap ? w : h;
     int64_t Wr = rw, Hr = rh;
     int cw, ch, x0, y0;
@@ -280,22 +392,52 @@ static int set_geometry(milnce_decoder *d, clip_state *cs, int w, int h, milnce_
     if (d->rot.flip_v) cs->bv0 = cs->Hs - (cs->bv0 + cs->bh);
     cs->geom = 1;
 
-    size_t frame_bytes = (size_t)cs->W * cs->H * 3;
-    size_t need = frame_bytes * (size_t)cs->nslots;
-    milnce_frames *o = cs->out;
-    if (need > o->capacity) {
-        uint8_t *p = realloc(o->data, need);
-        if (!p) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory for %lld frames of %dx%d",
-                                        d->in.name, (long long)cs->nslots, cs->W, cs->H);
-        o->data = p;
-        o->capacity = need;
+    /* Without a resize, the yuv420p -> RGB24 conversion is per pixel (each 2x2 luma block takes
+     * its chroma sample), so converting only an even-aligned region around the crop block gives
+     * the very pixels of the whole-frame conversion (check_video compares both), for a fraction
+     * of the work (226x226 of 456x256 for the loader). The region's size is fixed by the
+     * geometry (not by the crop offset's parity), so its converter is made once. */
+    cs->blk = 0;
+    if (d->fast_crop && f->format == AV_PIX_FMT_YUV420P && f->width == cs->Ws && f->height == cs->Hs &&
+        cs->Ws % 2 == 0 && cs->Hs % 2 == 0) {
+        cs->rw = (cs->bw + 2) & ~1;
+        cs->rh = (cs->bh + 2) & ~1;
+        if (cs->rw > cs->Ws) cs->rw = cs->Ws;
+        if (cs->rh > cs->Hs) cs->rh = cs->Hs;
+        cs->ru0 = cs->bu0 & ~1;
+        cs->rv0 = cs->bv0 & ~1;
+        if (cs->ru0 + cs->rw > cs->Ws) cs->ru0 = cs->Ws - cs->rw;
+        if (cs->rv0 + cs->rh > cs->Hs) cs->rv0 = cs->Hs - cs->rh;
+        cs->blk = cs->ru0 % 2 == 0 && cs->rv0 % 2 == 0 && cs->ru0 <= cs->bu0 && cs->rv0 <= cs->bv0 &&
+                  cs->bu0 + cs->bw <= cs->ru0 + cs->rw && cs->bv0 + cs->bh <= cs->rv0 + cs->rh;
     }
-    o->h = cs->H; o->w = cs->W;
+
+    if (cs->fdst) {
+        size_t need = (size_t)3 * (size_t)cs->T * cs->W * cs->H;
+        if (need > cs->fdst_floats)
+            return milnce_error_set(err, MILNCE_ERR_RANGE,
+                                    "%s: %lld frames of %dx%d need %zu floats, the output holds %zu",
+                                    d->in.name, (long long)cs->T, cs->W, cs->H, need, cs->fdst_floats);
+        cs->out->h = cs->H; cs->out->w = cs->W;
+    } else {
+        size_t frame_bytes = (size_t)cs->W * cs->H * 3;
+        size_t need = frame_bytes * (size_t)cs->nslots;
+        milnce_frames *o = cs->out;
+        if (need > o->capacity) {
+            uint8_t *p = realloc(o->data, need);
+            if (!p) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: out of memory for %lld frames of %dx%d",
+                                            d->in.name, (long long)cs->nslots, cs->W, cs->H);
+            o->data = p;
+            o->capacity = need;
+        }
+        o->h = cs->H; o->w = cs->W;
+    }
     /* The row stride of ffmpeg's frame pool (width aligned to 32 pixels): libswscale's SIMD
      * yuv->rgb path covers more of the row when the stride has room, and the C tail rounds
      * differently, so the stride decides bit-exactness with the CLI. */
-    int stride = FFALIGN(cs->Ws, 32) * 3;
-    size_t rgb_need = (size_t)stride * cs->Hs + 64;
+    cs->full_stride = FFALIGN(cs->Ws, 32) * 3;
+    cs->blk_stride = FFALIGN(cs->rw, 32) * 3;
+    size_t rgb_need = (size_t)cs->full_stride * cs->Hs + 64; /* also holds the region */
     if (rgb_need > d->rgb_cap) {
         av_free(d->rgb);
         if (!(d->rgb = av_malloc(rgb_need))) {
@@ -304,25 +446,25 @@ static int set_geometry(milnce_decoder *d, clip_state *cs, int w, int h, milnce_
         }
         d->rgb_cap = rgb_need;
     }
-    d->rgb_stride = stride;
     return 0;
 }
 
 /* libswscale's colour matrix for a frame, as ffmpeg's scale filter picks it (in_color_matrix
- * "auto": the frame's colour space, BT.601 when unknown; range from the frame). */
-static int sws_prepare(milnce_decoder *d, clip_state *cs, const AVFrame *f, milnce_error *err) {
-    if (!d->sws || d->sws_w != f->width || d->sws_h != f->height || d->sws_fmt != f->format ||
-        d->sws_dw != cs->Ws || d->sws_dh != cs->Hs) {
-        sws_freeContext(d->sws);
+ * "auto": the frame's colour space, BT.601 when unknown; range from the frame). The context of
+ * slot z converts sw x sh frames of f's format to dw x dh RGB24. */
+static int sws_prepare(milnce_decoder *d, sws_slot *z, const AVFrame *f, int sw, int sh, int dw, int dh,
+                       milnce_error *err) {
+    if (!z->ctx || z->sw != sw || z->sh != sh || z->fmt != f->format || z->dw != dw || z->dh != dh) {
+        sws_freeContext(z->ctx);
         /* Set up like ffmpeg's scale filter: bicubic, and MPEG-2 chroma siting for yuv420p
          * (src_v_chr_pos 128), which also decides between libswscale's code paths. */
         struct SwsContext *s = sws_alloc_context();
         if (s) {
-            av_opt_set_int(s, "srcw", f->width, 0);
-            av_opt_set_int(s, "srch", f->height, 0);
+            av_opt_set_int(s, "srcw", sw, 0);
+            av_opt_set_int(s, "srch", sh, 0);
             av_opt_set_int(s, "src_format", f->format, 0);
-            av_opt_set_int(s, "dstw", cs->Ws, 0);
-            av_opt_set_int(s, "dsth", cs->Hs, 0);
+            av_opt_set_int(s, "dstw", dw, 0);
+            av_opt_set_int(s, "dsth", dh, 0);
             av_opt_set_int(s, "dst_format", AV_PIX_FMT_RGB24, 0);
             av_opt_set_int(s, "sws_flags", SWS_BICUBIC, 0);
             av_opt_set_int(s, "src_h_chr_pos", -513, 0);
@@ -331,46 +473,138 @@ static int sws_prepare(milnce_decoder *d, clip_state *cs, const AVFrame *f, miln
             av_opt_set_int(s, "dst_v_chr_pos", -513, 0);
             if (sws_init_context(s, NULL, NULL) < 0) sws_freeContext(s), s = NULL;
         }
-        d->sws = s;
-        if (!d->sws) {
+        z->ctx = s;
+        if (!z->ctx) {
             const char *pf = av_get_pix_fmt_name((enum AVPixelFormat)f->format);
             return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED,
                                     "%s: cannot convert %dx%d %s frames to %dx%d RGB", d->in.name,
-                                    f->width, f->height, pf ? pf : "?", cs->Ws, cs->Hs);
+                                    sw, sh, pf ? pf : "?", dw, dh);
         }
-        d->sws_w = f->width; d->sws_h = f->height; d->sws_fmt = f->format;
-        d->sws_dw = cs->Ws; d->sws_dh = cs->Hs;
-        d->sws_cs = d->sws_range = -1;
+        z->sw = sw; z->sh = sh; z->fmt = f->format;
+        z->dw = dw; z->dh = dh;
+        z->cs = z->range = -1;
     }
-    if (d->sws_cs != (int)f->colorspace || d->sws_range != (int)f->color_range) {
+    if (z->cs != (int)f->colorspace || z->range != (int)f->color_range) {
         int *inv_table, *table, in_full, out_full, bri, con, sat;
         int cspace = f->colorspace;
         if (cspace < 1 || cspace > 10 || cspace == 8) cspace = AVCOL_SPC_BT470BG;
-        sws_getColorspaceDetails(d->sws, &inv_table, &in_full, &table, &out_full, &bri, &con, &sat);
+        sws_getColorspaceDetails(z->ctx, &inv_table, &in_full, &table, &out_full, &bri, &con, &sat);
         const int *coefs = sws_getCoefficients(cspace);
         if (f->color_range != AVCOL_RANGE_UNSPECIFIED) in_full = f->color_range == AVCOL_RANGE_JPEG;
-        sws_setColorspaceDetails(d->sws, coefs, in_full, coefs, out_full, bri, con, sat);
-        d->sws_cs = f->colorspace;
-        d->sws_range = f->color_range;
+        sws_setColorspaceDetails(z->ctx, coefs, in_full, coefs, out_full, bri, con, sat);
+        z->cs = f->colorspace;
+        z->range = f->color_range;
     }
     return 0;
 }
 
-/* Converts f into output frame index idx (scale to Ws x Hs, crop the block, rotate). */
+/* 12 interleaved RGB bytes (4 pixels) -> 4 floats per channel, each value px * (1/255) exactly
+ * as the scalar loop computes it (IEEE single multiply). rev != 0 gives the pixels in reverse
+ * order (mirrored output). */
+#if defined(__SSE2__)
+static inline void rgb4_to_planes(float *ro, float *go, float *bo, const uint8_t *px, int rev) {
+    const __m128 k = _mm_set1_ps(1.0f / 255.0f);
+    const __m128i z = _mm_setzero_si128();
+    uint32_t w2;
+    memcpy(&w2, px + 8, 4);
+    __m128i v = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)px), z);            /* 8 u16 */
+    __m128i v2 = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)w2), z);
+    __m128 a = _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(v, z)), k);  /* r0 g0 b0 r1 */
+    __m128 b = _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(v, z)), k);  /* g1 b1 r2 g2 */
+    __m128 c = _mm_mul_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(v2, z)), k); /* b2 r3 g3 b3 */
+    /* r = a0 a3 b2 c1, g = a1 b0 b3 c2, b = a2 b1 c0 c3 */
+    __m128 r = _mm_shuffle_ps(a, _mm_shuffle_ps(b, c, _MM_SHUFFLE(1, 1, 2, 2)), _MM_SHUFFLE(2, 0, 3, 0));
+    __m128 g = _mm_shuffle_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(0, 0, 1, 1)),
+                              _mm_shuffle_ps(b, c, _MM_SHUFFLE(2, 2, 3, 3)), _MM_SHUFFLE(2, 0, 2, 0));
+    __m128 bl = _mm_shuffle_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(1, 1, 2, 2)), c, _MM_SHUFFLE(3, 0, 2, 0));
+    if (rev) {
+        r = _mm_shuffle_ps(r, r, _MM_SHUFFLE(0, 1, 2, 3));
+        g = _mm_shuffle_ps(g, g, _MM_SHUFFLE(0, 1, 2, 3));
+        bl = _mm_shuffle_ps(bl, bl, _MM_SHUFFLE(0, 1, 2, 3));
+    }
+    _mm_storeu_ps(ro, r);
+    _mm_storeu_ps(go, g);
+    _mm_storeu_ps(bo, bl);
+}
+#endif
+
+/* (rows, W, 3) uint8 -> three float planes (H, W) in [0, 1], optionally mirrored; rows of the
+ * source are ls bytes apart. */
+static void rgb_to_planes(float *r, float *g, float *b, const uint8_t *src, ptrdiff_t ls, int W, int H,
+                          int flip) {
+    const float k = 1.0f / 255.0f;
+    for (int y = 0; y < H; y++) {
+        const uint8_t *row = src + (ptrdiff_t)y * ls;
+        float *ro = r + (size_t)y * W, *go = g + (size_t)y * W, *bo = b + (size_t)y * W;
+        int x = 0;
+#if defined(__SSE2__)
+        /* Output x..x+3 reads source pixels x..x+3, or W-4-x..W-1-x mirrored. */
+        for (; x + 4 <= W; x += 4)
+            rgb4_to_planes(ro + x, go + x, bo + x, row + (size_t)(flip ? W - 4 - x : x) * 3, flip);
+#endif
+        for (; x < W; x++) {
+            const uint8_t *px = row + (size_t)(flip ? W - 1 - x : x) * 3;
+            ro[x] = px[0] * k;
+            go[x] = px[1] * k;
+            bo[x] = px[2] * k;
+        }
+    }
+}
+
+/* Converts f into output frame index idx (scale to Ws x Hs, crop the block, rotate): RGB24 rows
+ * in d->rgb (the whole scaled frame, or only the region around the block), then the block into
+ * the output, as uint8 (T, H, W, 3) or planar float. */
 static int convert(milnce_decoder *d, clip_state *cs, const AVFrame *f, int64_t idx, milnce_error *err) {
     int ret;
-    if ((ret = sws_prepare(d, cs, f, err)) < 0) return ret;
+    /* A frame of another size or format than the first one of the clip takes the general path. */
+    const int region = cs->blk && f->format == AV_PIX_FMT_YUV420P && f->width == cs->Ws && f->height == cs->Hs;
+    const int stride = region ? cs->blk_stride : cs->full_stride;
     uint8_t *dst[4] = {d->rgb, NULL, NULL, NULL};
-    int dst_ls[4] = {d->rgb_stride, 0, 0, 0};
-    ret = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_ls);
+    int dst_ls[4] = {stride, 0, 0, 0};
+    const uint8_t *blk; /* pixel (bu0, bv0) of the scaled frame */
+    if (region) {
+        if ((ret = sws_prepare(d, &d->blk, f, cs->rw, cs->rh, cs->rw, cs->rh, err)) < 0) return ret;
+        const uint8_t *src[4] = {f->data[0] + (ptrdiff_t)cs->rv0 * f->linesize[0] + cs->ru0,
+                                 f->data[1] + (ptrdiff_t)(cs->rv0 / 2) * f->linesize[1] + cs->ru0 / 2,
+                                 f->data[2] + (ptrdiff_t)(cs->rv0 / 2) * f->linesize[2] + cs->ru0 / 2, NULL};
+        ret = sws_scale(d->blk.ctx, src, f->linesize, 0, cs->rh, dst, dst_ls);
+        blk = d->rgb + (size_t)(cs->bv0 - cs->rv0) * stride + (size_t)(cs->bu0 - cs->ru0) * 3;
+    } else {
+        if ((ret = sws_prepare(d, &d->full, f, f->width, f->height, cs->Ws, cs->Hs, err)) < 0) return ret;
+        ret = sws_scale(d->full.ctx, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_ls);
+        blk = d->rgb + (size_t)cs->bv0 * stride + (size_t)cs->bu0 * 3;
+    }
     if (ret <= 0)
         return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: scaling a frame failed", d->in.name);
-    uint8_t *o = cs->out->data + (size_t)idx * cs->W * cs->H * 3;
     const milnce_video_rot r = d->rot;
-    if (!r.swap && !r.flip_u && !r.flip_v) {
+    const int plain = !r.swap && !r.flip_u && !r.flip_v;
+    if (cs->fdst) {
+        size_t plane = (size_t)cs->W * cs->H, cstride = (size_t)cs->T * plane;
+        float *po = cs->fdst + (size_t)idx * plane;
+        if (plain) {
+            rgb_to_planes(po, po + cstride, po + 2 * cstride, blk, stride, cs->W, cs->H, cs->flip);
+            return 0;
+        }
+        const float k = 1.0f / 255.0f;
+        for (int y = 0; y < cs->H; y++) {
+            for (int x = 0; x < cs->W; x++) {
+                int xs = cs->flip ? cs->W - 1 - x : x;
+                int u = r.swap ? y : xs, v = r.swap ? xs : y;
+                if (r.flip_u) u = cs->bw - 1 - u;
+                if (r.flip_v) v = cs->bh - 1 - v;
+                const uint8_t *p = blk + (size_t)v * stride + (size_t)u * 3;
+                size_t o = (size_t)y * cs->W + x;
+                po[o] = p[0] * k;
+                po[cstride + o] = p[1] * k;
+                po[2 * cstride + o] = p[2] * k;
+            }
+        }
+        return 0;
+    }
+    uint8_t *o = cs->out->data + (size_t)idx * cs->W * cs->H * 3;
+    if (plain) {
         for (int y = 0; y < cs->H; y++)
-            memcpy(o + (size_t)y * cs->W * 3, d->rgb + (size_t)(cs->bv0 + y) * d->rgb_stride + cs->bu0 * 3,
-                   (size_t)cs->W * 3);
+            memcpy(o + (size_t)y * cs->W * 3, blk + (size_t)y * stride, (size_t)cs->W * 3);
         return 0;
     }
     for (int y = 0; y < cs->H; y++) {
@@ -379,13 +613,26 @@ static int convert(milnce_decoder *d, clip_state *cs, const AVFrame *f, int64_t 
             int u = r.swap ? y : x, v = r.swap ? x : y;
             if (r.flip_u) u = cs->bw - 1 - u;
             if (r.flip_v) v = cs->bh - 1 - v;
-            const uint8_t *s = d->rgb + (size_t)(cs->bv0 + v) * d->rgb_stride + (size_t)(cs->bu0 + u) * 3;
-            orow[3 * x] = s[0];
-            orow[3 * x + 1] = s[1];
-            orow[3 * x + 2] = s[2];
+            const uint8_t *p = blk + (size_t)v * stride + (size_t)u * 3;
+            orow[3 * x] = p[0];
+            orow[3 * x + 1] = p[1];
+            orow[3 * x + 2] = p[2];
         }
     }
     return 0;
+}
+
+/* Copies output frame `from` to frame `to` (a repeated frame). */
+static void copy_frame(clip_state *cs, int64_t to, int64_t from) {
+    if (cs->fdst) {
+        size_t plane = (size_t)cs->W * cs->H, cstride = (size_t)cs->T * plane;
+        for (int c = 0; c < 3; c++)
+            memcpy(cs->fdst + c * cstride + (size_t)to * plane, cs->fdst + c * cstride + (size_t)from * plane,
+                   plane * sizeof(float));
+        return;
+    }
+    size_t fb = (size_t)cs->W * cs->H * 3;
+    memcpy(cs->out->data + (size_t)to * fb, cs->out->data + (size_t)from * fb, fb);
 }
 
 /* The fps filter outputs the pending frame at slot `slot` (slot 0 = the clip start). A first
@@ -398,13 +645,12 @@ static int emit(milnce_decoder *d, clip_state *cs, int64_t slot, milnce_error *e
         cs->done = 1;
         return 0;
     }
-    if (!cs->geom && (ret = set_geometry(d, cs, f->width, f->height, err)) < 0) return ret;
-    size_t fb = (size_t)cs->W * cs->H * 3;
+    if (!cs->geom && (ret = set_geometry(d, cs, f, err)) < 0) return ret;
     int64_t upto = cs->out_n == 0 ? (slot < 0 ? 0 : slot) : cs->out_n;
     if (cs->out_n == 0) cs->out->lead = (int)upto;
     for (int64_t i = cs->out_n; i <= upto; i++) {
         if (cs->pending_at >= 0) {
-            memcpy(cs->out->data + (size_t)i * fb, cs->out->data + (size_t)cs->pending_at * fb, fb);
+            copy_frame(cs, i, cs->pending_at);
         } else {
             if ((ret = convert(d, cs, f, i, err)) < 0) return ret;
             cs->pending_at = (int)i;
@@ -482,6 +728,24 @@ static int packet_unneeded(milnce_decoder *d, clip_state *cs, const AVPacket *pk
     return to_slot(d, cs, q + cs->off) <= to_slot(d, cs, p);
 }
 
+/* Whether no packet still to send can give a frame of the clip: every queued packet (a full
+ * lookahead, or up to the end of the input) lies at or after slot nslots. *q receives the
+ * earliest of their pts: the frame that would end the clip's last slot. Then the decoder's
+ * delayed frames can be flushed out instead of decoding more frames to push them out (with
+ * B-pyramid reordering the H.264 decoder holds 2 frames). */
+static int tail_reached(milnce_decoder *d, clip_state *cs, int64_t *q) {
+    if (!d->skip_in_span || !cs->have_pending || d->q_count == 0 || (d->q_count < LOOKAHEAD && !d->q_eof))
+        return 0;
+    int64_t m = INT64_MAX;
+    for (int i = 0; i < d->q_count; i++) {
+        const AVPacket *o = d->queue[(d->q_head + i) & (QUEUE_CAP - 1)];
+        if (o->pts == AV_NOPTS_VALUE || to_slot(d, cs, o->pts + cs->off) < cs->nslots) return 0;
+        if (o->pts < m) m = o->pts;
+    }
+    *q = m;
+    return 1;
+}
+
 static int drain(milnce_decoder *d, clip_state *cs, milnce_error *err) {
     int ret = 0;
     while (!cs->done && (ret = avcodec_receive_frame(d->dec, d->frame)) >= 0) {
@@ -494,8 +758,15 @@ static int drain(milnce_decoder *d, clip_state *cs, milnce_error *err) {
     return 0;
 }
 
-static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out, int skip,
-                    int64_t *skipped, milnce_error *err) {
+/* Planar float destination of a clip (NULL data: uint8 frames into out). */
+typedef struct planar_dst {
+    float *data;
+    size_t floats;
+    int flip;
+} planar_dst;
+
+static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
+                    const planar_dst *pd, int skip, int64_t *skipped, milnce_error *err) {
     int ret;
     clip_state cs;
     if (!d || !spec || !out) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip: NULL argument");
@@ -516,9 +787,16 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
         return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: crop offset (%g, %g) not in [0, 1]",
                                 d->in.name, spec->crop_x, spec->crop_y);
 
+    if (pd->data && spec->max_frames < 1)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "%s: planar output needs max_frames > 0", d->in.name);
+
     memset(&cs, 0, sizeof cs);
     cs.spec = spec;
     cs.out = out;
+    cs.fdst = pd->data;
+    cs.fdst_floats = pd->floats;
+    cs.flip = pd->flip;
+    cs.T = spec->max_frames;
     out->t = 0;
     out->lead = 0;
     out->warnings = 0;
@@ -555,6 +833,24 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
     while (!cs.done) {
         queue_fill(d, LOOKAHEAD + 1, err);
         if (d->q_count == 0) break;
+        int64_t q;
+        if (skip && tail_reached(d, &cs, &q)) {
+            /* Flush the frames the decoder holds, then let the frame at q end the last slot as
+             * it would in take_frame: the frames and slots are those of decoding on. */
+            avcodec_send_packet(d->dec, NULL);
+            if ((ret = drain(d, &cs, err)) < 0) goto end;
+            int64_t r = to_slot(d, &cs, q + cs.off);
+            while (!cs.done && r > cs.next) {
+                if ((ret = emit(d, &cs, cs.next, err)) < 0) goto end;
+                cs.next++;
+            }
+            if (!cs.done) { /* cannot happen (r >= nslots); decode on from a clean state */
+                ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: clip ended early", d->in.name);
+                goto end;
+            }
+            (*skipped)++;
+            break;
+        }
         AVPacket *pkt = d->queue[d->q_head];
         int unneeded = skip && packet_unneeded(d, &cs, pkt);
         d->dec->skip_frame = unneeded ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
@@ -599,14 +895,27 @@ end:
     return ret;
 }
 
-int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
-                        milnce_error *err) {
+static int clip_any(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
+                    const planar_dst *pd, milnce_error *err) {
     int64_t skipped = 0;
-    int ret = clip_run(d, spec, out, d ? d->skip : 0, &skipped, err);
+    int ret = clip_run(d, spec, out, pd, d ? d->skip : 0, &skipped, err);
     if (ret >= 0 && out->warnings > 0 && skipped > 0) {
         /* A frame that failed to decode may have been the one that made a skipped frame
          * unnecessary: decode the clip again without skipping (broken files only). */
-        ret = clip_run(d, spec, out, 0, &skipped, err);
+        ret = clip_run(d, spec, out, pd, 0, &skipped, err);
     }
     return ret;
+}
+
+int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
+                        milnce_error *err) {
+    const planar_dst none = {NULL, 0, 0};
+    return clip_any(d, spec, out, &none, err);
+}
+
+int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, int flip, float *dst,
+                               size_t dst_floats, milnce_frames *out, milnce_error *err) {
+    if (!dst) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip_planar: no output");
+    const planar_dst pd = {dst, dst_floats, flip != 0};
+    return clip_any(d, spec, out, &pd, err);
 }

@@ -27,6 +27,14 @@ typedef struct milnce_video_input {
  * I/O points into it). Fails with a message naming the input when there is no video stream. */
 int milnce_video_input_open(milnce_video_input *in, const char *path, const uint8_t *buf,
                             size_t size, const char *name, milnce_error *err);
+/* The same with light != 0: skips avformat_find_stream_info (which decodes frames: 1-3 ms on a
+ * 456x256 rendition) when the container header already gives what decoding needs: MP4/MOV with
+ * an H.264 or HEVC stream that has extradata (SPS/PPS), a frame size and a start time on every
+ * stream. fmt->start_time is then the streams' earliest start, as find_stream_info computes it
+ * for such files. What only probing finds stays unknown: codecpar->format (-1), and
+ * r_frame_rate when the sample durations vary. *light_used says which way it went. */
+int milnce_video_input_open_light(milnce_video_input *in, const uint8_t *buf, size_t size,
+                                  const char *name, int *light_used, milnce_error *err);
 void milnce_video_input_close(milnce_video_input *in);
 
 /* Fills info from an opened input. scan != 0 reads all packets (and seeks back to the start)

@@ -62,8 +62,29 @@ void milnce_video_input_close(milnce_video_input *in) {
     }
 }
 
-int milnce_video_input_open(milnce_video_input *in, const char *path, const uint8_t *buf,
-                            size_t size, const char *name, milnce_error *err) {
+/* Whether the header of an opened MP4/MOV input holds what decoding its video stream needs
+ * (see milnce_video_input_open_light); sets fmt->start_time as find_stream_info would. */
+static int header_suffices(AVFormatContext *fmt) {
+    if (!strstr(fmt->iformat->name, "mp4")) return 0;
+    int v = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (v < 0) return 0;
+    const AVCodecParameters *par = fmt->streams[v]->codecpar;
+    if ((par->codec_id != AV_CODEC_ID_H264 && par->codec_id != AV_CODEC_ID_HEVC) ||
+        par->extradata_size <= 0 || par->width <= 0 || par->height <= 0)
+        return 0;
+    int64_t start = INT64_MAX;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (st->start_time == AV_NOPTS_VALUE) return 0;
+        int64_t s = av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q);
+        if (s < start) start = s;
+    }
+    fmt->start_time = start;
+    return 1;
+}
+
+static int input_open(milnce_video_input *in, const char *path, const uint8_t *buf, size_t size,
+                      const char *name, int light, int *light_used, milnce_error *err) {
     int ret, code = MILNCE_ERR_FORMAT;
     uint8_t *iobuf = NULL;
     memset(in, 0, sizeof *in);
@@ -101,7 +122,10 @@ int milnce_video_input_open(milnce_video_input *in, const char *path, const uint
                                     in->name);
         goto end;
     }
-    if ((ret = avformat_find_stream_info(in->fmt, NULL)) < 0) {
+    if (light_used) *light_used = 0;
+    if (light && header_suffices(in->fmt)) {
+        if (light_used) *light_used = 1;
+    } else if ((ret = avformat_find_stream_info(in->fmt, NULL)) < 0) {
         code = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: cannot read stream info: %s", in->name,
                          av_err2str(ret));
         goto end;
@@ -130,6 +154,16 @@ end:
         return code;
     }
     return 0;
+}
+
+int milnce_video_input_open(milnce_video_input *in, const char *path, const uint8_t *buf,
+                            size_t size, const char *name, milnce_error *err) {
+    return input_open(in, path, buf, size, name, 0, NULL, err);
+}
+
+int milnce_video_input_open_light(milnce_video_input *in, const uint8_t *buf, size_t size,
+                                  const char *name, int *light_used, milnce_error *err) {
+    return input_open(in, NULL, buf, size, name, 1, light_used, err);
 }
 
 milnce_video_rot milnce_video_autorotation(const AVStream *st) {

@@ -45,8 +45,21 @@ typedef struct slot {
     milnce_error err;
 } slot;
 
+/* Sentences of a sample's JSON. */
+typedef struct sentences {
+    double *start, *end;
+    int32_t **tok;
+    int *ntok;
+    size_t n;
+    double duration;
+} sentences;
+
 typedef struct worker_state {
-    milnce_frames frames;
+    milnce_frames frames; /* clip metadata (the pixels go straight into the batch) */
+    milnce_decoder *dec;  /* kept across samples: reopened light for another video, as is for
+                           * the same one (see milnce_decoder_reuse_memory) */
+    sentences sent;       /* of video sent_video (-1 = none) */
+    int64_t sent_video;
     int *perm;       /* (N) order of the epoch below */
     int perm_epoch;  /* -1 = none */
 } worker_state;
@@ -130,15 +143,6 @@ end:
     return ret;
 }
 
-/* Sentences of a sample's JSON. */
-typedef struct sentences {
-    double *start, *end;
-    int32_t **tok;
-    int *ntok;
-    size_t n;
-    double duration;
-} sentences;
-
 static void sentences_free(sentences *s) {
     for (size_t i = 0; i < s->n; i++) free(s->tok[i]);
     free(s->start); free(s->end); free(s->tok); free(s->ntok);
@@ -201,14 +205,18 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
     if ((ret = milnce_shard_get(sh, si, "mp4", &mp4, &mp4_size, err)) < 0 ||
         (ret = milnce_shard_get(sh, si, "json", &js, &js_size, err)) < 0)
         return ret;
-    sentences s;
-    if ((ret = parse_sentences(js, js_size, key, &s, err)) < 0) return ret;
-    milnce_decoder *dec = NULL;
+    if (w->sent_video != (int64_t)v) {
+        sentences_free(&w->sent);
+        w->sent_video = -1;
+        if ((ret = parse_sentences(js, js_size, key, &w->sent, err)) < 0) return ret;
+        w->sent_video = (int64_t)v;
+    }
+    const sentences s = w->sent;
     size_t anchor = (size_t)milnce_rng_below(r, s.n);
     int64_t bag[64];
     uint8_t mask[64];
     int count;
-    if ((ret = milnce_window_bag(bag, mask, &count, &o->window, s.start, s.end, s.n, anchor, err)) < 0) goto end;
+    if ((ret = milnce_window_bag(bag, mask, &count, &o->window, s.start, s.end, s.n, anchor, err)) < 0) return ret;
     for (int k = 0; k < l->K; k++) {
         int32_t *dst = bt->text + ((size_t)b * l->K + k) * o->max_words;
         memset(dst, 0, sizeof *dst * (size_t)o->max_words);
@@ -226,61 +234,29 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
     int flip = o->train && milnce_rng_uniform(r) < 0.5;
     char name[300];
     snprintf(name, sizeof name, "%s.mp4", key);
-    if ((ret = milnce_decoder_open_memory(&dec, mp4, mp4_size, name, o->lg, err)) < 0) goto end;
-    const milnce_video_info *vi = milnce_decoder_info(dec);
+    if ((ret = milnce_decoder_reuse_memory(&w->dec, mp4, mp4_size, name, o->lg, err)) < 0) return ret;
+    const milnce_video_info *vi = milnce_decoder_info(w->dec);
     int vw = vi->display_width ? vi->display_width : vi->width, vh = vi->display_height ? vi->display_height : vi->height;
     int short_side = vw < vh ? vw : vh;
     milnce_clip_spec spec = {.start = t0, .end = t0 + (o->num_frames + 0.5) / o->fps,
                              .fps = o->fps, .size = short_side < o->size ? o->size : 0,
                              .crop = o->train ? MILNCE_CROP_OFFSET : MILNCE_CROP_CENTER, .crop_size = o->size,
                              .crop_x = cx, .crop_y = cy, .max_frames = o->num_frames};
-    if ((ret = milnce_decoder_clip(dec, &spec, &w->frames, err)) < 0) goto end;
-    const milnce_frames *f = &w->frames;
+    /* Straight into the batch as (c, t, y, x) float in [0, 1], mirrored when flipping; frames
+     * past the end of the video are zero (as the reference pads). */
     int S = o->size, T = o->num_frames;
-    if (f->t > 0 && (f->h != S || f->w != S)) {
-        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: crop gave %dx%d, expected %dx%d", name, f->w, f->h, S, S);
-        goto end;
-    }
-    /* (t, y, x, c) uint8 -> (c, t, y, x) float in [0, 1]; frames past the end stay zero. One
-     * pass per row, reading the interleaved pixels once and writing the three planes. */
-    float *dst = bt->video + (size_t)b * 3 * T * S * S;
     size_t plane = (size_t)S * S, cstride = (size_t)T * plane;
-    const float k = 1.0f / 255.0f;
-    for (int t = 0; t < T; t++) {
-        float *r = dst + (size_t)t * plane, *g = r + cstride, *bl = g + cstride;
-        if (t >= f->t) {
-            memset(r, 0, plane * sizeof *r);
-            memset(g, 0, plane * sizeof *g);
-            memset(bl, 0, plane * sizeof *bl);
-            continue;
-        }
-        const uint8_t *in = f->data + (size_t)t * plane * 3;
-        for (int y = 0; y < S; y++) {
-            const uint8_t *row = in + (size_t)y * S * 3;
-            float *ro = r + (size_t)y * S, *go = g + (size_t)y * S, *bo = bl + (size_t)y * S;
-            if (flip) {
-                for (int x = 0; x < S; x++) {
-                    const uint8_t *px = row + (size_t)(S - 1 - x) * 3;
-                    ro[x] = px[0] * k;
-                    go[x] = px[1] * k;
-                    bo[x] = px[2] * k;
-                }
-            } else {
-                for (int x = 0; x < S; x++) {
-                    ro[x] = row[3 * x] * k;
-                    go[x] = row[3 * x + 1] * k;
-                    bo[x] = row[3 * x + 2] * k;
-                }
-            }
-        }
-    }
+    float *dst = bt->video + (size_t)b * 3 * cstride;
+    if ((ret = milnce_decoder_clip_planar(w->dec, &spec, flip, dst, 3 * cstride, &w->frames, err)) < 0) return ret;
+    const milnce_frames *f = &w->frames;
+    if (f->t > 0 && (f->h != S || f->w != S))
+        return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: crop gave %dx%d, expected %dx%d", name, f->w, f->h, S, S);
+    for (int t = f->t; t < T; t++)
+        for (int c = 0; c < 3; c++) memset(dst + c * cstride + (size_t)t * plane, 0, plane * sizeof *dst);
     bt->video_idx[b] = (int32_t)v;
     bt->anchor[b] = (int32_t)anchor;
     bt->clip_start[b] = t0;
-end:
-    milnce_decoder_free(&dec);
-    sentences_free(&s);
-    return ret;
+    return 0;
 }
 
 static int build_batch(milnce_loader *l, worker_state *w, int64_t index, milnce_batch *bt, milnce_error *err) {
@@ -336,6 +312,7 @@ static void *worker_main(void *arg) {
 static int ws_init(milnce_loader *l, worker_state *w, milnce_error *err) {
     memset(w, 0, sizeof *w);
     w->perm_epoch = -1;
+    w->sent_video = -1;
     w->perm = malloc((l->nvideos + 1) * sizeof *w->perm);
     return w->perm ? 0 : milnce_error_set(err, MILNCE_ERR_NOMEM, "epoch order");
 }
@@ -343,6 +320,8 @@ static int ws_init(milnce_loader *l, worker_state *w, milnce_error *err) {
 static void ws_free(worker_state *w) {
     free(w->perm);
     milnce_frames_free(&w->frames);
+    milnce_decoder_free(&w->dec);
+    sentences_free(&w->sent);
 }
 
 int milnce_loader_open(milnce_loader **out, const milnce_loader_opts *o, milnce_error *err) {

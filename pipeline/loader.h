@@ -13,9 +13,15 @@
  * Per sample: the video's sentences (from its .json member) sorted by start; an anchor drawn
  * uniformly; the bag by the window rule (nearest: K = num_candidates; symmetric: K = 2k+1 with
  * a mask); the clip span = the anchor's [start, end] widened to min_time; T frames at fps from
- * a uniformly drawn start inside the span, decoded in memory from the .mp4 member (one decoder
- * per worker thread), random S x S crop + horizontal flip with p = 1/2 (train) or centre crop,
- * zero-padded to T frames when the video ends first (as the reference), as float RGB in [0, 1]. */
+ * a uniformly drawn start inside the span, decoded in memory from the .mp4 member, random S x S
+ * crop + horizontal flip with p = 1/2 (train) or centre crop, zero-padded to T frames when the
+ * video ends first (as the reference), as float RGB in [0, 1].
+ *
+ * Each worker thread keeps one decoder and points it at the next sample's member
+ * (milnce_decoder_reuse_memory: no stream-info probing for the H.264 renditions, the codec kept
+ * when the parameters are identical), converts only the crop region of each frame and writes it
+ * straight into the batch (milnce_decoder_clip_planar); the pixels are those of a fresh decoder's
+ * milnce_decoder_clip / 255 (tests/check_loader.c compares them exactly). */
 #ifndef MILNCE_LOADER_H
 #define MILNCE_LOADER_H
 
