@@ -25,10 +25,14 @@ typedef struct {
 } shape;
 
 #define CV(ci, co, kt, kh, kw, st, sh, sw, pt, ph, pw) \
-    { ci, co, kt, kh, kw, st, sh, sw, pt, ph, pw }
+    { ci, co, kt, kh, kw, st, sh, sw, pt, ph, pw, MILNCE_CONV_AUTO }
+/* The same layer forced to vol2col + sgemm (the stem picks the direct algorithm). */
+#define CV_GEMM(ci, co, kt, kh, kw, st, sh, sw, pt, ph, pw) \
+    { ci, co, kt, kh, kw, st, sh, sw, pt, ph, pw, MILNCE_CONV_GEMM }
 
 static const shape SMALL[] = {
     {"conv1 3x7x7/2", 32, 16, 64, 64, CV(3, 16, 3, 7, 7, 2, 2, 2, 1, 3, 3)},
+    {"conv1 (gemm)", 32, 16, 64, 64, CV_GEMM(3, 16, 3, 7, 7, 2, 2, 2, 1, 3, 3)},
     {"conv_2b 1x1", 32, 8, 16, 16, CV(16, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0)},
     {"conv_2c 1x3x3", 32, 8, 16, 16, CV(16, 48, 1, 3, 3, 1, 1, 1, 0, 1, 1)},
     {"conv_2c 3x1x1", 32, 8, 16, 16, CV(48, 48, 3, 1, 1, 1, 1, 1, 1, 0, 0)},
@@ -43,6 +47,7 @@ static const shape SMALL[] = {
 
 static const shape FULL[] = {
     {"conv1 3x7x7/2", 4, 16, 224, 224, CV(3, 64, 3, 7, 7, 2, 2, 2, 1, 3, 3)},
+    {"conv1 (gemm)", 4, 16, 224, 224, CV_GEMM(3, 64, 3, 7, 7, 2, 2, 2, 1, 3, 3)},
     {"s2d conv1 2x4x4", 4, 8, 112, 112, CV(24, 64, 2, 4, 4, 1, 1, 1, 1, 2, 2)},
     {"conv_2b 1x1", 4, 8, 56, 56, CV(64, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0)},
     {"conv_2c 1x3x3", 4, 8, 56, 56, CV(64, 192, 1, 3, 3, 1, 1, 1, 0, 1, 1)},

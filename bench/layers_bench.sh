@@ -10,7 +10,7 @@ out=${TMPDIR:-/tmp}/milnce_layers_bench
 which=${1:-all}
 reps=${2:-5}
 gcc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -I"$here" -I"$here/src" -I"$here/io" -I"$here/pipeline" \
-  "$here"/src/conv3d.c "$here"/src/batchnorm3d.c "$here"/src/pool3d.c "$here"/src/linear.c \
+  "$here"/src/conv3d.c "$here"/src/conv3d_direct.c "$here"/src/batchnorm3d.c "$here"/src/pool3d.c "$here"/src/linear.c \
   "$here"/src/activations.c "$here"/src/tensor_ops.c "$here"/src/error.c \
   "$here"/pipeline/blas_select.c "$here"/bench/layers_bench.c \
   -o "$out" $(pkg-config --cflags --libs openblas) -lm

@@ -5,8 +5,112 @@
  * network's conv1 has B*P = 32*8*112*112 = 3.2 M values. */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "layers.h"
+#include "simd.h"
+
+/* Row kernels over one (b, c) run of P floats, on 8-float vectors (src/simd.h): sums keep 8
+ * independent float lanes (a single double accumulator is one dependent add per element, 4+
+ * cycles each) over blocks of at most SUM_BLOCK elements, each block then added into a double,
+ * so the float error is that of a SUM_BLOCK/8-term sum and the rest is summed in double. */
+#define SUM_BLOCK 512
+
+typedef milnce_vf8 vf; /* 8 floats: the ReLU masks compare (src/simd.h) */
+#define VL MILNCE_VL8
+
+/* by pointer: a vector argument would change the baseline ABI */
+static inline double lanes_sum(const vf *v) {
+    float t[VL];
+    memcpy(t, v, sizeof t);
+    double s = 0;
+    for (int k = 0; k < VL; k++) s += t[k];
+    return s;
+}
+
+/* *s += sum x; with sq, *s += sum (x - m)^2 instead (the second pass of the variance). */
+MILNCE_KERNEL
+static void sum_run(const float *x, float m, int sq, int P, double *s) {
+    for (int p0 = 0; p0 < P; p0 += SUM_BLOCK) {
+        const int n = P - p0 < SUM_BLOCK ? P - p0 : SUM_BLOCK;
+        const float *xb = x + p0;
+        vf acc = {0};
+        float tail = 0.0f;
+        int p = 0;
+        if (sq) {
+            for (; p + VL <= n; p += VL) {
+                const vf d = milnce_ldu8(xb + p) - m;
+                acc += d * d;
+            }
+            for (; p < n; p++) tail += (xb[p] - m) * (xb[p] - m);
+        } else {
+            for (; p + VL <= n; p += VL) acc += milnce_ldu8(xb + p);
+            for (; p < n; p++) tail += xb[p];
+        }
+        *s += lanes_sum(&acc) + tail;
+    }
+}
+
+/* y = x * a + k, then max(., 0) when relu. */
+MILNCE_KERNEL
+static void scale_shift_run(float *y, const float *x, float a, float k, int relu, int P) {
+    int p = 0;
+    const vf zero = {0};
+    if (relu)
+        for (; p + VL <= P; p += VL) {
+            const vf v = milnce_ldu8(x + p) * a + k;
+            milnce_stu8(y + p, milnce_and8(v, v > zero));
+        }
+    else
+        for (; p + VL <= P; p += VL) milnce_stu8(y + p, milnce_ldu8(x + p) * a + k);
+    for (; p < P; p++) {
+        const float v = x[p] * a + k;
+        y[p] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+}
+
+/* *s1 += sum g', *s2 += sum g' * (x - m) with g' = g masked by y > 0 when y is given. */
+MILNCE_KERNEL
+static void dot_run(const float *g, const float *x, const float *y, float m, int P, double *s1,
+                    double *s2) {
+    const vf zero = {0};
+    for (int p0 = 0; p0 < P; p0 += SUM_BLOCK) {
+        const int n = P - p0 < SUM_BLOCK ? P - p0 : SUM_BLOCK;
+        vf a1 = {0}, a2 = {0};
+        float t1 = 0.0f, t2 = 0.0f;
+        int p = p0;
+        for (; p + VL <= p0 + n; p += VL) {
+            vf d = milnce_ldu8(g + p);
+            if (y) d = milnce_and8(d, milnce_ldu8(y + p) > zero);
+            a1 += d;
+            a2 += d * (milnce_ldu8(x + p) - m);
+        }
+        for (; p < p0 + n; p++) {
+            const float d = (!y || y[p] > 0.0f) ? g[p] : 0.0f;
+            t1 += d;
+            t2 += d * (x[p] - m);
+        }
+        *s1 += lanes_sum(&a1) + t1;
+        *s2 += lanes_sum(&a2) + t2;
+    }
+}
+
+/* dx += gi * (g' - c1 - (x - m) * c2), g' as in dot_run. */
+MILNCE_KERNEL
+static void dx_run(float *dx, const float *g, const float *x, const float *y, float gi, float c1,
+                   float m, float c2, int P) {
+    const vf zero = {0};
+    int p = 0;
+    for (; p + VL <= P; p += VL) {
+        vf d = milnce_ldu8(g + p);
+        if (y) d = milnce_and8(d, milnce_ldu8(y + p) > zero);
+        milnce_stu8(dx + p, milnce_ldu8(dx + p) + gi * (d - c1 - (milnce_ldu8(x + p) - m) * c2));
+    }
+    for (; p < P; p++) {
+        const float d = (!y || y[p] > 0.0f) ? g[p] : 0.0f;
+        dx[p] += gi * (d - c1 - (x[p] - m) * c2);
+    }
+}
 
 static void bn_forward(float *out, float *mean, float *invstd, float *running_mean,
                        float *running_var, const float *in, const float *gamma, const float *beta,
@@ -17,20 +121,11 @@ static void bn_forward(float *out, float *mean, float *invstd, float *running_me
         float m, is;
         if (train) {
             double s = 0;
-            for (int b = 0; b < B; b++) {
-                const float *x = in + ((size_t)b * C + c) * P;
-                for (int p = 0; p < P; p++) s += x[p];
-            }
+            for (int b = 0; b < B; b++) sum_run(in + ((size_t)b * C + c) * P, 0.0f, 0, P, &s);
             double mu = s / (double)n, v = 0;
             /* Two passes: the variance of post-ReLU activations with a large mean loses digits
              * in the one-pass E[x^2] - E[x]^2. */
-            for (int b = 0; b < B; b++) {
-                const float *x = in + ((size_t)b * C + c) * P;
-                for (int p = 0; p < P; p++) {
-                    double d = x[p] - mu;
-                    v += d * d;
-                }
-            }
+            for (int b = 0; b < B; b++) sum_run(in + ((size_t)b * C + c) * P, (float)mu, 1, P, &v);
             double var = v / (double)n;
             m = (float)mu;
             is = (float)(1.0 / sqrt(var + eps));
@@ -49,17 +144,9 @@ static void bn_forward(float *out, float *mean, float *invstd, float *running_me
         /* y = x * a + k with a = gamma*invstd, k = beta - mean*a */
         const float a = (gamma ? gamma[c] : 1.0f) * is;
         const float k = (beta ? beta[c] : 0.0f) - m * a;
-        for (int b = 0; b < B; b++) {
-            const float *x = in + ((size_t)b * C + c) * P;
-            float *y = out + ((size_t)b * C + c) * P;
-            if (relu)
-                for (int p = 0; p < P; p++) {
-                    float v = x[p] * a + k;
-                    y[p] = v > 0.0f ? v : 0.0f;
-                }
-            else
-                for (int p = 0; p < P; p++) y[p] = x[p] * a + k;
-        }
+        for (int b = 0; b < B; b++)
+            scale_shift_run(out + ((size_t)b * C + c) * P, in + ((size_t)b * C + c) * P, a, k,
+                            relu, P);
     }
 }
 
@@ -74,21 +161,7 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const float *do
         double sdy = 0, sdyx = 0; /* sum dy, sum dy * xhat (dy after the ReLU mask) */
         for (int b = 0; b < B; b++) {
             const size_t o = ((size_t)b * C + c) * P;
-            const float *x = in + o, *g = dout + o, *y = relu ? out + o : NULL;
-            double s1 = 0, s2 = 0;
-            if (relu)
-                for (int p = 0; p < P; p++) {
-                    float d = y[p] > 0.0f ? g[p] : 0.0f;
-                    s1 += d;
-                    s2 += d * (x[p] - m);
-                }
-            else
-                for (int p = 0; p < P; p++) {
-                    s1 += g[p];
-                    s2 += g[p] * (x[p] - m);
-                }
-            sdy += s1;
-            sdyx += s2;
+            dot_run(dout + o, in + o, relu ? out + o : NULL, m, P, &sdy, &sdyx);
         }
         sdyx *= is;
         if (dgamma) dgamma[c] += (float)sdyx;
@@ -100,15 +173,7 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const float *do
         const float c2 = train ? (float)(sdyx / n) * is : 0.0f; /* times (x - m) = xhat/invstd */
         for (int b = 0; b < B; b++) {
             const size_t o = ((size_t)b * C + c) * P;
-            const float *x = in + o, *g = dout + o, *y = relu ? out + o : NULL;
-            float *dx = din + o;
-            if (relu)
-                for (int p = 0; p < P; p++) {
-                    float d = y[p] > 0.0f ? g[p] : 0.0f;
-                    dx[p] += gi * (d - c1 - (x[p] - m) * c2);
-                }
-            else
-                for (int p = 0; p < P; p++) dx[p] += gi * (g[p] - c1 - (x[p] - m) * c2);
+            dx_run(din + o, dout + o, in + o, relu ? out + o : NULL, gi, c1, m, c2, P);
         }
     }
 }

@@ -18,6 +18,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "conv3d_direct.h"
 #include "layers.h"
 
 /* Floats of one column buffer (1 MB): a chunk's columns stay in L2 between vol2col and GEMM. */
@@ -32,7 +33,7 @@ int milnce_conv3d_out_dims(const milnce_conv3d_cfg *c, int T, int H, int W, int 
                            int *Wo) {
     if (!c || c->c_in <= 0 || c->c_out <= 0 || c->kt <= 0 || c->kh <= 0 || c->kw <= 0 ||
         c->st <= 0 || c->sh <= 0 || c->sw <= 0 || c->pt < 0 || c->ph < 0 || c->pw < 0 || T <= 0 ||
-        H <= 0 || W <= 0)
+        H <= 0 || W <= 0 || c->algo < MILNCE_CONV_AUTO || c->algo > MILNCE_CONV_DIRECT)
         return MILNCE_ERR_INVALID;
     int t = T + 2 * c->pt - c->kt, h = H + 2 * c->ph - c->kh, w = W + 2 * c->pw - c->kw;
     if (t < 0 || h < 0 || w < 0) return MILNCE_ERR_INVALID;
@@ -97,10 +98,21 @@ static int par_threads(const plan *p) {
     return (n > 1 && openblas_get_num_threads() == 1) ? n : 1;
 }
 
+static int use_direct(const milnce_conv3d_cfg *c) {
+    return c->algo == MILNCE_CONV_DIRECT ||
+           (c->algo == MILNCE_CONV_AUTO && milnce_conv3d_direct_suits(c));
+}
+
 size_t milnce_conv3d_workspace_floats(const milnce_conv3d_cfg *c, int B, int T, int H, int W) {
     plan p;
     if (make_plan(&p, c, B, T, H, W) < 0) return 0;
-    return p.per_thread * (size_t)p.nthreads;
+    size_t n = p.per_thread * (size_t)p.nthreads;
+    /* the direct algorithm's backward still takes the input gradient from the GEMM path */
+    if (use_direct(c)) {
+        size_t d = milnce_conv3d_direct_workspace_floats(c, B, T, H, W);
+        if (d > n) n = d;
+    }
+    return n;
 }
 
 /* Columns of output rows [r0, r1) (r = to*Ho + ho) of nb consecutive samples of in, each
@@ -205,6 +217,7 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
     plan p;
     int ret;
     if ((ret = make_plan(&p, c, B, T, H, W)) < 0) return ret;
+    if (use_direct(c)) return milnce_conv3d_direct_forward(out, in, w, bias, ws, c, B, T, H, W);
     const int K = (int)p.K, nth = par_threads(&p);
     const long units = p.nb == 1 ? (long)B * p.chunks : (B + p.nb - 1) / p.nb;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1)
@@ -253,6 +266,12 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
     plan p;
     int ret;
     if ((ret = make_plan(&p, c, B, T, H, W)) < 0) return ret;
+    if (use_direct(c) && dw) {
+        /* the input gradient (rarely wanted: a stem's input is the clip) from the GEMM path */
+        if ((ret = milnce_conv3d_backward(din, NULL, dbias, dout, in, w, ws, c, B, T, H, W)) < 0)
+            return ret;
+        return milnce_conv3d_direct_backward_weight(dw, dout, in, ws, c, B, T, H, W);
+    }
     const int K = (int)p.K;
     if (dbias) {
 #pragma omp parallel for schedule(static) if ((size_t)B * c->c_out * p.Po > 32768)
@@ -277,7 +296,9 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
         float *og = col + p.col;
         float *dwt = tid == 0 ? dw : og + p.og; /* thread 0 adds straight into dw */
         if (dw && tid > 0) memset(dwt, 0, sizeof(float) * p.dw);
-#pragma omp for schedule(dynamic, 1)
+        /* static: which units add into which private copy must not depend on timing, or the
+         * summation order (and so the weights after a step) would differ from run to run. */
+#pragma omp for schedule(static)
         for (long u = 0; u < units; u++) {
             const int b0 = (int)u * p.nb, nb = B - b0 < p.nb ? B - b0 : p.nb;
             const float *x = in + (size_t)b0 * c->c_in * p.Pin;

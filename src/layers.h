@@ -23,13 +23,19 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* Conv3d (src/conv3d.c): vol2col + sgemm; 1x1x1 stride-1 unpadded convs are a plain GEMM.
- * Small spatial sizes are batched: several samples share one GEMM (columns (K, nb*P)). */
+ * Small spatial sizes are batched: several samples share one GEMM (columns (K, nb*P)).
+ * Stems with few input channels and a large kernel (conv1, 3x7x7 over RGB) run a direct
+ * convolution instead (src/conv3d_direct.c) for the output and the weight gradient. */
+
+/* Algorithm of a conv layer: AUTO picks; GEMM / DIRECT force one (tests, benchmarks). */
+enum { MILNCE_CONV_AUTO = 0, MILNCE_CONV_GEMM = 1, MILNCE_CONV_DIRECT = 2 };
 
 typedef struct milnce_conv3d_cfg {
     int c_in, c_out;
     int kt, kh, kw; /* kernel */
     int st, sh, sw; /* stride */
     int pt, ph, pw; /* zero padding on both sides (PyTorch `padding`) */
+    int algo;       /* MILNCE_CONV_* (0 = AUTO) */
 } milnce_conv3d_cfg;
 
 /* Output size: To = (T + 2*pt - kt) / st + 1, likewise H, W. Returns 0, or MILNCE_ERR_INVALID

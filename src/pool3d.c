@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "simd.h"
 
 static int pool_len(int L, int k, int s, int p, int z0, int z1, int ceil_mode) {
     int Lz = L + z0 + z1;
@@ -68,102 +69,176 @@ static inline void window(int o, int k, int s, int p, int Lz, int *lo, int *hi) 
  * winner is the lexicographically first (t, h, w) maximum, and with "a NaN always replaces" the
  * last NaN, exactly as one pass over the window in (t, h, w) order (PyTorch's CPU kernel): the
  * per-axis winners compose. 3 + 3 + 3 comparisons per output of a 3x3x3 window instead of 27.
- * Positions outside the input are the zeros of the padded frame (index -1). */
-static inline void take(float v, int32_t i, float *best, int32_t *bi) {
-    if (v > *best || isnan(v)) {
-        *best = v;
-        *bi = i;
+ * Positions outside the input are the zeros of the padded frame (index -1).
+ *
+ * Each pass works on 8 outputs at once (src/simd.h), outputs of a pass being consecutive wo:
+ * the h and t passes combine whole rows of the previous pass; the w pass reads its taps from an
+ * extended copy of the input row split by stride phase, where tap k of output wo sits at phase
+ * k % sw, column wo + k / sw: the participating zeros are 0 (index -1) and PyTorch's implicit
+ * padding is -inf (index -1), which the strict '>' never takes, as if the window were clipped.
+ * Rows of the passes are padded to Wv = Wo rounded up to 8. */
+typedef milnce_vf8 vf; /* 8 floats: the max compares (src/simd.h) */
+typedef milnce_vi8 vi;
+#define VL MILNCE_VL8
+
+/* best/bi take v/i where v > best or v is NaN */
+#define TAKE(best, bi, v, i)                              \
+    do {                                                  \
+        const vi m_ = ((v) > (best)) | ((v) != (v));      \
+        best = (vf)(((vi)(v) & m_) | ((vi)(best) & ~m_)); \
+        bi = ((i) & m_) | ((bi) & ~m_);                   \
+    } while (0)
+
+typedef struct {
+    int To, Ho, Wo, Tz, Hz, Wz;
+    int Wv;      /* Wo rounded up to VL */
+    int Q;       /* columns of one stride phase of the extended row */
+    size_t ext;  /* floats (and ints) of the extended row: sw * Q */
+    size_t a, b; /* floats of the w pass (T, H, Wv) and the h pass (T, Ho, Wv) */
+} pplan;
+
+MILNCE_KERNEL
+static void pool_plane(float *y, int32_t *am, const float *x, const milnce_pool3d_cfg *c,
+                       const pplan *p, int T, int H, int W, float *ev, int32_t *ei, float *av,
+                       int32_t *ai, float *bv, int32_t *bi) {
+    const int sw = c->sw, Q = p->Q, Wv = p->Wv;
+    const vf ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                     -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    const vf zero = {0};
+    const vi none = zero == zero; /* all -1: the index of a padded zero */
+    /* w pass: (T, H, Wv) */
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            const float *row = x + ((size_t)t * H + h) * W;
+            const int32_t base = (int32_t)(((size_t)t * H + h) * W);
+            /* extended column j = padded-frame column j - pw, input column j - pw - zw0 */
+            for (int r = 0; r < sw; r++)
+                for (int q = 0; q < Q; q++) {
+                    const int z = q * sw + r - c->pw, wi = z - c->zw0;
+                    float v = -INFINITY;
+                    int32_t i = -1;
+                    if (z >= 0 && z < p->Wz) {
+                        if (wi >= 0 && wi < W) v = row[wi], i = base + wi;
+                        else v = 0.0f;
+                    }
+                    ev[(size_t)r * Q + q] = v;
+                    ei[(size_t)r * Q + q] = i;
+                }
+            float *ao = av + ((size_t)t * H + h) * Wv;
+            int32_t *aio = ai + ((size_t)t * H + h) * Wv;
+            for (int w0 = 0; w0 < Wv; w0 += VL) {
+                vf best = ninf;
+                vi b_i = none;
+                for (int k = 0; k < c->kw; k++) {
+                    const size_t o = (size_t)(k % sw) * Q + k / sw + w0;
+                    const vf v = milnce_ldu8(ev + o);
+                    const vi i = milnce_ldi8(ei + o);
+                    TAKE(best, b_i, v, i);
+                }
+                milnce_stu8(ao + w0, best);
+                milnce_sti8(aio + w0, b_i);
+            }
+        }
+    /* h pass: (T, Ho, Wv) */
+    for (int t = 0; t < T; t++)
+        for (int ho = 0; ho < p->Ho; ho++) {
+            int h0, h1;
+            window(ho, c->kh, c->sh, c->ph, p->Hz, &h0, &h1);
+            float *bo = bv + ((size_t)t * p->Ho + ho) * Wv;
+            int32_t *bio = bi + ((size_t)t * p->Ho + ho) * Wv;
+            for (int w0 = 0; w0 < Wv; w0 += VL) {
+                vf best = ninf;
+                vi b_i = none;
+                for (int h = h0; h < h1; h++) {
+                    const int hi = h - c->zh0;
+                    if (hi >= 0 && hi < H) {
+                        const size_t o = ((size_t)t * H + hi) * Wv + w0;
+                        const vf v = milnce_ldu8(av + o);
+                        const vi i = milnce_ldi8(ai + o);
+                        TAKE(best, b_i, v, i);
+                    } else {
+                        TAKE(best, b_i, zero, none);
+                    }
+                }
+                milnce_stu8(bo + w0, best);
+                milnce_sti8(bio + w0, b_i);
+            }
+        }
+    /* t pass: y (To, Ho, Wo) */
+    for (int to = 0; to < p->To; to++) {
+        int t0, t1;
+        window(to, c->kt, c->st, c->pt, p->Tz, &t0, &t1);
+        for (int ho = 0; ho < p->Ho; ho++) {
+            float *yo = y + ((size_t)to * p->Ho + ho) * p->Wo;
+            int32_t *amo = am + ((size_t)to * p->Ho + ho) * p->Wo;
+            for (int w0 = 0; w0 < p->Wo; w0 += VL) {
+                vf best = ninf;
+                vi b_i = none;
+                for (int t = t0; t < t1; t++) {
+                    const int ti = t - c->zt0;
+                    if (ti >= 0 && ti < T) {
+                        const size_t o = ((size_t)ti * p->Ho + ho) * Wv + w0;
+                        const vf v = milnce_ldu8(bv + o);
+                        const vi i = milnce_ldi8(bi + o);
+                        TAKE(best, b_i, v, i);
+                    } else {
+                        TAKE(best, b_i, zero, none);
+                    }
+                }
+                const int n = p->Wo - w0 < VL ? p->Wo - w0 : VL;
+                if (n == VL) {
+                    milnce_stu8(yo + w0, best);
+                    milnce_sti8(amo + w0, b_i);
+                } else {
+                    float tv[VL];
+                    int32_t ti_[VL];
+                    memcpy(tv, &best, sizeof tv);
+                    memcpy(ti_, &b_i, sizeof ti_);
+                    memcpy(yo + w0, tv, sizeof(float) * n);
+                    memcpy(amo + w0, ti_, sizeof(int32_t) * n);
+                }
+            }
+        }
     }
 }
 
 int milnce_maxpool3d_forward(float *out, int32_t *argmax, const float *in,
                              const milnce_pool3d_cfg *c, int B, int C, int T, int H, int W) {
-    int To, Ho, Wo, ret;
-    if ((ret = milnce_pool3d_out_dims(c, T, H, W, &To, &Ho, &Wo)) < 0) return ret;
+    pplan p;
+    int ret;
+    if ((ret = milnce_pool3d_out_dims(c, T, H, W, &p.To, &p.Ho, &p.Wo)) < 0) return ret;
     if (B <= 0 || C <= 0) return MILNCE_ERR_INVALID;
     if ((int64_t)T * H * W > INT32_MAX) return MILNCE_ERR_RANGE;
-    const int Tz = T + c->zt0 + c->zt1, Hz = H + c->zh0 + c->zh1, Wz = W + c->zw0 + c->zw1;
-    const size_t Pin = (size_t)T * H * W, Po = (size_t)To * Ho * Wo;
-    const size_t na = (size_t)T * H * Wo, nb = (size_t)T * Ho * Wo;
+    p.Tz = T + c->zt0 + c->zt1, p.Hz = H + c->zh0 + c->zh1, p.Wz = W + c->zw0 + c->zw1;
+    p.Wv = (p.Wo + VL - 1) / VL * VL;
+    p.Q = p.Wv + (c->kw - 1) / c->sw; /* largest column read: wo + (kw-1)/sw, wo < Wv */
+    p.ext = (size_t)c->sw * p.Q;
+    p.a = (size_t)T * H * p.Wv;
+    p.b = (size_t)T * p.Ho * p.Wv;
+    const size_t Pin = (size_t)T * H * W, Po = (size_t)p.To * p.Ho * p.Wo;
     const long planes = (long)B * C;
     int failed = 0;
-#pragma omp parallel
+#pragma omp parallel if (planes * (long)Pin > 32768)
     {
-        /* Per-thread passes: A (T, H, Wo) after w, Bv (T, Ho, Wo) after h. */
-        float *av = malloc(na * sizeof *av), *bv = malloc(nb * sizeof *bv);
-        int32_t *ai = malloc(na * sizeof *ai), *bi = malloc(nb * sizeof *bi);
-        if (!av || !bv || !ai || !bi) {
+        /* Per-thread rows of the passes: the extended row, A after w, Bv after h. */
+        float *ev = malloc(p.ext * sizeof *ev), *av = malloc(p.a * sizeof *av);
+        float *bv = malloc(p.b * sizeof *bv);
+        int32_t *ei = malloc(p.ext * sizeof *ei), *ai = malloc(p.a * sizeof *ai);
+        int32_t *bi = malloc(p.b * sizeof *bi);
+        const int ok = ev && av && bv && ei && ai && bi;
+        if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(static)
-        for (long pl = 0; pl < planes; pl++) {
-            if (!av || !bv || !ai || !bi) continue;
-            const float *x = in + pl * Pin;
-            float *y = out + pl * Po;
-            int32_t *am = argmax + pl * Po;
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < H; h++) {
-                    const float *row = x + ((size_t)t * H + h) * W;
-                    int32_t base = (int32_t)(((size_t)t * H + h) * W);
-                    for (int wo = 0; wo < Wo; wo++) {
-                        int w0, w1;
-                        window(wo, c->kw, c->sw, c->pw, Wz, &w0, &w1);
-                        float best = -INFINITY;
-                        int32_t b_i = -1;
-                        for (int w = w0; w < w1; w++) {
-                            int wi = w - c->zw0;
-                            if (wi >= 0 && wi < W) take(row[wi], base + wi, &best, &b_i);
-                            else take(0.0f, -1, &best, &b_i);
-                        }
-                        size_t k = ((size_t)t * H + h) * Wo + wo;
-                        av[k] = best;
-                        ai[k] = b_i;
-                    }
-                }
-            for (int t = 0; t < T; t++)
-                for (int ho = 0; ho < Ho; ho++) {
-                    int h0, h1;
-                    window(ho, c->kh, c->sh, c->ph, Hz, &h0, &h1);
-                    for (int wo = 0; wo < Wo; wo++) {
-                        float best = -INFINITY;
-                        int32_t b_i = -1;
-                        for (int h = h0; h < h1; h++) {
-                            int hi = h - c->zh0;
-                            if (hi >= 0 && hi < H) {
-                                size_t k = ((size_t)t * H + hi) * Wo + wo;
-                                take(av[k], ai[k], &best, &b_i);
-                            } else {
-                                take(0.0f, -1, &best, &b_i);
-                            }
-                        }
-                        size_t k = ((size_t)t * Ho + ho) * Wo + wo;
-                        bv[k] = best;
-                        bi[k] = b_i;
-                    }
-                }
-            for (int to = 0; to < To; to++) {
-                int t0, t1;
-                window(to, c->kt, c->st, c->pt, Tz, &t0, &t1);
-                for (size_t q = 0; q < (size_t)Ho * Wo; q++) {
-                    float best = -INFINITY;
-                    int32_t b_i = -1;
-                    for (int t = t0; t < t1; t++) {
-                        int ti = t - c->zt0;
-                        if (ti >= 0 && ti < T) {
-                            size_t k = (size_t)ti * Ho * Wo + q;
-                            take(bv[k], bi[k], &best, &b_i);
-                        } else {
-                            take(0.0f, -1, &best, &b_i);
-                        }
-                    }
-                    y[(size_t)to * Ho * Wo + q] = best;
-                    am[(size_t)to * Ho * Wo + q] = b_i;
-                }
-            }
-        }
+        for (long pl = 0; pl < planes; pl++)
+            if (ok)
+                pool_plane(out + pl * Po, argmax + pl * Po, in + pl * Pin, c, &p, T, H, W, ev,
+                           ei, av, ai, bv, bi);
+        free(ev);
         free(av);
         free(bv);
+        free(ei);
         free(ai);
         free(bi);
     }

@@ -47,7 +47,11 @@ int milnce_s3dg_feat_dim(const milnce_s3dg *s); /* F */
 /* Floats of activations (and of their gradients, when allocated) held by the context. */
 size_t milnce_s3dg_activation_floats(const milnce_s3dg *s);
 
-/* Forward of B <= max_batch clips. train != 0: BatchNorm uses batch statistics and updates the
+/* Threads: the layers run on OpenMP threads with single-threaded GEMMs; forward and backward
+ * set OpenBLAS to one thread while they run and restore its count after (so they must not run
+ * concurrently with other BLAS work in the process that wants OpenBLAS's threads).
+ *
+ * Forward of B <= max_batch clips. train != 0: BatchNorm uses batch statistics and updates the
  * running statistics in `buffers`; train == 0: running statistics.
  * params, buffers: blocks cut by the tables given to create; clip (B, 3, T, H, W).
  * emb (B, E) and mix (B, F) may be NULL; they point into the context (valid until the next

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv3d_direct.h"
 #include "layers.h"
 #include "npy.h"
 #include "testutil.h"
@@ -119,7 +120,8 @@ static float *rand_vec(size_t n, unsigned seed) {
 
 static const char *CONV_CASES[] = {"conv_stem", "conv_pw_small", "conv_pw_large", "conv_sep_s",
                                    "conv_sep_t", "conv_s2d",      "conv_odd",      "conv_big",
-                                   "conv_chunk", "conv_chunk_s2", "conv_pw_chunk", "conv_b1"};
+                                   "conv_chunk", "conv_chunk_s2", "conv_pw_chunk", "conv_b1",
+                                   "conv_stem_wide"};
 #define N_CONV (sizeof CONV_CASES / sizeof CONV_CASES[0])
 
 typedef struct {
@@ -138,10 +140,12 @@ static const float *conv_fwd(void *p, size_t *n) {
     return k->y;
 }
 
-static void conv_case(const char *cs) {
+/* algo: MILNCE_CONV_AUTO / _GEMM / _DIRECT (every case runs under each). */
+static void conv_case(const char *cs, int algo) {
     int g[32];
     load_cfg(cs, g);
-    conv_ctx k = {.c = {g[1], g[2], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14]},
+    conv_ctx k = {.c = {g[1], g[2], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+                        algo},
                   .B = g[0], .T = g[3], .H = g[4], .W = g[5]};
     int hb = g[15];
     arr x = load(cs, "x"), w = load(cs, "w"), y = load(cs, "y"), gy = load(cs, "gy");
@@ -176,7 +180,14 @@ static void conv_case(const char *cs) {
                      0);
     expect_scaled(dw, gw, 3, cs, "gw");
 
-    /* finite differences with r = a fresh random functional */
+    /* finite differences with r = a fresh random functional (once per case: the forced
+     * algorithms are held to the same PyTorch fixtures above, and FD checks of every case under
+     * every algorithm would multiply the suite's time) */
+    if (algo != MILNCE_CONV_AUTO) {
+        free(dx); free(dw); free(db); free(k.y); free(k.ws);
+        free(x.p); free(w.p); free(y.p); free(gy.p); free(gx.p); free(gw.p); free(b.p); free(gb.p);
+        return;
+    }
     float *r = rand_vec(k.ny, 11);
     memset(dx, 0, sizeof(float) * x.n);
     memset(dw, 0, sizeof(float) * w.n);
@@ -190,24 +201,45 @@ static void conv_case(const char *cs) {
     free(x.p); free(w.p); free(y.p); free(gy.p); free(gx.p); free(gw.p); free(b.p); free(gb.p);
 }
 
-/* With the default OpenBLAS threads: work units run serially, OpenBLAS threads the GEMMs. */
-START_TEST(test_conv3d) { conv_case(CONV_CASES[_i]); }
+/* With the default OpenBLAS threads: work units run serially, OpenBLAS threads the GEMMs.
+ * _i < N_CONV: the algorithm the layer picks; then every case forced to vol2col + sgemm, then
+ * forced to the direct convolution (src/conv3d_direct.c; any shape, not only the stems it is
+ * picked for). */
+START_TEST(test_conv3d) {
+    static const int algos[3] = {MILNCE_CONV_AUTO, MILNCE_CONV_GEMM, MILNCE_CONV_DIRECT};
+    conv_case(CONV_CASES[_i % N_CONV], algos[_i / N_CONV]);
+}
 END_TEST
 
 /* With a single-threaded OpenBLAS: units run in parallel on 3 OpenMP threads (more threads than
  * cores, so unit boundaries and the private weight-gradient reduction are exercised). */
 START_TEST(test_conv3d_omp) {
+    static const int algos[3] = {MILNCE_CONV_AUTO, MILNCE_CONV_GEMM, MILNCE_CONV_DIRECT};
     int nb = openblas_get_num_threads(), no = omp_get_max_threads();
     openblas_set_num_threads(1);
     omp_set_num_threads(3);
-    conv_case(CONV_CASES[_i]);
+    conv_case(CONV_CASES[_i % N_CONV], algos[_i / N_CONV]);
     openblas_set_num_threads(nb);
     omp_set_num_threads(no);
 }
 END_TEST
 
+/* The stem picks the direct algorithm, the other S3D-G shapes vol2col + sgemm. */
+START_TEST(test_conv3d_direct_choice) {
+    milnce_conv3d_cfg stem = {3, 64, 3, 7, 7, 2, 2, 2, 1, 3, 3, MILNCE_CONV_AUTO};
+    milnce_conv3d_cfg sep = {64, 192, 1, 3, 3, 1, 1, 1, 0, 1, 1, MILNCE_CONV_AUTO};
+    milnce_conv3d_cfg s2d = {24, 64, 2, 4, 4, 1, 1, 1, 1, 2, 2, MILNCE_CONV_AUTO};
+    ck_assert(milnce_conv3d_direct_suits(&stem));
+    ck_assert(!milnce_conv3d_direct_suits(&sep));
+    ck_assert(!milnce_conv3d_direct_suits(&s2d));
+    int To, Ho, Wo;
+    stem.algo = 3;
+    ck_assert_int_eq(milnce_conv3d_out_dims(&stem, 16, 64, 64, &To, &Ho, &Wo), MILNCE_ERR_INVALID);
+}
+END_TEST
+
 START_TEST(test_conv3d_rejects_bad_cfg) {
-    milnce_conv3d_cfg c = {2, 3, 3, 3, 3, 1, 1, 1, 0, 0, 0};
+    milnce_conv3d_cfg c = {2, 3, 3, 3, 3, 1, 1, 1, 0, 0, 0, MILNCE_CONV_AUTO};
     int To, Ho, Wo;
     ck_assert_int_eq(milnce_conv3d_out_dims(&c, 2, 5, 5, &To, &Ho, &Wo), MILNCE_ERR_INVALID);
     c.st = 0;
@@ -299,7 +331,8 @@ END_TEST
 
 static const char *POOL_CASES[] = {"pool_2a_odd",  "pool_2a_even", "pool_2a_relu",
                                    "pool_4a_even", "pool_4a_odd",  "pool_5a_odd",
-                                   "pool_5a_even", "pool_incep"};
+                                   "pool_5a_even", "pool_incep",   "pool_incep_wide",
+                                   "pool_2a_wide"};
 #define N_POOL (sizeof POOL_CASES / sizeof POOL_CASES[0])
 
 typedef struct {
@@ -357,6 +390,82 @@ START_TEST(test_maxpool3d) {
 END_TEST
 
 /* The SAME sizes of the S3D-G stages (16x224x224 input): computed by hand from DESIGN.md. */
+/* One pass over each window in (t, h, w) order, as PyTorch's CPU kernel after the reference's
+ * zero padding: the first maximum wins, a NaN always replaces; padded zeros have index -1. */
+static void pool_brute(float *y, int32_t *am, const float *x, const milnce_pool3d_cfg *c, int T,
+                       int H, int W, int To, int Ho, int Wo) {
+    const int L[3] = {T + c->zt0 + c->zt1, H + c->zh0 + c->zh1, W + c->zw0 + c->zw1};
+    const int k[3] = {c->kt, c->kh, c->kw}, st[3] = {c->st, c->sh, c->sw};
+    const int pd[3] = {c->pt, c->ph, c->pw}, z0[3] = {c->zt0, c->zh0, c->zw0};
+    const int in[3] = {T, H, W};
+    for (int o0 = 0; o0 < To; o0++)
+        for (int o1 = 0; o1 < Ho; o1++)
+            for (int o2 = 0; o2 < Wo; o2++) {
+                const int o[3] = {o0, o1, o2};
+                int lo[3], hi[3];
+                for (int d = 0; d < 3; d++) {
+                    lo[d] = o[d] * st[d] - pd[d], hi[d] = lo[d] + k[d];
+                    if (lo[d] < 0) lo[d] = 0;
+                    if (hi[d] > L[d]) hi[d] = L[d];
+                }
+                float best = -INFINITY;
+                int32_t bi = -1;
+                for (int a = lo[0]; a < hi[0]; a++)
+                    for (int b = lo[1]; b < hi[1]; b++)
+                        for (int e = lo[2]; e < hi[2]; e++) {
+                            const int p[3] = {a - z0[0], b - z0[1], e - z0[2]};
+                            int inside = 1;
+                            for (int d = 0; d < 3; d++) inside &= p[d] >= 0 && p[d] < in[d];
+                            const int32_t i = inside ? (p[0] * H + p[1]) * W + p[2] : -1;
+                            const float v = inside ? x[i] : 0.0f;
+                            if (v > best || isnan(v)) best = v, bi = i;
+                        }
+                const size_t q = ((size_t)o0 * Ho + o1) * Wo + o2;
+                y[q] = best;
+                am[q] = bi;
+            }
+}
+
+/* The separable, vectorised max pool against pool_brute on inputs full of ties (values from
+ * {-1, 0, 1, 2}, so padded zeros tie too) and NaNs, rows of several vectors of 8 outputs,
+ * every pool of S3D-G and a stride-3 one. */
+START_TEST(test_maxpool3d_ties_nan) {
+    const milnce_pool3d_cfg cfgs[] = {
+        milnce_pool3d_same(1, 3, 3, 1, 2, 2), milnce_pool3d_same(3, 3, 3, 2, 2, 2),
+        milnce_pool3d_same(2, 2, 2, 2, 2, 2), milnce_pool3d_plain(3, 3, 3, 1, 1, 1, 1, 1, 1),
+        milnce_pool3d_plain(2, 3, 4, 1, 2, 3, 0, 1, 2)};
+    const int sizes[][3] = {{3, 5, 37}, {4, 7, 16}, {2, 3, 1}, {5, 2, 40}};
+    const int B = 2, C = 3;
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int T = sizes[si][0], H = sizes[si][1], W = sizes[si][2];
+            int To, Ho, Wo;
+            if (milnce_pool3d_out_dims(&cfgs[ci], T, H, W, &To, &Ho, &Wo) < 0) continue;
+            const size_t n = (size_t)B * C * T * H * W, m = (size_t)B * C * To * Ho * Wo;
+            float *x = zeros(n), *y = zeros(m), *yr = zeros(m);
+            int32_t *am = calloc(m, sizeof *am), *amr = calloc(m, sizeof *amr);
+            ck_assert(am && amr);
+            unsigned seed = 5 + (unsigned)(ci * 10 + si);
+            for (size_t i = 0; i < n; i++) {
+                const int r = rand_r(&seed) % 41;
+                x[i] = r == 40 ? NAN : (float)(r % 4 - 1);
+            }
+            ck_assert_int_eq(milnce_maxpool3d_forward(y, am, x, &cfgs[ci], B, C, T, H, W), 0);
+            const size_t pin = (size_t)T * H * W, po = (size_t)To * Ho * Wo;
+            for (int pl = 0; pl < B * C; pl++)
+                pool_brute(yr + pl * po, amr + pl * po, x + pl * pin, &cfgs[ci], T, H, W, To, Ho,
+                           Wo);
+            for (size_t i = 0; i < m; i++) {
+                ck_assert_msg(am[i] == amr[i], "pool cfg %zu size %zu out %zu: argmax %d, want %d",
+                              ci, si, i, am[i], amr[i]);
+                ck_assert_msg((isnan(y[i]) && isnan(yr[i])) || y[i] == yr[i],
+                              "pool cfg %zu size %zu out %zu: %g, want %g", ci, si, i, y[i], yr[i]);
+            }
+            free(x); free(y); free(yr); free(am); free(amr);
+        }
+}
+END_TEST
+
 START_TEST(test_pool_same_sizes) {
     int To, Ho, Wo;
     milnce_pool3d_cfg c = milnce_pool3d_same(1, 3, 3, 1, 2, 2); /* maxpool_2a on 8x112x112 */
@@ -664,11 +773,13 @@ int main(int argc, char **argv) {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_conv3d, 0, N_CONV);
-    tcase_add_loop_test(tc, test_conv3d_omp, 0, N_CONV);
+    tcase_add_loop_test(tc, test_conv3d, 0, 3 * N_CONV);
+    tcase_add_loop_test(tc, test_conv3d_omp, 0, 3 * N_CONV);
+    tcase_add_test(tc, test_conv3d_direct_choice);
     tcase_add_test(tc, test_conv3d_rejects_bad_cfg);
     tcase_add_loop_test(tc, test_batchnorm3d, 0, N_BN);
     tcase_add_loop_test(tc, test_maxpool3d, 0, N_POOL);
+    tcase_add_test(tc, test_maxpool3d_ties_nan);
     tcase_add_test(tc, test_pool_same_sizes);
     tcase_add_loop_test(tc, test_linear, 0, 4);
     tcase_add_test(tc, test_selfgating);

@@ -56,6 +56,9 @@ CONV_CASES = {
     "conv_chunk_s2": (3, 12, 4, 5, 30, 21, 3, 5, 5, 2, 2, 2, 1, 2, 2, 1),
     "conv_pw_chunk": (2, 64, 3, 2, 48, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),
     "conv_b1": (1, 3, 4, 3, 6, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 0),
+    # conv1 of S3D-G (direct algorithm): 16 output channels, Wo = 35 (a partial vector of
+    # columns), several frame runs per sample
+    "conv_stem_wide": (2, 3, 16, 5, 14, 70, 3, 7, 7, 2, 2, 2, 1, 3, 3, 1),
 }
 
 
@@ -119,6 +122,9 @@ POOL_CASES = {
     "pool_5a_odd": (2, 3, 3, 5, 4, 2, 2, 2, 2, 2, 2, 1, 0, 0, 0, 0),
     "pool_5a_even": (1, 2, 2, 4, 4, 2, 2, 2, 2, 2, 2, 1, 0, 0, 0, 0),
     "pool_incep": (2, 3, 3, 5, 6, 3, 3, 3, 1, 1, 1, 0, 1, 1, 1, 0),  # MaxPool3d(3, 1, 1)
+    # rows of several vectors of outputs (full vectors and a partial one)
+    "pool_incep_wide": (1, 2, 3, 4, 37, 3, 3, 3, 1, 1, 1, 0, 1, 1, 1, 0),
+    "pool_2a_wide": (1, 2, 2, 5, 70, 1, 3, 3, 1, 2, 2, 1, 0, 0, 0, 1),
 }
 
 
