@@ -116,6 +116,22 @@ const milnce_video_info *milnce_decoder_info(const milnce_decoder *d);
 int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, int flip, float *dst,
                                size_t dst_floats, milnce_frames *out, milnce_error *err);
 
+/* Receives output frame i (0, 1, ...) of milnce_decoder_stream: rgb is (h, w, 3) uint8 with
+ * rows `stride` bytes apart, valid during the call. Returns 0, or a negative MILNCE_ERR_* (its
+ * message set by the callback in its own milnce_error), which stops the decoding and is returned
+ * by it; a positive value stops it with MILNCE_ERR_INTERRUPTED. */
+typedef int (*milnce_frame_fn)(void *user, int64_t i, const uint8_t *rgb, int w, int h, int stride);
+
+/* The frames of milnce_decoder_clip for spec (max_frames must be 0), handed to fn one at a
+ * time as they are made instead of stored: a clip of any length needs one frame of memory
+ * (no limit on the frame count). *frames and *warnings (either may be NULL) receive the frames
+ * output and the decode errors met. On a broken input the frames may differ from
+ * milnce_decoder_clip's: frames given to fn cannot be taken back, so a decode error turns off
+ * the skipping of unneeded non-reference frames from there on instead of decoding the clip
+ * again. */
+int milnce_decoder_stream(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frame_fn fn, void *user,
+                          int64_t *frames, int *warnings, milnce_error *err);
+
 /* Points *d at a memory buffer for the clips that follow, keeping what it can: a decoder
  * already on this buffer (same address and size) is kept as it is (the next clip seeks);
  * another decoder keeps its packets, frames, colour converters and buffers, and its codec

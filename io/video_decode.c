@@ -20,7 +20,11 @@
  * from the packets' timestamps, which are known ahead of decoding), and once no packet left in
  * the lookahead belongs to the clip the decoder's delayed frames are flushed out instead of
  * decoding further frames to push them out (see tail_reached). Frames that need no resize have
- * only an even-aligned region around the crop converted (same pixels, see set_geometry). */
+ * only an even-aligned region around the crop converted (same pixels, see set_geometry).
+ *
+ * One loop (clip_run) serves three destinations: uint8 (T, H, W, 3) frames (milnce_decoder_clip),
+ * planar floats (milnce_decoder_clip_planar), and a per-frame callback (milnce_decoder_stream,
+ * for the preprocess transcode's single pass over a whole video through io/video_stream.c). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -103,7 +107,22 @@ typedef struct clip_state {
     size_t fdst_floats; /* its capacity */
     int64_t T;          /* its frames: (3, T, H, W) */
     int flip;           /* mirror the planar output horizontally */
+    /* Frame sink (milnce_decoder_stream), else NULL: each output frame goes to fn as it is
+     * made, out->data holding at most the one rotated frame. */
+    milnce_frame_fn fn;
+    void *user;
+    const uint8_t *sink_px; /* the pending frame's converted pixels, rows sink_stride bytes apart */
+    int sink_stride;
+    int skip;           /* skip unneeded non-reference frames (turned off by decode errors in
+                         * sink mode, which cannot decode the clip again) */
 } clip_state;
+
+/* A decode error met: counted in out->warnings (the caller logs it). A frame sink cannot have
+ * the clip decoded again without skipping (see clip_any), so skipping stops from here on. */
+static void decode_warning(clip_state *cs) {
+    cs->out->warnings++;
+    if (cs->fn) cs->skip = 0;
+}
 
 void milnce_frames_free(milnce_frames *f) {
     if (!f) return;
@@ -421,7 +440,9 @@ static int set_geometry(milnce_decoder *d, clip_state *cs, const AVFrame *f, mil
         cs->out->h = cs->H; cs->out->w = cs->W;
     } else {
         size_t frame_bytes = (size_t)cs->W * cs->H * 3;
-        size_t need = frame_bytes * (size_t)cs->nslots;
+        int plain = !d->rot.swap && !d->rot.flip_u && !d->rot.flip_v;
+        /* A sink takes unrotated frames straight from the conversion buffer. */
+        size_t need = cs->fn ? (plain ? 0 : frame_bytes) : frame_bytes * (size_t)cs->nslots;
         milnce_frames *o = cs->out;
         if (need > o->capacity) {
             uint8_t *p = realloc(o->data, need);
@@ -601,7 +622,16 @@ static int convert(milnce_decoder *d, clip_state *cs, const AVFrame *f, int64_t 
         }
         return 0;
     }
-    uint8_t *o = cs->out->data + (size_t)idx * cs->W * cs->H * 3;
+    if (cs->fn && plain) {
+        cs->sink_px = blk;
+        cs->sink_stride = stride;
+        return 0;
+    }
+    uint8_t *o = cs->out->data + (cs->fn ? 0 : (size_t)idx * cs->W * cs->H * 3);
+    if (cs->fn) {
+        cs->sink_px = o;
+        cs->sink_stride = cs->W * 3;
+    }
     if (plain) {
         for (int y = 0; y < cs->H; y++)
             memcpy(o + (size_t)y * cs->W * 3, blk + (size_t)y * stride, (size_t)cs->W * 3);
@@ -650,11 +680,13 @@ static int emit(milnce_decoder *d, clip_state *cs, int64_t slot, milnce_error *e
     if (cs->out_n == 0) cs->out->lead = (int)upto;
     for (int64_t i = cs->out_n; i <= upto; i++) {
         if (cs->pending_at >= 0) {
-            copy_frame(cs, i, cs->pending_at);
+            if (!cs->fn) copy_frame(cs, i, cs->pending_at);
         } else {
             if ((ret = convert(d, cs, f, i, err)) < 0) return ret;
-            cs->pending_at = (int)i;
+            cs->pending_at = cs->fn ? 0 : (int)i;
         }
+        if (cs->fn && (ret = cs->fn(cs->user, i, cs->sink_px, cs->W, cs->H, cs->sink_stride)) != 0)
+            return ret < 0 ? ret : MILNCE_ERR_INTERRUPTED;
         cs->out_n = i + 1;
     }
     if (cs->out_n >= cs->nslots) cs->done = 1;
@@ -671,7 +703,7 @@ static int take_frame(milnce_decoder *d, clip_state *cs, AVFrame *f, milnce_erro
     int64_t pts = f->best_effort_timestamp;
     d->n_decoded++;
     if (f->decode_error_flags || (f->flags & AV_FRAME_FLAG_CORRUPT)) {
-        cs->out->warnings++;
+        decode_warning(cs);
         warn(d, "frame at %.3f s decoded with errors",
              pts == AV_NOPTS_VALUE ? -1.0 : pts * av_q2d(d->st->time_base));
     }
@@ -753,20 +785,22 @@ static int drain(milnce_decoder *d, clip_state *cs, milnce_error *err) {
     }
     if (cs->done) return 0;
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return 0;
-    cs->out->warnings++;
+    decode_warning(cs);
     warn(d, "decode error: %s", av_err2str(ret));
     return 0;
 }
 
-/* Planar float destination of a clip (NULL data: uint8 frames into out). */
-typedef struct planar_dst {
+/* Where a clip's frames go: planar floats (data), a frame sink (fn), else uint8 frames into out. */
+typedef struct clip_dst {
     float *data;
     size_t floats;
     int flip;
-} planar_dst;
+    milnce_frame_fn fn;
+    void *user;
+} clip_dst;
 
 static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
-                    const planar_dst *pd, int skip, int64_t *skipped, milnce_error *err) {
+                    const clip_dst *pd, int skip, int64_t *skipped, int64_t *n_out, milnce_error *err) {
     int ret;
     clip_state cs;
     if (!d || !spec || !out) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip: NULL argument");
@@ -796,6 +830,9 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
     cs.fdst = pd->data;
     cs.fdst_floats = pd->floats;
     cs.flip = pd->flip;
+    cs.fn = pd->fn;
+    cs.user = pd->user;
+    cs.skip = skip;
     cs.T = spec->max_frames;
     out->t = 0;
     out->lead = 0;
@@ -808,7 +845,7 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
     cs.off = -av_rescale_q(ts, AV_TIME_BASE_Q, d->st->time_base);
     cs.nslots = av_rescale_q(dur_us, AV_TIME_BASE_Q, cs.out_tb);
     if (spec->max_frames > 0 && cs.nslots > spec->max_frames) cs.nslots = spec->max_frames;
-    if (cs.nslots > 100000)
+    if (cs.nslots > 100000 && !cs.fn) /* a sink holds one frame at a time */
         return milnce_error_set(err, MILNCE_ERR_RANGE, "%s: %lld frames asked, at most 100000 per clip",
                                 d->in.name, (long long)cs.nslots);
     cs.next = INT64_MIN;
@@ -834,7 +871,7 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
         queue_fill(d, LOOKAHEAD + 1, err);
         if (d->q_count == 0) break;
         int64_t q;
-        if (skip && tail_reached(d, &cs, &q)) {
+        if (cs.skip && tail_reached(d, &cs, &q)) {
             /* Flush the frames the decoder holds, then let the frame at q end the last slot as
              * it would in take_frame: the frames and slots are those of decoding on. */
             avcodec_send_packet(d->dec, NULL);
@@ -852,7 +889,7 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
             break;
         }
         AVPacket *pkt = d->queue[d->q_head];
-        int unneeded = skip && packet_unneeded(d, &cs, pkt);
+        int unneeded = cs.skip && packet_unneeded(d, &cs, pkt);
         d->dec->skip_frame = unneeded ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
         if (unneeded) d->n_skipped++, (*skipped)++;
         d->recent[d->recent_pos] = pkt->pts;
@@ -863,7 +900,7 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
         d->q_head = (d->q_head + 1) & (QUEUE_CAP - 1);
         d->q_count--;
         if (ret < 0 && ret != AVERROR(EAGAIN)) {
-            out->warnings++;
+            decode_warning(&cs);
             warn(d, "decode error in a packet: %s", av_err2str(ret));
         }
         if ((ret = drain(d, &cs, err)) < 0) goto end;
@@ -890,32 +927,52 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
 end:
     av_frame_unref(d->pending);
     av_frame_unref(d->frame);
-    out->t = (int)cs.out_n;
+    out->t = cs.out_n > INT_MAX ? INT_MAX : (int)cs.out_n;
+    if (n_out) *n_out = cs.out_n;
     if (!cs.geom) out->h = out->w = 0;
     return ret;
 }
 
 static int clip_any(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
-                    const planar_dst *pd, milnce_error *err) {
+                    const clip_dst *pd, milnce_error *err) {
     int64_t skipped = 0;
-    int ret = clip_run(d, spec, out, pd, d ? d->skip : 0, &skipped, err);
+    int ret = clip_run(d, spec, out, pd, d ? d->skip : 0, &skipped, NULL, err);
     if (ret >= 0 && out->warnings > 0 && skipped > 0) {
         /* A frame that failed to decode may have been the one that made a skipped frame
          * unnecessary: decode the clip again without skipping (broken files only). */
-        ret = clip_run(d, spec, out, pd, 0, &skipped, err);
+        ret = clip_run(d, spec, out, pd, 0, &skipped, NULL, err);
     }
     return ret;
 }
 
 int milnce_decoder_clip(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frames *out,
                         milnce_error *err) {
-    const planar_dst none = {NULL, 0, 0};
+    const clip_dst none = {NULL, 0, 0, NULL, NULL};
     return clip_any(d, spec, out, &none, err);
 }
 
 int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, int flip, float *dst,
                                size_t dst_floats, milnce_frames *out, milnce_error *err) {
     if (!dst) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip_planar: no output");
-    const planar_dst pd = {dst, dst_floats, flip != 0};
+    const clip_dst pd = {dst, dst_floats, flip != 0, NULL, NULL};
     return clip_any(d, spec, out, &pd, err);
+}
+
+int milnce_decoder_stream(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frame_fn fn, void *user,
+                          int64_t *frames, int *warnings, milnce_error *err) {
+    if (frames) *frames = 0;
+    if (warnings) *warnings = 0;
+    if (!fn) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_stream: no frame function");
+    if (spec && spec->max_frames != 0)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_stream: max_frames must be 0");
+    const clip_dst sink = {NULL, 0, 0, fn, user};
+    milnce_frames out = {0}; /* one rotated frame at most */
+    int64_t skipped = 0, n = 0;
+    /* Frames delivered cannot be taken back: no second pass after decode errors (see clip_any),
+     * skipping stops at the first error instead. */
+    int ret = clip_run(d, spec, &out, &sink, d ? d->skip : 0, &skipped, &n, err);
+    if (frames) *frames = n;
+    if (warnings) *warnings = out.warnings;
+    milnce_frames_free(&out);
+    return ret;
 }

@@ -4,13 +4,11 @@
  * chunk, which on long-GOP sources decodes the frames between the key frame and each chunk's
  * start twice).
  *
- * The frames are those milnce_decoder_clip (io/video.h) gives for one clip [0, end) with
- * crop MILNCE_CROP_NONE at the same fps and size: the same fps filter (round=near; a first
- * frame later than 0 repeated back to slot 0; the last frame repeated to the end of its
- * duration), autorotation, bicubic scaling and colour matrix, bit for bit. Two deviations,
- * on broken inputs only: decode errors turn off the skipping of unneeded non-reference
- * frames from there on (milnce_decoder_clip decodes the clip again instead), and a frame size
- * that changes mid-stream is scaled to the geometry of the first frame.
+ * A wrapper over milnce_decoder_stream (io/video.h): the frames are those milnce_decoder_clip
+ * gives for one clip [0, end) with crop MILNCE_CROP_NONE at the same fps and size (the same fps
+ * filter, autorotation, bicubic scaling and colour matrix: the same code), except on broken
+ * inputs, where decode errors turn off the skipping of unneeded non-reference frames from there
+ * on (milnce_decoder_clip decodes the clip again instead).
  *
  * Legend: H, W = output frame height and width (short side `size`, long side even). */
 #ifndef MILNCE_VIDEO_STREAM_H
@@ -29,12 +27,7 @@ int milnce_video_stream_open(milnce_video_stream **s, const char *path, const mi
                              milnce_error *err);
 const milnce_video_info *milnce_video_stream_info(const milnce_video_stream *s);
 
-/* Receives output frame i (0, 1, ...): rgb is (h, w, 3) with rows `stride` bytes apart, valid
- * during the call. Returns 0, or a negative MILNCE_ERR_* (its message set by the callback in its
- * own milnce_error), which stops the run and is returned by it; a positive value stops it with
- * MILNCE_ERR_INTERRUPTED. */
-typedef int (*milnce_frame_fn)(void *user, int64_t i, const uint8_t *rgb, int w, int h, int stride);
-
+/* fn receives the frames (milnce_frame_fn, io/video.h). */
 typedef struct milnce_video_stream_stats {
     int64_t frames;   /* output frames */
     int warnings;     /* decode errors met (each also logged) */

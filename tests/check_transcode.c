@@ -1,7 +1,15 @@
-/* The preprocess transcode: one sequential decoding pass (io/video_stream.c) gives the frames
- * that milnce_decoder_clip gives for consecutive clips (the transcode decoded 8 s clips, each
- * seeking back to its key frame), and the rendition streams into a seekable sink (moov at the
- * end) that decodes back to those frames, deterministically. */
+/* The preprocess transcode: one sequential decoding pass (io/video_stream.c, a wrapper over
+ * milnce_decoder_stream) gives the frames that milnce_decoder_clip gives for consecutive clips
+ * (the transcode decoded 8 s clips, each seeking back to its key frame), and the rendition
+ * streams into a seekable sink (moov at the end) that decodes back to those frames,
+ * deterministically.
+ *
+ * Both sides run io/video_decode.c's clip loop, so the equivalence test compares chunkings of
+ * one implementation: one pass of the whole video with frames delivered to a callback (one
+ * seek, one converted frame held, rotated frames through a one-frame buffer) against clips of
+ * 8 s and 1 s, each seeking back to a key frame and flushing the decoder, stored as (T, H, W, 3)
+ * arrays. What ties those frames to the ffmpeg command line is check_video's comparison of
+ * milnce_decoder_clip with the CLI output. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +306,46 @@ START_TEST(test_stream_into_shard_with_rollback) {
 }
 END_TEST
 
+/* Stops the run at frame 2 by returning code: a positive value or a negative MILNCE_ERR_*. */
+typedef struct stopper {
+    frame_hashes fh;
+    int code;
+} stopper;
+
+static int stop_at_2(void *user, int64_t i, const uint8_t *rgb, int w, int h, int stride) {
+    stopper *sp = user;
+    push(&sp->fh, rgb, w, h, stride);
+    return i == 2 ? sp->code : 0;
+}
+
+START_TEST(test_stream_stopped_by_callback) {
+    const int codes[2] = {1, MILNCE_ERR_IO};
+    const int want[2] = {MILNCE_ERR_INTERRUPTED, MILNCE_ERR_IO};
+    for (int k = 0; k < 2; k++) {
+        milnce_error err = {0};
+        milnce_video_stream *s = NULL;
+        milnce_video_stream_stats st;
+        stopper sp = {.code = codes[k]};
+        ck_assert_msg(milnce_video_stream_open(&s, tu_testdata("videos/chaplin.mp4"), NULL, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(milnce_video_stream_run(s, 5, 64, 5, stop_at_2, &sp, &st, &err), want[k]);
+        ck_assert_uint_eq(sp.fh.n, 3);      /* frames 0, 1, 2 were given */
+        ck_assert_int_eq(st.frames, 2);    /* the one that stopped does not count */
+        milnce_video_stream_free(&s);
+        free(sp.fh.h);
+    }
+    /* the decoder call itself: a sink has no frame limit to take */
+    milnce_error err = {0};
+    milnce_decoder *d = NULL;
+    frame_hashes fh = {0};
+    ck_assert_int_eq(milnce_decoder_open(&d, tu_testdata("videos/realshort.mp4"), NULL, &err), 0);
+    milnce_clip_spec spec = {.start = 0, .end = 1, .fps = 5, .size = 64, .crop = MILNCE_CROP_NONE, .max_frames = 4};
+    ck_assert_int_eq(milnce_decoder_stream(d, &spec, on_frame, &fh, NULL, NULL, &err), MILNCE_ERR_INVALID);
+    ck_assert_int_eq(milnce_decoder_stream(d, &spec, NULL, &fh, NULL, NULL, &err), MILNCE_ERR_INVALID);
+    milnce_decoder_free(&d);
+    free(fh.h);
+}
+END_TEST
+
 START_TEST(test_stream_bad_calls) {
     milnce_error err = {0};
     milnce_video_stream *s = NULL;
@@ -325,6 +373,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_transcode_streams_into_sink);
     tcase_add_test(tc, test_transcode_sink_failure);
     tcase_add_test(tc, test_stream_bad_calls);
+    tcase_add_test(tc, test_stream_stopped_by_callback);
     tcase_add_test(tc, test_stream_into_shard_with_rollback);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
