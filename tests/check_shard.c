@@ -52,6 +52,18 @@ static uint8_t *blob(int i, size_t *n) {
     return b;
 }
 
+/* Sample i's key (sample 1 too long for a ustar name when long_names: a pax header carries it)
+ * and its JSON member. */
+static void sample_key(char *key, size_t nkey, char *json, size_t njson, int i, int long_names) {
+    if (long_names && i == 1)
+        snprintf(key, nkey, "s%d_%s", i,
+                 "a_very_long_key_that_does_not_fit_in_the_hundred_bytes_of_a_ustar_name_field_"
+                 "so_a_pax_header_carries_it");
+    else
+        snprintf(key, nkey, "s%d", i);
+    snprintf(json, njson, "{\"i\": %d, \"text\": \"sample %d\"}", i, i);
+}
+
 static void write_samples(const char *prefix, size_t max_samples, uint64_t max_bytes, int long_names) {
     milnce_error err = {0};
     milnce_shard_writer *w = NULL;
@@ -61,13 +73,7 @@ static void write_samples(const char *prefix, size_t max_samples, uint64_t max_b
         size_t n;
         uint8_t *b = blob(i, &n);
         char key[200], json[128];
-        if (long_names && i == 1)
-            snprintf(key, sizeof key, "s%d_%s", i,
-                     "a_very_long_key_that_does_not_fit_in_the_hundred_bytes_of_a_ustar_name_field_"
-                     "so_a_pax_header_carries_it");
-        else
-            snprintf(key, sizeof key, "s%d", i);
-        snprintf(json, sizeof json, "{\"i\": %d, \"text\": \"sample %d\"}", i, i);
+        sample_key(key, sizeof key, json, sizeof json, i, long_names);
         milnce_shard_member m[2] = {{"mp4", b, n}, {"json", json, strlen(json)}};
         int ret = milnce_shard_writer_add(w, key, m, 2, &err);
         ck_assert_msg(ret == 0, "add %d: %s", i, err.msg);
@@ -313,13 +319,7 @@ static void write_samples_streamed(const char *prefix, size_t max_samples, int l
             ck_assert_int_eq(milnce_shard_writer_write(w, junk, 10, &err), 0);
             ck_assert_int_eq(milnce_shard_writer_cancel(w, &err), 0);
         }
-        if (long_names && i == 1)
-            snprintf(key, sizeof key, "s%d_%s", i,
-                     "a_very_long_key_that_does_not_fit_in_the_hundred_bytes_of_a_ustar_name_field_"
-                     "so_a_pax_header_carries_it");
-        else
-            snprintf(key, sizeof key, "s%d", i);
-        snprintf(json, sizeof json, "{\"i\": %d, \"text\": \"sample %d\"}", i, i);
+        sample_key(key, sizeof key, json, sizeof json, i, long_names);
         ck_assert_msg(milnce_shard_writer_begin(w, key, "mp4", &err) == 0, "%s", err.msg);
         if (n >= 8) {
             static const uint8_t zero[8];
