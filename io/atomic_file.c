@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,4 +88,28 @@ int milnce_write_file_atomic(const char *path, const void *buf, size_t n, milnce
         return ret;
     }
     return milnce_atomic_commit(&f, err);
+}
+
+/* Compares path's bytes with buf: 1 when equal, 0 otherwise (also when unreadable). */
+static int same_content(const char *path, const void *buf, size_t n) {
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == (uint64_t)n;
+    unsigned char chunk[1 << 14];
+    for (size_t at = 0; same && at < n;) {
+        size_t want = n - at < sizeof chunk ? n - at : sizeof chunk;
+        ssize_t k = pread(fd, chunk, want, (off_t)at);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0 || memcmp(chunk, (const unsigned char *)buf + at, (size_t)k) != 0) same = 0;
+        else at += (size_t)k;
+    }
+    close(fd);
+    return same;
+}
+
+int milnce_update_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err) {
+    if (same_content(path, buf, n)) return 1;
+    int ret = milnce_write_file_atomic(path, buf, n, err);
+    return ret < 0 ? ret : 0;
 }

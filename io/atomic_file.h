@@ -27,4 +27,9 @@ int milnce_mkdirs(const char *path, milnce_error *err);
 /* Whole-buffer convenience. */
 int milnce_write_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err);
 
+/* As milnce_write_file_atomic, but a file that already holds exactly these bytes is left alone
+ * (returns 1, else 0 or an error): its modification time then still says "unchanged" to
+ * whatever judges inputs by it (preprocess's resume). */
+int milnce_update_file_atomic(const char *path, const void *buf, size_t n, milnce_error *err);
+
 #endif

@@ -15,7 +15,8 @@ static void help(void) {
     printf("usage: milnce preprocess --videos LIST --captions SRC --out DIR [options]\n\n"
            "Transcodes every video (short side --size, --fps, H.264) and its narration (tokenised)\n"
            "into tar shards in the WebDataset layout, with an index per shard, vocab.txt,\n"
-           "stats.json and errors.log. Re-running resumes: complete shards are kept.\n\n"
+           "stats.json and errors.log. Re-running resumes: complete shards are kept when their inputs\n"
+           "(videos, narration, options, vocabulary) are unchanged, remade otherwise.\n\n"
            "  --videos LIST          CSV with a video_path or video_id column, or a folder\n"
            "  --video-root DIR       where video_id rows are looked up (default: the CSV's folder)\n"
            "  --captions SRC         folder of <id>.csv|srt|vtt|sbv|json, a caption.json, or 'embedded'\n"
@@ -184,10 +185,14 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         rc = MILNCE_EXIT_ERROR;
         goto done;
     }
-    printf("preprocess: %lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept), "
+    char remade[96] = "";
+    if (st.shards_remade || st.shards_removed)
+        snprintf(remade, sizeof remade, "; %d remade and %d removed: their inputs changed", st.shards_remade,
+                 st.shards_removed);
+    printf("preprocess: %lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept%s), "
            "%lld skipped; %s/stats.json, %s/errors.log\n",
            (long long)st.videos, st.seconds, (long long)st.sentences, st.shards_written + st.shards_reused,
-           st.shards_written, st.shards_reused, (long long)st.skipped, o.out_dir, o.out_dir);
+           st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, o.out_dir);
     rc = MILNCE_EXIT_OK;
 done:
     free(sets);

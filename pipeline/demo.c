@@ -109,7 +109,8 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     if ((ret = milnce_synth_run(&so, NULL, &sst, err)) < 0) return milnce_error_prefix(err, "synth");
     stage_done(o, "synth", &t);
 
-    /* 2. shards; preprocess resumes, so a shard left from an identical run is kept */
+    /* 2. shards; preprocess resumes, so a shard left from an identical run is kept (synth leaves
+     * files with unchanged bytes untouched) and one made from another corpus is remade */
     milnce_preprocess_opts po;
     milnce_preprocess_opts_default(&po);
     snprintf(p, sizeof p, "%s/train/videos.csv", corpus);

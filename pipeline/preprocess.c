@@ -15,6 +15,7 @@
 
 #include "atomic_file.h"
 #include "cues.h"
+#include "input_identity.h"
 #include "shard.h"
 #include "tokenizer.h"
 #include "transcode.h"
@@ -75,6 +76,7 @@ typedef struct ctx {
     json_entry *jentries;
     size_t njentries;
     milnce_vocab vocab;
+    char vocab_key[65]; /* identity of what the vocabulary is made from (input_identity.h) */
     size_t *tasks; /* (ntasks) list indices of the videos to process, shard by shard */
     size_t ntasks;
     result *results;
@@ -131,6 +133,19 @@ static void transcript_opts(const ctx *c, milnce_transcript_opts *to) {
     to->fallback_encodings = c->o->encoding_fallbacks;
 }
 
+/* The per-video narration file of e in a narration folder: the first of <id>.csv, .srt, .vtt,
+ * .sbv, .json that exists, written into path. Returns the extension's index, or -1. */
+static const char *const narr_exts[] = {"csv", "srt", "vtt", "sbv", "json"};
+enum { NARR_EXT_JSON = 4 };
+
+static int narration_file(const ctx *c, const milnce_video_entry *e, char *path, size_t cap) {
+    for (int k = 0; k < (int)(sizeof narr_exts / sizeof narr_exts[0]); k++) {
+        snprintf(path, cap, "%s/%s.%s", c->o->captions, e->id, narr_exts[k]);
+        if (file_exists(path)) return k;
+    }
+    return -1;
+}
+
 /* Narration of list entry i into cues. Returns 0, or <0 with err set (skip reason). */
 static int load_narration(ctx *c, size_t i, milnce_cues *cues, const char **category, milnce_error *err) {
     const milnce_video_entry *e = &c->list.v[i];
@@ -155,17 +170,128 @@ static int load_narration(ctx *c, size_t i, milnce_cues *cues, const char **cate
         }
         return 0;
     }
-    static const char *exts[] = {"csv", "srt", "vtt", "sbv", "json"};
     char path[4200];
-    for (size_t k = 0; k < sizeof exts / sizeof exts[0]; k++) {
-        snprintf(path, sizeof path, "%s/%s.%s", c->o->captions, e->id, exts[k]);
-        if (file_exists(path)) {
-            if (k == 4) to.video_id = e->id;
-            return milnce_transcript_read(path, MILNCE_CAPTIONS_AUTO, &to, cues, c->o->lg, err);
-        }
+    int k = narration_file(c, e, path, sizeof path);
+    if (k >= 0) {
+        if (k == NARR_EXT_JSON) to.video_id = e->id;
+        return milnce_transcript_read(path, MILNCE_CAPTIONS_AUTO, &to, cues, c->o->lg, err);
     }
     *category = "missing narration";
     return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no narration file %s/%s.{csv,srt,vtt,sbv,json}", c->o->captions, e->id);
+}
+
+/* Feeds into id what the narration of list entry e is read from: its file in a narration
+ * folder, or its video (embedded subtitles). caption.json enters once, by the caller. */
+static void ident_narration(const ctx *c, const milnce_video_entry *e, milnce_ident *id) {
+    char path[4200];
+    if (c->narr_mode == NARR_EMBEDDED) milnce_ident_file(id, e->path);
+    else if (c->narr_mode == NARR_FOLDER) milnce_ident_file(id, narration_file(c, e, path, sizeof path) >= 0 ? path : NULL);
+}
+
+/* Options that change how narration becomes sentences. */
+static void ident_narration_opts(const ctx *c, milnce_ident *id) {
+    milnce_ident_int(id, c->narr_mode);
+    milnce_ident_str(id, c->o->captions);
+    if (c->narr_mode == NARR_JSON) milnce_ident_file(id, c->o->captions);
+    milnce_ident_int(id, c->o->overlap);
+    milnce_ident_str(id, c->o->encoding_fallbacks);
+}
+
+/* The vocabulary's identity: the given file's bytes, or everything a built one depends on (the
+ * narration of every usable video in the list, or the whole caption.json, and the limits). */
+static int make_vocab_key(ctx *c, milnce_error *err) {
+    milnce_ident id;
+    int ret = milnce_ident_init(&id, err);
+    if (ret < 0) return ret;
+    milnce_ident_str(&id, "milnce vocabulary v1");
+    if (c->o->vocab_path) {
+        ret = milnce_ident_file_content(&id, c->o->vocab_path, err);
+    } else {
+        milnce_ident_int(&id, c->o->vocab_max);
+        milnce_ident_int(&id, c->o->vocab_min_count);
+        ident_narration_opts(c, &id);
+        for (size_t i = 0; i < c->list.n && c->narr_mode != NARR_JSON; i++) {
+            const milnce_video_entry *e = &c->list.v[i];
+            if (e->error || !e->path) continue; /* not counted by prepare_vocab either */
+            milnce_ident_str(&id, e->id);
+            ident_narration(c, e, &id);
+        }
+    }
+    if (ret < 0) milnce_ident_free(&id);
+    else milnce_ident_final(&id, c->vocab_key);
+    return ret;
+}
+
+/* The identity of shard k's inputs: the list entries it covers (id, video file, narration
+ * file), the rendition and narration options and the vocabulary. A complete shard whose
+ * recorded identity differs was made from something else and is remade. */
+static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) {
+    milnce_ident id;
+    int ret = milnce_ident_init(&id, err);
+    if (ret < 0) return ret;
+    milnce_ident_str(&id, "milnce shard v1");
+    milnce_ident_int(&id, MILNCE_TRANSCODE_VERSION);
+    milnce_ident_int(&id, k);
+    milnce_ident_int(&id, c->o->videos_per_shard);
+    milnce_ident_real(&id, c->o->fps);
+    milnce_ident_int(&id, c->o->size);
+    milnce_ident_int(&id, c->o->crf);
+    milnce_ident_real(&id, c->o->max_seconds);
+    ident_narration_opts(c, &id);
+    milnce_ident_str(&id, c->vocab_key);
+    size_t n = (size_t)c->o->videos_per_shard;
+    for (size_t i = (size_t)k * n; i < c->list.n && i < (size_t)(k + 1) * n; i++) {
+        const milnce_video_entry *e = &c->list.v[i];
+        milnce_ident_str(&id, e->id);
+        milnce_ident_str(&id, e->error);
+        milnce_ident_file(&id, e->path);
+        ident_narration(c, e, &id);
+    }
+    milnce_ident_final(&id, hex);
+    return 0;
+}
+
+/* Reads a one-line key file (vocab.inputs) or the "inputs" of a shard's stats into hex; ""
+ * when absent or unreadable (which counts as "made from something else"). */
+static void read_key_file(const char *path, char hex[65]) {
+    hex[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(hex, 65, f)) hex[0] = '\0';
+    hex[strcspn(hex, "\r\n")] = '\0';
+    fclose(f);
+}
+
+static void read_stats_key(const char *path, char hex[65]) {
+    hex[0] = '\0';
+    json_t *s = json_load_file(path, 0, NULL);
+    const char *v = json_string_value(json_object_get(s, "inputs"));
+    if (v && strlen(v) == 64) memcpy(hex, v, 65);
+    json_decref(s);
+}
+
+/* Removes shard files numbered beyond this list's last shard (left by a longer list in the
+ * same folder: the loader reads every .tar there). Only this part's numbers are touched. */
+static int remove_shards_beyond(const ctx *c, int nshards) {
+    DIR *d = opendir(c->o->out_dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int k, len = 0;
+        if (sscanf(de->d_name, "train-%6d.%n", &k, &len) != 1 || len != 13 || k < nshards) continue;
+        if (k % c->o->num_shards != c->o->shard_index) continue;
+        const char *sfx = de->d_name + len;
+        if (strcmp(sfx, "tar") && strcmp(sfx, "idx.json") && strcmp(sfx, "stats.json") && !strstr(sfx, ".tmp.")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", c->o->out_dir, de->d_name);
+        if (unlink(p) == 0) {
+            removed += strcmp(sfx, "tar") == 0;
+            milnce_log(c->o->lg, MILNCE_LOG_WARN, "removed %s: the list has only %d shards", p, nshards);
+        }
+    }
+    closedir(d);
+    return removed;
 }
 
 static int count_words(milnce_vocab_counter *counter, const milnce_cues *cues, milnce_tokens *tok, milnce_error *err) {
@@ -220,8 +346,9 @@ static int scan_caption_json(ctx *c, milnce_vocab_counter *counter, const char *
 }
 
 static int prepare_vocab(ctx *c, milnce_error *err) {
-    char path[4200];
+    char path[4200], key_path[4200];
     snprintf(path, sizeof path, "%s/vocab.txt", c->o->out_dir);
+    snprintf(key_path, sizeof key_path, "%s/vocab.inputs", c->o->out_dir);
     const char *given = c->o->vocab_path;
     /* The id list every task needs, for the caption.json filter. */
     size_t wl = 1;
@@ -239,8 +366,14 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
         if ((ret = milnce_vocab_load(given, &c->vocab, err)) < 0) goto end;
         have = 1;
     } else if (file_exists(path)) {
-        if ((ret = milnce_vocab_load(path, &c->vocab, err)) < 0) goto end;
-        have = 1;
+        char saved[65];
+        read_key_file(key_path, saved);
+        if (strcmp(saved, c->vocab_key) == 0) {
+            if ((ret = milnce_vocab_load(path, &c->vocab, err)) < 0) goto end;
+            have = 1;
+        } else {
+            milnce_log(c->o->lg, MILNCE_LOG_WARN, "%s was built from other narration or options: building it again", path);
+        }
     }
     milnce_vocab_counter counter = {0};
     if (c->narr_mode == NARR_JSON) {
@@ -261,6 +394,10 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
     if (ret == 0 && !have) {
         if ((ret = milnce_vocab_build(&counter, c->o->vocab_min_count, (size_t)c->o->vocab_max, &c->vocab, err)) == 0)
             ret = milnce_vocab_save(path, &c->vocab, err);
+        /* Written after the vocabulary: a kill in between leaves a vocabulary that is rebuilt. */
+        char line[80];
+        snprintf(line, sizeof line, "%s\n", c->vocab_key);
+        if (ret == 0) ret = milnce_write_file_atomic(key_path, line, strlen(line), err);
     }
     milnce_vocab_counter_free(&counter);
 end:
@@ -605,13 +742,26 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     mine = malloc(sizeof *mine * (size_t)(nshards + 1));
     c.tasks = malloc(sizeof *c.tasks * (c.list.n + 1));
     int *pending = malloc(sizeof *pending * (size_t)(nshards + 1));
+    char (*keys)[65] = malloc(sizeof *keys * (size_t)(nshards + 1)); /* of the pending shards */
     int npending = 0;
-    if (!mine || !c.tasks || !pending) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "task list"); goto end; }
+    if (!mine || !c.tasks || !pending || !keys) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "task list"); goto end; }
+    st->shards_removed = remove_shards_beyond(&c, nshards);
+    if ((ret = make_vocab_key(&c, err)) < 0) goto end;
     for (int k = o->shard_index; k < nshards; k += o->num_shards) {
         mine[nmine++] = k;
-        char p[4200];
+        char p[4200], have[65];
+        if ((ret = make_shard_key(&c, k, keys[npending], err)) < 0) goto end;
         shard_file(p, sizeof p, &c, k, ".stats.json");
-        if (file_exists(p)) { st->shards_reused++; continue; }
+        if (file_exists(p)) {
+            read_stats_key(p, have);
+            if (strcmp(have, keys[npending]) == 0) { st->shards_reused++; continue; }
+            /* Made from other inputs (or by a version that did not record them). Its stats go
+             * first, so that no kill from here on leaves it looking complete. */
+            milnce_log(o->lg, MILNCE_LOG_WARN, "%s: shard %d was made from other videos, narration or options: making it again",
+                       o->out_dir, k);
+            if (unlink(p) < 0) { ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno)); goto end; }
+            st->shards_remade++;
+        }
         pending[npending++] = k;
         remove_stale_temps(o->out_dir, k);
         for (size_t i = (size_t)k * o->videos_per_shard; i < c.list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
@@ -701,6 +851,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
             shard_file(p, sizeof p, &c, k, ".tar");
             if (videos > 0 && stat(p, &ts) == 0) bytes = ts.st_size;
             json_object_set_new(stats, "shard", json_integer(k));
+            json_object_set_new(stats, "inputs", json_string(keys[s]));
             json_object_set_new(stats, "videos", json_integer(videos));
             json_object_set_new(stats, "skipped", json_integer(skipped));
             json_object_set_new(stats, "seconds", json_real(seconds));
@@ -741,6 +892,7 @@ end:
     free(th);
     free(c.results);
     free(pending);
+    free(keys);
     free(mine);
     free(c.tasks);
     for (size_t j = 0; j < c.njentries; j++) {

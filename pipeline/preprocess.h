@@ -6,14 +6,20 @@
  * k with k % num_shards == shard_index, so the union of the parts is exactly the single-process
  * output, file for file. Shard k is complete when `<out>/train-%06d.stats.json` exists: it is
  * written last, after the tar and the index (all three atomically), and records the shard's
- * counts and every skipped input with its reason; a re-run skips complete shards and re-makes
- * the others, byte-identical (the encoder is single-threaded and every header deterministic).
+ * counts, every skipped input with its reason, and the identity of its inputs ("inputs": a
+ * digest of its list entries, their video and narration files by path, size and mtime, the
+ * rendition and narration options and the vocabulary; io/input_identity.h). A re-run keeps
+ * complete shards whose inputs are unchanged and re-makes the others, byte-identical (the
+ * encoder is single-threaded and every header deterministic); shards numbered beyond the
+ * list's end (left by a longer list) are removed, since the loader reads every shard in the
+ * folder.
  *
  * Narration: `captions` is a folder of per-video files `<id>.csv|.srt|.vtt|.sbv|.json`, a
  * HowTo100M caption.json (streamed once; only this part's entries are kept), or "embedded" (the
  * subtitle stream of each video). The vocabulary is `vocab_path` when given, else built once
  * from the narration of every video in the list (so every part builds the same one) and saved
- * as `<out>/vocab.txt`; a re-run reuses that file.
+ * as `<out>/vocab.txt` with the identity of its inputs in `<out>/vocab.inputs`; a re-run
+ * reuses that file only when the identity still matches.
  *
  * Memory, whatever the videos' lengths: each worker holds a few decoded frames, the encoder's
  * look-ahead and the muxer's sample tables (~30 bytes per rendition frame); no rendition is held.
@@ -69,6 +75,8 @@ typedef struct milnce_preprocess_stats {
     int64_t sentences;
     int64_t bytes;           /* tar bytes */
     int shards_written, shards_reused, shards_total;
+    int shards_remade;       /* of shards_written: complete, but made from other inputs */
+    int shards_removed;      /* numbered beyond the list's last shard, left by a longer list */
 } milnce_preprocess_stats;
 
 /* Runs the part; writes shards, vocab.txt, stats.json (this part's totals and skips by reason)

@@ -198,12 +198,12 @@ static int do_video(synth_ctx *c, int job, milnce_error *err) {
     if ((ret = milnce_synth_video_make(&v, &o->params, split, i, err)) < 0) return ret;
     if ((ret = milnce_synth_encode(&v, o->crf, &mp4, &n, err)) < 0) goto end;
     snprintf(path, sizeof path, "%s/%s/videos/%s.mp4", o->out, dir, id);
-    if ((ret = milnce_write_file_atomic(path, mp4, n, err)) < 0) goto end;
+    if ((ret = milnce_update_file_atomic(path, mp4, n, err)) < 0) goto end;
     if (split == MILNCE_SYNTH_TRAIN) {
         int fmt = i % 3;
         if ((ret = milnce_synth_narration(&v, fmt, &text, &tn, err)) < 0) goto end;
         snprintf(path, sizeof path, "%s/train/captions/%s.%s", o->out, id, fmt_ext[fmt]);
-        if ((ret = milnce_write_file_atomic(path, text, tn, err)) < 0) goto end;
+        if ((ret = milnce_update_file_atomic(path, text, tn, err)) < 0) goto end;
     }
     pthread_mutex_lock(&c->lock);
     c->st.videos++;
@@ -219,7 +219,7 @@ end:
     free(mp4);
     free(text);
     milnce_synth_video_free(&v);
-    return ret;
+    return ret < 0 ? ret : 0; /* 1 = the file was already there */
 }
 
 static void *worker(void *arg) {
@@ -276,9 +276,9 @@ static int write_json(const char *path, json_t *j, milnce_error *err) {
     if (!s) return milnce_error_set(err, MILNCE_ERR_NOMEM, "synth: out of memory");
     size_t n = strlen(s);
     s[n] = '\n';
-    int ret = milnce_write_file_atomic(path, s, n + 1, err);
+    int ret = milnce_update_file_atomic(path, s, n + 1, err);
     free(s);
-    return ret;
+    return ret < 0 ? ret : 0;
 }
 
 static int read_all(const char *path, uint8_t **data, size_t *n, milnce_error *err) {
@@ -367,11 +367,11 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
         goto end;
     }
     snprintf(path, sizeof path, "%s/train/videos.csv", o->out);
-    if ((ret = milnce_write_file_atomic(path, tl.s, tl.n, err)) < 0) goto end;
+    if ((ret = milnce_update_file_atomic(path, tl.s, tl.n, err)) < 0) goto end;
     snprintf(path, sizeof path, "%s/eval/videos.csv", o->out);
-    if ((ret = milnce_write_file_atomic(path, el.s, el.n, err)) < 0) goto end;
+    if ((ret = milnce_update_file_atomic(path, el.s, el.n, err)) < 0) goto end;
     snprintf(path, sizeof path, "%s/eval/youcook2_val.csv", o->out);
-    if ((ret = milnce_write_file_atomic(path, yc.s, yc.n, err)) < 0) goto end;
+    if ((ret = milnce_update_file_atomic(path, yc.s, yc.n, err)) < 0) goto end;
     snprintf(path, sizeof path, "%s/train/truth.json", o->out);
     if ((ret = write_json(path, ttruth, err)) < 0) goto end;
     snprintf(path, sizeof path, "%s/eval/truth.json", o->out);

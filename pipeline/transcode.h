@@ -12,6 +12,10 @@
 #include "error.h"
 #include "video_encode.h"
 
+/* Changes whenever the same options would give different rendition bytes (encoder settings,
+ * scaling, container layout): preprocess records it with each shard and remakes older shards. */
+#define MILNCE_TRANSCODE_VERSION 1
+
 typedef struct milnce_transcode_opts {
     double fps;         /* output frame rate, integer-valued (the rendition is CFR) */
     int size;           /* short side, pixels */

@@ -7,6 +7,8 @@
 #     (spooled) give identical shards; a re-run keeps the shards byte-identical; kill -9 mid-run
 #     + re-run gives identical shards
 #  4. --shard-index i --num-shards 2: the union of the parts equals the single-process output
+#  5. a re-run over changed inputs remakes exactly the shards they touch (and the vocabulary),
+#     and removes shards beyond a shorter list's end
 set -euo pipefail
 BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
 PY=${MILNCE_PYTHON:-/usr/bin/python3}
@@ -121,6 +123,33 @@ run --out "$W/p" --shard-index 1 --num-shards 2 > /dev/null 2>&1
 for f in "$W"/a0/train-*; do cmp "$f" "$W/p/$(basename "$f")"; done
 [ "$(ls "$W"/p/train-* | wc -l)" = "$(ls "$W"/a0/train-* | wc -l)" ]
 ok "parts 0 and 1 of 2 together equal the single-process shards"
+
+# inputs changed under complete shards: with a fixed vocabulary, a changed narration file remakes
+# only its shard (the others stay byte-identical); a different list (shorter, other videos)
+# remakes what changed, rebuilds the vocabulary and removes the shards beyond its end
+cp "$W/a0/vocab.txt" "$W/vocab.txt"
+run --out "$W/f" --vocab "$W/vocab.txt" > /dev/null 2>&1
+cp -r "$W/f" "$W/f0"
+k=$(grep -l '"key":"v1"' "$W"/f/train-*.idx.json)   # the shard holding v1
+echo "1.5,2.5,the chaplin film now ends here" >> "$W/c/v1.csv"
+out=$(run --out "$W/f" --vocab "$W/vocab.txt" 2>&1)
+echo "$out" | grep -q "1 remade" || { echo "FAIL: changed narration did not remake one shard: $out"; exit 1; }
+changed=$(for f in "$W"/f0/train-*; do cmp -s "$f" "$W/f/$(basename "$f")" || basename "$f"; done | sort | tr '\n' ' ')
+[ "$changed" = "$(basename "${k%.idx.json}").idx.json $(basename "${k%.idx.json}").stats.json $(basename "${k%.idx.json}").tar " ] \
+  || { echo "FAIL: changed files: '$changed' (v1 is in $k)"; exit 1; }
+$PY "$SRC/tests/reference/read_shards.py" "${k%.idx.json}.tar" > "$W/f.json"
+grep -q "the chaplin film now ends here" "$W/f.json" || { echo "FAIL: the remade shard lacks the new sentence"; exit 1; }
+ok "a changed narration file remakes its shard only; the others stay byte-identical"
+
+{ echo "video_id"; for b in v0 v2 v3 v4 v5; do echo $b; done; } > "$W/short.csv"
+out=$("$BIN" preprocess --videos "$W/short.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 \
+  --videos-per-shard 4 --out "$W/a" 2>&1)
+echo "$out" | grep -q "2 remade and" || { echo "FAIL: another list did not remake the shards: $out"; exit 1; }
+[ "$(ls "$W"/a/train-*.tar | wc -l)" = 2 ] || { echo "FAIL: shards beyond the list's end left: $(ls "$W"/a)"; exit 1; }
+"$BIN" preprocess --videos "$W/short.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 \
+  --videos-per-shard 4 --out "$W/s" > /dev/null 2>&1
+for f in "$W"/s/train-* "$W/s/vocab.txt"; do cmp "$f" "$W/a/$(basename "$f")"; done
+ok "another list in the same folder: shards remade, vocabulary rebuilt, extra shards removed; equal to a fresh run"
 
 set +e
 out=$("$BIN" preprocess --videos "$W/list.csv" --captions "$W/nowhere" --out "$W/x" 2>&1); rc=$?
