@@ -62,20 +62,15 @@ bench_make_video() {
     printf 'video_path\n%s\n' "$VIDEO" > "$VDIR/videos.csv"
 }
 
-# bench_shards MINUTES OUTDIR [extra preprocess args]: preprocess (rendition 256, 5 fps) once.
+# bench_shards MINUTES OUTDIR [extra preprocess args]: preprocess (rendition 256, 5 fps). A
+# re-run keeps the shards unless their inputs or the rendition settings changed (preprocess
+# records them with each shard), so a cached shard never measures an older encoder.
 bench_shards() {
     local min=$1 out=$2
     shift 2
     bench_make_video "$min"
-    # Shards made before the rendition encoder last changed are stale (they measured the old
-    # encoding settings): made again.
-    if [ -s "$out/stats.json" ] && [ "$BENCH_ROOT/io/video_encode.c" -nt "$out/stats.json" ]; then
-        rm -rf "$out"
-    fi
-    if [ ! -s "$out/stats.json" ]; then
-        "$MILNCE" preprocess --videos "$VDIR/videos.csv" --captions "$VDIR/captions" --out "$out" \
-            --size 256 --fps 5 --jobs 1 "$@" >/dev/null
-    fi
+    "$MILNCE" preprocess --videos "$VDIR/videos.csv" --captions "$VDIR/captions" --out "$out" \
+        --size 256 --fps 5 --jobs 1 "$@" >/dev/null
 }
 
 # bench_copy_shard SRC_DIR OUT_DIR COPIES [MP4]: a shard of COPIES samples that all hold the
@@ -84,7 +79,7 @@ bench_shards() {
 # a hand-made rendition (MP4) can be measured without changing the encoder.
 bench_copy_shard() {
     local src=$1 out=$2 copies=$3 mp4=${4:-}
-    [ -s "$out/train-000000.idx.json" ] && [ "$out/train-000000.idx.json" -nt "$src/stats.json" ] && return 0
+    [ -s "$out/train-000000.idx.json" ] && [ "$out/train-000000.idx.json" -nt "$src/train-000000.tar" ] && return 0
     rm -rf "$out"
     mkdir -p "$out"
     /usr/bin/python3 - "$src/train-000000.tar" "$out" "$copies" "$mp4" <<'PY'

@@ -29,6 +29,8 @@ static const milnce_config_key schema[] = {
     INT("data.size", data.size, "224", 8, 1024, "square crop side in pixels"),
     INT("data.resize", data.resize, "256", 8, 2048, "short side of the preprocessed rendition in pixels"),
     FLT("data.min_time", data.min_time, "5", 0, 600, "seconds: a clip span shorter than this is widened around the anchor"),
+    ENUM("data.clip_start", data.clip_start, "second", "second|any",
+         "clip start: a whole second as the reference (on a key frame of the rendition), or any time in the span"),
     ENUM("data.window", data.window, "nearest", "nearest|symmetric", "positive bag rule"),
     INT("data.num_candidates", data.num_candidates, "4", 1, 64, "K: sentences in a nearest-rule bag"),
     INT("data.window_k", data.window_k, "2", 0, 32, "k: neighbours on each side in a symmetric bag"),

@@ -24,6 +24,7 @@ typedef struct milnce_config {
         int size;                           /* square crop side, pixels */
         int resize;                         /* short side of the preprocessed rendition, pixels */
         double min_time;                    /* seconds: clip span widened to at least this */
+        char clip_start[16];                /* "second" (reference) | "any" */
         char window[16];                    /* "nearest" | "symmetric" */
         int num_candidates;                 /* K of the nearest rule */
         int window_k;                       /* +-k of the symmetric rule */

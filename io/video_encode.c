@@ -241,11 +241,14 @@ static int open_common(milnce_video_encoder **out, const char *path, const milnc
     av_opt_set(cc->priv_data, "preset", o->preset ? o->preset : "veryfast", 0);
     av_opt_set_int(cc->priv_data, "crf", o->crf, 0);
     if (o->tune && *o->tune) av_opt_set(cc->priv_data, "tune", o->tune, 0);
-    /* x264's AVX-512 kernels (libx264 164 here) make the output depend on the process's memory
+    /* No scene-cut key frames: they would move the key frames off the grid of one every `gop`
+     * frames, i.e. every whole second of a rendition, where the training loader starts its
+     * clips (the reference's whole-second starts) so that it decodes nothing before a clip.
+     * x264's AVX-512 kernels (libx264 164 here) make the output depend on the process's memory
      * state: the same frames encoded twice in one process gave different bytes. Its AVX2 kernels
      * are deterministic, and an AVX-512 CPU has every AVX2-level feature, so cap x264 there. */
-    if (av_get_cpu_flags() & AV_CPU_FLAG_AVX512) av_opt_set(cc->priv_data, "x264-params", "asm=AVX2", 0);
-    /* Scene cuts may add key frames, never remove them; keyint caps the interval. */
+    av_opt_set(cc->priv_data, "x264-params",
+               av_get_cpu_flags() & AV_CPU_FLAG_AVX512 ? "scenecut=0:asm=AVX2" : "scenecut=0", 0);
     if ((ret = avcodec_open2(cc, codec, NULL)) < 0) {
         ret = av_fail(err, ret, "encode: open libx264");
         goto end;

@@ -1,6 +1,5 @@
 #include "loader.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <time.h>
 
 #include "rng.h"
+#include "sample_json.h"
 #include "shard.h"
 #include "video.h"
 
@@ -20,6 +20,7 @@ void milnce_loader_opts_default(milnce_loader_opts *o) {
     o->fps = 5;
     o->size = 224;
     o->min_time = 5;
+    o->whole_seconds = 1;
     o->window.kind = MILNCE_WINDOW_NEAREST;
     o->window.k = 4;
     o->window.max_gap = -1;
@@ -45,20 +46,11 @@ typedef struct slot {
     milnce_error err;
 } slot;
 
-/* Sentences of a sample's JSON. */
-typedef struct sentences {
-    double *start, *end;
-    int32_t **tok;
-    int *ntok;
-    size_t n;
-    double duration;
-} sentences;
-
 typedef struct worker_state {
     milnce_frames frames; /* clip metadata (the pixels go straight into the batch) */
     milnce_decoder *dec;  /* kept across samples: reopened light for another video, as is for
                            * the same one (see milnce_decoder_reuse_memory) */
-    sentences sent;       /* of video sent_video (-1 = none) */
+    milnce_sample_sentences sent; /* of video sent_video (-1 = none) */
     int64_t sent_video;
     int *perm;       /* (N) order of the epoch below */
     int perm_epoch;  /* -1 = none */
@@ -143,44 +135,6 @@ end:
     return ret;
 }
 
-static void sentences_free(sentences *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->tok[i]);
-    free(s->start); free(s->end); free(s->tok); free(s->ntok);
-    memset(s, 0, sizeof *s);
-}
-
-static int parse_sentences(const uint8_t *data, size_t size, const char *key, sentences *s, milnce_error *err) {
-    memset(s, 0, sizeof *s);
-    json_error_t je;
-    json_t *root = json_loadb((const char *)data, size, 0, &je);
-    if (!root) return milnce_error_set(err, MILNCE_ERR_FORMAT, "%s.json:%d: %s", key, je.line, je.text);
-    json_t *arr = json_object_get(root, "sentences");
-    s->duration = json_number_value(json_object_get(root, "duration"));
-    size_t n = json_array_size(arr);
-    int ret = 0;
-    if (n == 0) { ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s.json: no sentences", key); goto end; }
-    s->start = malloc(n * sizeof *s->start);
-    s->end = malloc(n * sizeof *s->end);
-    s->tok = calloc(n, sizeof *s->tok);
-    s->ntok = calloc(n, sizeof *s->ntok);
-    if (!s->start || !s->end || !s->tok || !s->ntok) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s", key); goto end; }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(arr, i), *t = json_object_get(e, "tokens");
-        s->start[i] = json_number_value(json_object_get(e, "start"));
-        s->end[i] = json_number_value(json_object_get(e, "end"));
-        size_t nt = json_array_size(t);
-        s->tok[i] = malloc((nt + 1) * sizeof **s->tok);
-        if (!s->tok[i]) { s->n = i; ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s", key); goto end; }
-        for (size_t k = 0; k < nt; k++) s->tok[i][k] = (int32_t)json_integer_value(json_array_get(t, k));
-        s->ntok[i] = (int)nt;
-    }
-    s->n = n;
-end:
-    json_decref(root);
-    if (ret < 0) sentences_free(s);
-    return ret;
-}
-
 static const int *epoch_perm(milnce_loader *l, worker_state *w, int epoch) {
     if (w->perm_epoch != epoch) {
         for (size_t i = 0; i < l->nvideos; i++) w->perm[i] = (int)i;
@@ -206,12 +160,14 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
         (ret = milnce_shard_get(sh, si, "json", &js, &js_size, err)) < 0)
         return ret;
     if (w->sent_video != (int64_t)v) {
-        sentences_free(&w->sent);
+        milnce_sample_sentences_free(&w->sent);
         w->sent_video = -1;
-        if ((ret = parse_sentences(js, js_size, key, &w->sent, err)) < 0) return ret;
+        char name[300];
+        snprintf(name, sizeof name, "%s.json", key);
+        if ((ret = milnce_sample_sentences_parse(js, js_size, name, &w->sent, err)) < 0) return ret;
         w->sent_video = (int64_t)v;
     }
-    const sentences s = w->sent;
+    const milnce_sample_sentences s = w->sent;
     size_t anchor = (size_t)milnce_rng_below(r, s.n);
     int64_t bag[64];
     uint8_t mask[64];
@@ -227,9 +183,20 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
     }
     double span0, span1, clip_len = o->num_frames / o->fps;
     milnce_clip_span(&span0, &span1, s.start[anchor], s.end[anchor], o->min_time);
-    double room = span1 - span0 - clip_len;
-    double t0 = span0 + (room > 0 ? room * milnce_rng_uniform(r) : 0);
-    if (s.duration > 0 && t0 + clip_len > s.duration) t0 = s.duration > clip_len ? s.duration - clip_len : 0;
+    double t0;
+    if (o->whole_seconds) {
+        int64_t lo, hi;
+        milnce_clip_start_range(span0, span1, clip_len, &lo, &hi);
+        t0 = (double)(lo + (int64_t)milnce_rng_below(r, (uint64_t)(hi - lo + 1)));
+    } else {
+        double room = span1 - span0 - clip_len;
+        t0 = span0 + (room > 0 ? room * milnce_rng_uniform(r) : 0);
+    }
+    /* Not past the end (the reference would pad instead); still on a whole second if asked. */
+    if (s.duration > 0 && t0 + clip_len > s.duration) {
+        t0 = s.duration > clip_len ? s.duration - clip_len : 0;
+        if (o->whole_seconds) t0 = floor(t0);
+    }
     double cx = milnce_rng_uniform(r), cy = milnce_rng_uniform(r);
     int flip = o->train && milnce_rng_uniform(r) < 0.5;
     char name[300];
@@ -321,7 +288,7 @@ static void ws_free(worker_state *w) {
     free(w->perm);
     milnce_frames_free(&w->frames);
     milnce_decoder_free(&w->dec);
-    sentences_free(&w->sent);
+    milnce_sample_sentences_free(&w->sent);
 }
 
 int milnce_loader_open(milnce_loader **out, const milnce_loader_opts *o, milnce_error *err) {

@@ -13,7 +13,9 @@
  * Per sample: the video's sentences (from its .json member) sorted by start; an anchor drawn
  * uniformly; the bag by the window rule (nearest: K = num_candidates; symmetric: K = 2k+1 with
  * a mask); the clip span = the anchor's [start, end] widened to min_time; T frames at fps from
- * a uniformly drawn start inside the span, decoded in memory from the .mp4 member, random S x S
+ * a start drawn uniformly from the span's whole seconds (the reference's rule, see
+ * milnce_clip_start_range; renditions have a key frame on each) or, with whole_seconds = 0,
+ * from anywhere in it, decoded in memory from the .mp4 member, random S x S
  * crop + horizontal flip with p = 1/2 (train) or centre crop, zero-padded to T frames when the
  * video ends first (as the reference), as float RGB in [0, 1].
  *
@@ -38,6 +40,7 @@ typedef struct milnce_loader_opts {
     double fps;
     int size;                /* S */
     double min_time;         /* seconds */
+    int whole_seconds;       /* 1: clip starts on whole seconds (the reference); 0: anywhere */
     milnce_window_spec window;
     int max_words;           /* L */
     int train;               /* 1: random crop + flip; 0: centre crop */

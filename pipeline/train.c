@@ -184,6 +184,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     lo.fps = cfg->data.fps;
     lo.size = cfg->data.size;
     lo.min_time = cfg->data.min_time;
+    lo.whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
     lo.window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
     lo.window.k = lo.window.kind == MILNCE_WINDOW_NEAREST ? cfg->data.num_candidates : cfg->data.window_k;
     lo.window.max_gap = cfg->data.max_gap > 0 ? cfg->data.max_gap : -1;

@@ -14,7 +14,7 @@
 
 /* Changes whenever the same options would give different rendition bytes (encoder settings,
  * scaling, container layout): preprocess records it with each shard and remakes older shards. */
-#define MILNCE_TRANSCODE_VERSION 1
+#define MILNCE_TRANSCODE_VERSION 2 /* 2: key frames exactly on whole seconds */
 
 typedef struct milnce_transcode_opts {
     double fps;         /* output frame rate, integer-valued (the rendition is CFR) */

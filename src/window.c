@@ -66,6 +66,13 @@ void milnce_clip_span(double *out_start, double *out_end, double start, double e
     *out_end = end;
 }
 
+void milnce_clip_start_range(double span_start, double span_end, double clip_len, int64_t *lo, int64_t *hi) {
+    /* Python's int() truncates toward zero; the span never starts below 0. */
+    double s = trunc(span_start), e = trunc(span_end);
+    *lo = (int64_t)s;
+    *hi = (int64_t)trunc(e - clip_len > s ? e - clip_len : s);
+}
+
 int milnce_window_spec_parse(const char *s, milnce_window_spec *out, milnce_error *err) {
     const char *colon = s ? strchr(s, ':') : NULL;
     if (!colon) goto bad;

@@ -40,6 +40,12 @@ int milnce_window_symmetric(int64_t *bag, uint8_t *mask, int *count, const doubl
 void milnce_clip_span(double *out_start, double *out_end, double start, double end,
                       double min_time);
 
+/* The reference's clip start (whole seconds): it truncates the span to int(start), int(end) and
+ * draws random.randint(start, int(max(start, end - clip_len))). Writes that inclusive range;
+ * the caller draws uniformly from it. On a rendition with a key frame at every whole second
+ * (milnce preprocess) such a clip starts on a key frame: nothing is decoded before it. */
+void milnce_clip_start_range(double span_start, double span_end, double clip_len, int64_t *lo, int64_t *hi);
+
 /* Window rules by name, for configs and the command line. */
 typedef enum { MILNCE_WINDOW_NEAREST = 0, MILNCE_WINDOW_SYMMETRIC = 1 } milnce_window_kind;
 

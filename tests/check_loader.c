@@ -118,6 +118,15 @@ START_TEST(test_shapes_ranges_and_bags) {
             double s0, s1;
             milnce_clip_span(&s0, &s1, st[b->anchor[i]], en[b->anchor[i]], o.min_time);
             ck_assert(b->clip_start[i] >= 0 && b->clip_start[i] <= s1 + 1e-9);
+            /* ... on a whole second of the reference's range, or the last whole second that
+             * still holds the clip when the range runs past the video's end */
+            int64_t lo, hi;
+            double len = o.num_frames / o.fps, dur = json_real_value(json_object_get(root, "duration"));
+            milnce_clip_start_range(s0, s1, len, &lo, &hi);
+            ck_assert_double_eq(b->clip_start[i], floor(b->clip_start[i]));
+            ck_assert_msg((b->clip_start[i] >= lo && b->clip_start[i] <= hi) || b->clip_start[i] == floor(dur - len),
+                          "clip start %g outside [%lld, %lld] (duration %g)", b->clip_start[i], (long long)lo,
+                          (long long)hi, dur);
             free(st);
             free(en);
             json_decref(root);

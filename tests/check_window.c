@@ -115,6 +115,15 @@ START_TEST(test_bags_match_reference) {
             json_t *w = json_array_get(spans, a);
             ck_assert_double_eq_tol(s, json_real_value(json_array_get(w, 0)), 1e-12);
             ck_assert_double_eq_tol(e, json_real_value(json_array_get(w, 1)), 1e-12);
+            for (int c = 0; c < 2; c++) { /* whole-second clip starts, 16 and 8 frames at 5 fps */
+                double len = c ? 1.6 : 3.2;
+                json_t *r = json_array_get(json_object_get(json_object_get(rec, "start_range"), c ? "1.6" : "3.2"), a);
+                int64_t lo, hi;
+                milnce_clip_start_range(s, e, len, &lo, &hi);
+                ck_assert_int_eq(lo, json_integer_value(json_array_get(r, 0)));
+                ck_assert_int_eq(hi, json_integer_value(json_array_get(r, 1)));
+                ck_assert_int_le(lo, hi);
+            }
         }
         free(st);
         free(en);

@@ -8,7 +8,8 @@ Writes <out>/bags.json:
               "nearest": {"1": [[bag of anchor 0], ...], ..., "6": ...},
               "symmetric": {"0": ..., "1": ..., "2": ..., "3": ...},      # no max_gap
               "symmetric_gap": {"2:0.5": ..., "3:2.0": ...},            # k:max_gap
-              "span": [[start, end] for min_time 5 of every anchor]}]}
+              "span": [[start, end] for min_time 5 of every anchor],
+              "start_range": {"3.2": [[lo, hi] of the whole-second clip start], "1.6": ...}}]}
 Symmetric bags list only the kept indices (the C side's mask-1 slots).
 
 Rows are read with the csv module and stably sorted by start (the reference reads the file in
@@ -63,6 +64,14 @@ def span(s, e, min_time):
     return [s, e]
 
 
+def start_range(s, e, min_time, num_sec):
+    """The reference's clip start: _get_text returns int(start), int(end) of the widened span and
+    _get_video draws random.randint(start, int(max(start, end - num_sec))): [lo, hi] inclusive."""
+    s, e = span(s, e, min_time)
+    s, e = int(s), int(e)
+    return [s, int(max(s, e - num_sec))]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -89,6 +98,7 @@ def main():
         for k, g in ((2, 0.5), (3, 2.0)):
             rec["symmetric_gap"]["%d:%s" % (k, g)] = [symmetric(start, end, a, k, g) for a in range(n)]
         rec["span"] = [span(start[a], end[a], 5.0) for a in range(n)]
+        rec["start_range"] = {str(t): [start_range(start[a], end[a], 5.0, t) for a in range(n)] for t in (3.2, 1.6)}
         out.append(rec)
     os.makedirs(args.out, exist_ok=True)
     tmp = os.path.join(args.out, "bags.json.tmp")
