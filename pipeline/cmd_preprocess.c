@@ -33,7 +33,9 @@ static void help(void) {
            "  --shard-index I --num-shards N   make part I of N (default: from the MPI launcher's\n"
            "                         rank and size when present, else 0 of 1)\n"
            "  --dedupe               drop words that repeat the previous rolling caption line\n"
-           "  --encodings LIST       iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)\n");
+           "  --encodings LIST       iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)\n"
+           "  --keep-complete        keep every complete shard even when its inputs changed or were not\n"
+           "                         recorded (shards of an older milnce, a corpus moved elsewhere)\n");
 }
 
 typedef struct progress_state {
@@ -87,7 +89,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     double fps = 0, max_seconds = 0;
     int size = 0, jobs = 0, idx = -1, num = -1, vps = 64, crf = 0, dedupe = 0;
     enum { O_VIDEOS = 256, O_ROOT, O_CAPTIONS, O_OUT, O_CONFIG, O_SET, O_FPS, O_SIZE, O_CRF, O_MAXS, O_VOCAB,
-           O_VPS, O_JOBS, O_IDX, O_NUM, O_DEDUPE, O_ENC };
+           O_VPS, O_JOBS, O_IDX, O_NUM, O_DEDUPE, O_ENC, O_KEEP };
     static const struct option opts[] = {
         {"videos", required_argument, 0, O_VIDEOS}, {"video-root", required_argument, 0, O_ROOT},
         {"captions", required_argument, 0, O_CAPTIONS}, {"out", required_argument, 0, O_OUT},
@@ -97,7 +99,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         {"vocab", required_argument, 0, O_VOCAB}, {"videos-per-shard", required_argument, 0, O_VPS},
         {"jobs", required_argument, 0, O_JOBS}, {"shard-index", required_argument, 0, O_IDX},
         {"num-shards", required_argument, 0, O_NUM}, {"dedupe", no_argument, 0, O_DEDUPE},
-        {"encodings", required_argument, 0, O_ENC}, {0, 0, 0, 0}};
+        {"encodings", required_argument, 0, O_ENC}, {"keep-complete", no_argument, 0, O_KEEP}, {0, 0, 0, 0}};
     char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0, c;
     optind = 1;
@@ -121,6 +123,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         case O_NUM: num = atoi(optarg); break;
         case O_DEDUPE: dedupe = 1; break;
         case O_ENC: o.encoding_fallbacks = optarg; break;
+        case O_KEEP: o.keep_complete = 1; break;
         default:
             fprintf(stderr, "milnce preprocess: bad option '%s' (see --help)\n", argv[optind - 1]);
             free(sets);

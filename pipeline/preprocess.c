@@ -754,7 +754,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         shard_file(p, sizeof p, &c, k, ".stats.json");
         if (file_exists(p)) {
             read_stats_key(p, have);
-            if (strcmp(have, keys[npending]) == 0) { st->shards_reused++; continue; }
+            if (o->keep_complete || strcmp(have, keys[npending]) == 0) { st->shards_reused++; continue; }
             /* Made from other inputs (or by a version that did not record them). Its stats go
              * first, so that no kill from here on leaves it looking complete. */
             milnce_log(o->lg, MILNCE_LOG_WARN, "%s: shard %d was made from other videos, narration or options: making it again",

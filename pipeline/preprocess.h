@@ -60,6 +60,7 @@ typedef struct milnce_preprocess_opts {
     int shard_index, num_shards;
     int overlap;             /* MILNCE_OVERLAP_* for HowTo100M rolling lines */
     const char *encoding_fallbacks; /* iconv names tried for non-UTF-8 subtitles */
+    int keep_complete;       /* keep complete shards whatever their recorded inputs */
     const volatile int *cancel; /* set non-zero (e.g. by a signal) to stop after the shard in progress */
     const struct milnce_logger *lg;
     void (*progress)(void *user, const milnce_preprocess_progress *p);

@@ -141,6 +141,13 @@ $PY "$SRC/tests/reference/read_shards.py" "${k%.idx.json}.tar" > "$W/f.json"
 grep -q "the chaplin film now ends here" "$W/f.json" || { echo "FAIL: the remade shard lacks the new sentence"; exit 1; }
 ok "a changed narration file remakes its shard only; the others stay byte-identical"
 
+cp -r "$W/f" "$W/f1"
+echo "3.5,4.5,another closing line" >> "$W/c/v1.csv"
+out=$(run --out "$W/f" --vocab "$W/vocab.txt" --keep-complete 2>&1)
+echo "$out" | grep -q "0 made now" || { echo "FAIL: --keep-complete remade shards: $out"; exit 1; }
+for f in "$W"/f1/train-*; do cmp "$f" "$W/f/$(basename "$f")"; done
+ok "--keep-complete keeps complete shards whose inputs changed"
+
 { echo "video_id"; for b in v0 v2 v3 v4 v5; do echo $b; done; } > "$W/short.csv"
 out=$("$BIN" preprocess --videos "$W/short.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 \
   --videos-per-shard 4 --out "$W/a" 2>&1)
