@@ -159,6 +159,11 @@ void milnce_decoder_set_skip(milnce_decoder *d, int enable);
  * pixels. For tests. */
 void milnce_decoder_set_fast_crop(milnce_decoder *d, int enable);
 
+/* Process-wide: enable = 0 makes the float conversion of every decoder use its SSE2 path even
+ * on an AVX2 CPU (tests compare the two; MILNCE_NO_AVX2=1 in the environment does the same).
+ * Returns whether the AVX2 path is in use afterwards. */
+int milnce_video_use_avx2(int enable);
+
 void milnce_decoder_free(milnce_decoder **d);
 
 #endif

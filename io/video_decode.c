@@ -27,6 +27,8 @@
  * for the preprocess transcode's single pass over a whole video through io/video_stream.c). */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,10 @@
 #include <libswscale/swscale.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MILNCE_RGB_AVX2 1
 #endif
 
 #include "video_internal.h"
@@ -549,15 +555,92 @@ static inline void rgb4_to_planes(float *ro, float *go, float *bo, const uint8_t
 }
 #endif
 
+#if defined(MILNCE_RGB_AVX2)
+/* pshufb masks gathering channel c of 8 RGB pixels (24 bytes) from two 16-byte loads at bytes
+ * 0 and 8: [flip][c][load], -1 = zero. Mirrored output takes the pixels in reverse order. */
+static int8_t rgb8_masks[2][3][2][16];
+
+static void rgb8_masks_init(void) {
+    for (int flip = 0; flip < 2; flip++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 16; i++) {
+                int8_t *lo = rgb8_masks[flip][c][0], *hi = rgb8_masks[flip][c][1];
+                lo[i] = hi[i] = -1;
+                if (i >= 8) continue;
+                int byte = 3 * (flip ? 7 - i : i) + c;
+                if (byte < 16) lo[i] = (int8_t)byte;
+                else hi[i] = (int8_t)(byte - 8);
+            }
+}
+
+/* One row, 8 pixels at a time (AVX2): the same px * (1/255) single multiplies as the scalar
+ * loop, so the same floats. The conversion is a tenth of a training clip's instructions; this
+ * takes about a third fewer than the SSE2 path (and a quarter less time, bounded by the stores).
+ * Returns the number of outputs written (a multiple of 8). */
+__attribute__((target("avx2"))) static int rgb_row_avx2(float *ro, float *go, float *bo, const uint8_t *row, int W,
+                                                         int flip) {
+    const __m256 k = _mm256_set1_ps(1.0f / 255.0f);
+    const int8_t (*m)[2][16] = rgb8_masks[flip];
+    const __m128i r0 = _mm_loadu_si128((const __m128i *)m[0][0]), r1 = _mm_loadu_si128((const __m128i *)m[0][1]);
+    const __m128i g0 = _mm_loadu_si128((const __m128i *)m[1][0]), g1 = _mm_loadu_si128((const __m128i *)m[1][1]);
+    const __m128i b0 = _mm_loadu_si128((const __m128i *)m[2][0]), b1 = _mm_loadu_si128((const __m128i *)m[2][1]);
+    int x = 0;
+    for (; x + 8 <= W; x += 8) {
+        const uint8_t *px = row + (size_t)(flip ? W - 8 - x : x) * 3; /* reads bytes 0..23 */
+        __m128i lo = _mm_loadu_si128((const __m128i *)px), hi = _mm_loadu_si128((const __m128i *)(px + 8));
+        __m128i r = _mm_or_si128(_mm_shuffle_epi8(lo, r0), _mm_shuffle_epi8(hi, r1));
+        __m128i g = _mm_or_si128(_mm_shuffle_epi8(lo, g0), _mm_shuffle_epi8(hi, g1));
+        __m128i b = _mm_or_si128(_mm_shuffle_epi8(lo, b0), _mm_shuffle_epi8(hi, b1));
+        _mm256_storeu_ps(ro + x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(r)), k));
+        _mm256_storeu_ps(go + x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(g)), k));
+        _mm256_storeu_ps(bo + x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)), k));
+    }
+    return x;
+}
+
+static int avx2_ok;
+static atomic_int avx2_off;
+static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
+
+static void avx2_init(void) {
+    rgb8_masks_init();
+    /* MILNCE_NO_AVX2 forces the SSE2 path (tests compare both). */
+    avx2_ok = __builtin_cpu_supports("avx2") && !getenv("MILNCE_NO_AVX2");
+}
+
+static int use_avx2(void) {
+    pthread_once(&avx2_once, avx2_init);
+    return avx2_ok && !avx2_off;
+}
+#endif
+
+int milnce_video_use_avx2(int enable) {
+#if defined(MILNCE_RGB_AVX2)
+    avx2_off = !enable;
+    return use_avx2();
+#else
+    (void)enable;
+    return 0;
+#endif
+}
+
 /* (rows, W, 3) uint8 -> three float planes (H, W) in [0, 1], optionally mirrored; rows of the
  * source are ls bytes apart. */
 static void rgb_to_planes(float *r, float *g, float *b, const uint8_t *src, ptrdiff_t ls, int W, int H,
                           int flip) {
     const float k = 1.0f / 255.0f;
+#if defined(MILNCE_RGB_AVX2)
+    const int avx2 = use_avx2();
+#endif
     for (int y = 0; y < H; y++) {
         const uint8_t *row = src + (ptrdiff_t)y * ls;
         float *ro = r + (size_t)y * W, *go = g + (size_t)y * W, *bo = b + (size_t)y * W;
         int x = 0;
+#if defined(MILNCE_RGB_AVX2)
+        /* Mirrored, output x..x+7 reads pixels W-8-x..W-1-x; the last W % 8 outputs go through
+         * the loops below, which start at any x. */
+        if (avx2) x = rgb_row_avx2(ro, go, bo, row, W, flip);
+#endif
 #if defined(__SSE2__)
         /* Output x..x+3 reads source pixels x..x+3, or W-4-x..W-1-x mirrored. */
         for (; x + 4 <= W; x += 4)
