@@ -2,7 +2,10 @@
 # Preprocess throughput (video-seconds per CPU-second) and peak memory, in one run:
 #   milnce preprocess --size 256 --fps 5 --jobs 1 on the 10-minute 640x360 H.264 video, against
 #   the ffmpeg command line doing the same transcode
-#     ffmpeg -i V -vf fps=5,scale=-2:256 -c:v libx264 -preset veryfast -crf 23 -g 5 -an out.mp4
+#     ffmpeg -i V -vf fps=5,scale=-2:256 -c:v libx264 -preset veryfast -tune fastdecode -crf 23 -g 5
+#            -x264-params scenecut=0 -an out.mp4
+#   (the encoder settings of milnce's renditions: key frames exactly every second, CAVLC, no
+#   deblocking)
 #   (CPU = user + sys of /usr/bin/time; ffmpeg with its default threads), and the peak RSS of
 #   milnce preprocess for the 10-minute and a LONG-minute input (same footage looped; default 30).
 # DESIGN.md target: memory bounded by a few frames and one shard buffer, whatever the length.
@@ -44,12 +47,13 @@ run_milnce() {
 declare -A DUR TAR
 run_milnce m10 10
 $T -f "%e %U %S %M" -o "$OUT/ff10.time" ffmpeg -nostdin -v error -y -i "$VIDEO" \
-    -vf fps=5,scale=-2:256 -c:v libx264 -preset veryfast -crf 23 -g 5 -an "$OUT/ff10.mp4"
+    -vf fps=5,scale=-2:256 -c:v libx264 -preset veryfast -tune fastdecode -crf 23 -g 5 -x264-params scenecut=0 \
+    -an "$OUT/ff10.mp4"
 DUR[ff10]=${DUR[m10]}
 run_milnce mlong "$LONG"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "preprocess: rendition short side 256, 5 fps, x264 veryfast CRF 23, key frame every second"
+echo "preprocess: rendition short side 256, 5 fps, x264 veryfast fastdecode CRF 23, key frame on every second"
 echo "$(nproc) cores; load average before: $load0, after: $load1"
 printf "%-40s %8s %8s %8s %14s %9s %10s\n" run "video s" "CPU s" "wall s" "video-s/CPU-s" "vs ffmpeg" "peak RSS"
 read -r _ fu fs _ < "$OUT/ff10.time"

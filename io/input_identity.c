@@ -57,7 +57,6 @@ void milnce_ident_file(milnce_ident *id, const char *path) {
 int milnce_ident_file_content(milnce_ident *id, const char *path, milnce_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", path, strerror(errno));
-    milnce_ident_str(id, path);
     uint8_t buf[1 << 14];
     size_t k;
     while ((k = fread(buf, 1, sizeof buf, f)) > 0) field(id, 'c', buf, k);

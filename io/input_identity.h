@@ -23,7 +23,8 @@ void milnce_ident_int(milnce_ident *id, int64_t v);
 void milnce_ident_real(milnce_ident *id, double v);         /* by its bits */
 /* path, then its size and mtime, or "absent" when it cannot be stat'ed. */
 void milnce_ident_file(milnce_ident *id, const char *path);
-/* path's bytes; an unreadable file is an error naming it. */
+/* path's bytes (not its name: equal content in two places is the same input); an unreadable
+ * file is an error naming it. */
 int milnce_ident_file_content(milnce_ident *id, const char *path, milnce_error *err);
 /* Writes 64 hex digits + NUL into hex and frees the state. */
 void milnce_ident_final(milnce_ident *id, char hex[65]);

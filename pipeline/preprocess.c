@@ -76,7 +76,8 @@ typedef struct ctx {
     json_entry *jentries;
     size_t njentries;
     milnce_vocab vocab;
-    char vocab_key[65]; /* identity of what the vocabulary is made from (input_identity.h) */
+    char vocab_key[65];    /* identity of what the vocabulary is made from (input_identity.h) */
+    char vocab_digest[65]; /* of the vocabulary file's bytes: what shards depend on */
     size_t *tasks; /* (ntasks) list indices of the videos to process, shard by shard */
     size_t ntasks;
     result *results;
@@ -223,8 +224,8 @@ static int make_vocab_key(ctx *c, milnce_error *err) {
 }
 
 /* The identity of shard k's inputs: the list entries it covers (id, video file, narration
- * file), the rendition and narration options and the vocabulary. A complete shard whose
- * recorded identity differs was made from something else and is remade. */
+ * file), the rendition and narration options and the vocabulary's content. A complete shard
+ * whose recorded identity differs was made from something else and is remade. */
 static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) {
     milnce_ident id;
     int ret = milnce_ident_init(&id, err);
@@ -238,7 +239,7 @@ static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) 
     milnce_ident_int(&id, c->o->crf);
     milnce_ident_real(&id, c->o->max_seconds);
     ident_narration_opts(c, &id);
-    milnce_ident_str(&id, c->vocab_key);
+    milnce_ident_str(&id, c->vocab_digest);
     size_t n = (size_t)c->o->videos_per_shard;
     for (size_t i = (size_t)k * n; i < c->list.n && i < (size_t)(k + 1) * n; i++) {
         const milnce_video_entry *e = &c->list.v[i];
@@ -345,12 +346,10 @@ static int scan_caption_json(ctx *c, milnce_vocab_counter *counter, const char *
     return ret < 0 ? ret : 0;
 }
 
-static int prepare_vocab(ctx *c, milnce_error *err) {
-    char path[4200], key_path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", c->o->out_dir);
-    snprintf(key_path, sizeof key_path, "%s/vocab.inputs", c->o->out_dir);
-    const char *given = c->o->vocab_path;
-    /* The id list every task needs, for the caption.json filter. */
+/* Keeps the caption.json entries of the videos to process (a second pass over the file when
+ * the vocabulary was just built from it: the tasks are known only once the vocabulary is). */
+static int keep_caption_entries(ctx *c, milnce_error *err) {
+    if (c->narr_mode != NARR_JSON || c->ntasks == 0) return 0;
     size_t wl = 1;
     for (size_t t = 0; t < c->ntasks; t++) wl += strlen(c->list.v[c->tasks[t]].id) + 1;
     char *wanted = malloc(wl);
@@ -360,6 +359,18 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
         strcat(wanted, c->list.v[c->tasks[t]].id);
         strcat(wanted, "\n");
     }
+    int ret = scan_caption_json(c, NULL, wanted, err);
+    free(wanted);
+    return ret;
+}
+
+/* Loads the given vocabulary, or out/vocab.txt when it was built from the same inputs, or builds
+ * and saves it; then digests the file's bytes into c->vocab_digest. */
+static int prepare_vocab(ctx *c, milnce_error *err) {
+    char path[4200], key_path[4200];
+    snprintf(path, sizeof path, "%s/vocab.txt", c->o->out_dir);
+    snprintf(key_path, sizeof key_path, "%s/vocab.inputs", c->o->out_dir);
+    const char *given = c->o->vocab_path;
     int ret = 0;
     int have = 0;
     if (given) {
@@ -376,8 +387,8 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
         }
     }
     milnce_vocab_counter counter = {0};
-    if (c->narr_mode == NARR_JSON) {
-        ret = scan_caption_json(c, have ? NULL : &counter, wanted, err);
+    if (c->narr_mode == NARR_JSON && !have) {
+        ret = scan_caption_json(c, &counter, "", err); /* counts only */
     } else if (!have) {
         milnce_cues cues = {0};
         milnce_tokens tok = {0};
@@ -400,8 +411,14 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
         if (ret == 0) ret = milnce_write_file_atomic(key_path, line, strlen(line), err);
     }
     milnce_vocab_counter_free(&counter);
+    /* Shards depend on the vocabulary's content, not on how it was made: narration that changed
+     * without changing the vocabulary remakes only the shards holding it. */
+    milnce_ident id;
+    if (ret == 0 && (ret = milnce_ident_init(&id, err)) == 0) {
+        if ((ret = milnce_ident_file_content(&id, given ? given : path, err)) < 0) milnce_ident_free(&id);
+        else milnce_ident_final(&id, c->vocab_digest);
+    }
 end:
-    free(wanted);
     return ret;
 }
 
@@ -746,7 +763,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     int npending = 0;
     if (!mine || !c.tasks || !pending || !keys) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "task list"); goto end; }
     st->shards_removed = remove_shards_beyond(&c, nshards);
-    if ((ret = make_vocab_key(&c, err)) < 0) goto end;
+    if ((ret = make_vocab_key(&c, err)) < 0 || (ret = prepare_vocab(&c, err)) < 0) goto end;
     for (int k = o->shard_index; k < nshards; k += o->num_shards) {
         mine[nmine++] = k;
         char p[4200], have[65];
@@ -767,7 +784,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         for (size_t i = (size_t)k * o->videos_per_shard; i < c.list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
             c.tasks[c.ntasks++] = i;
     }
-    if ((ret = prepare_vocab(&c, err)) < 0) goto end;
+    if ((ret = keep_caption_entries(&c, err)) < 0) goto end;
     c.prog.total = (int64_t)c.ntasks;
     c.results = calloc(c.ntasks + 1, sizeof *c.results);
     if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }

@@ -124,6 +124,50 @@ for f in "$W"/a0/train-*; do cmp "$f" "$W/p/$(basename "$f")"; done
 [ "$(ls "$W"/p/train-* | wc -l)" = "$(ls "$W"/a0/train-* | wc -l)" ]
 ok "parts 0 and 1 of 2 together equal the single-process shards"
 
+# the same narration as one HowTo100M caption.json (streamed twice when the vocabulary is built:
+# count, then keep this run's entries): the same sentences in the same shards; a re-run keeps all
+$PY - "$W/c" "$W/caption.json" <<'PY'
+import csv, glob, json, os, sys
+out = {}
+for p in sorted(glob.glob(sys.argv[1] + "/*.csv")):
+    rows = [r for r in csv.DictReader(open(p, encoding="utf-8"))]
+    out[os.path.basename(p)[:-4]] = {"start": [float(r["start"]) for r in rows], "end": [float(r["end"]) for r in rows],
+                                     "text": [r["text"] for r in rows]}
+json.dump(out, open(sys.argv[2], "w"))
+PY
+"$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/caption.json" --size 64 --fps 5 \
+  --videos-per-shard 4 --out "$W/cj" > /dev/null 2>&1
+$PY "$SRC/tests/reference/read_shards.py" "$W"/a0/train-*.tar > "$W/folder.json"
+$PY "$SRC/tests/reference/read_shards.py" "$W"/cj/train-*.tar > "$W/cj.json"
+$PY - "$W/folder.json" "$W/cj.json" "$W/cj/vocab.txt" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+vocab = open(sys.argv[3], encoding="utf-8").read().split("\n")[:-1]
+def sents(doc):
+    return [(s["key"], [(x["start"], x["end"], x["text"]) for x in s["members"]["json"]["json"]["sentences"]])
+            for sh in doc["shards"] for s in sh["samples"]]
+assert sents(a) == sents(b), "caption.json and the folder give other sentences"
+for sh in b["shards"]:
+    for s in sh["samples"]:
+        for x in s["members"]["json"]["json"]["sentences"]:
+            words = [vocab[t - 1] for t in x["tokens"]]
+            assert all(w in x["text"].lower() for w in words), (x, words)
+print(len(sents(b)), "samples with the same sentences")
+PY
+out=$("$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/caption.json" --size 64 --fps 5 \
+  --videos-per-shard 4 --out "$W/cj" 2>&1)
+echo "$out" | grep -q "0 made now, 5 kept" || { echo "FAIL: caption.json re-run: $out"; exit 1; }
+ok "a HowTo100M caption.json gives the folder's sentences in the same shards; a re-run keeps them"
+
+# a narration file rewritten with the same words (here: touched) leaves the built vocabulary as
+# it was, so only the shard holding that video is remade
+touch "$W/c/v3.csv"
+out=$(run --out "$W/a" 2>&1)
+echo "$out" | grep -q "1 made now, 4 kept; 1 remade" || { echo "FAIL: touched narration: $out"; exit 1; }
+cmp "$W/a0/vocab.txt" "$W/a/vocab.txt"
+for f in "$W"/a0/train-*.tar "$W"/a0/train-*.idx.json; do cmp "$f" "$W/a/$(basename "$f")"; done
+ok "narration rewritten without changing the vocabulary: its shard remade (byte-identical), the rest kept"
+
 # inputs changed under complete shards: with a fixed vocabulary, a changed narration file remakes
 # only its shard (the others stay byte-identical); a different list (shorter, other videos)
 # remakes what changed, rebuilds the vocabulary and removes the shards beyond its end
