@@ -252,8 +252,8 @@ static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) 
     return 0;
 }
 
-/* Reads a one-line key file (vocab.inputs) or the "inputs" of a shard's stats into hex; ""
- * when absent or unreadable (which counts as "made from something else"). */
+/* Reads a one-line key file (vocab.inputs), or below the "inputs" of a shard's stats, into hex:
+ * "" when absent or unreadable, which counts as "made from something else". */
 static void read_key_file(const char *path, char hex[65]) {
     hex[0] = '\0';
     FILE *f = fopen(path, "r");
