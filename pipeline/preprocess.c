@@ -124,7 +124,7 @@ static int cmp_jentry(const void *a, const void *b) {
 
 static json_entry *find_jentry(ctx *c, const char *id) {
     json_entry key = {.id = (char *)id};
-    return bsearch(&key, c->jentries, c->njentries, sizeof key, cmp_jentry);
+    return c->njentries ? bsearch(&key, c->jentries, c->njentries, sizeof key, cmp_jentry) : NULL;
 }
 
 static void transcript_opts(const ctx *c, milnce_transcript_opts *to) {
@@ -342,7 +342,7 @@ static int scan_caption_json(ctx *c, milnce_vocab_counter *counter, const char *
     milnce_cues_free(&cues);
     milnce_tokens_free(&tok);
     milnce_caption_json_close(&r);
-    qsort(c->jentries, c->njentries, sizeof *c->jentries, cmp_jentry);
+    if (c->njentries > 1) qsort(c->jentries, c->njentries, sizeof *c->jentries, cmp_jentry);
     return ret < 0 ? ret : 0;
 }
 

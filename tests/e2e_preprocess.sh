@@ -136,7 +136,7 @@ for p in sorted(glob.glob(sys.argv[1] + "/*.csv")):
 json.dump(out, open(sys.argv[2], "w"))
 PY
 "$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/caption.json" --size 64 --fps 5 \
-  --videos-per-shard 4 --out "$W/cj" > /dev/null 2>&1
+  --videos-per-shard 4 --out "$W/cj" > "$W/cj.log" 2>&1 || { cat "$W/cj.log"; exit 1; }
 $PY "$SRC/tests/reference/read_shards.py" "$W"/a0/train-*.tar > "$W/folder.json"
 $PY "$SRC/tests/reference/read_shards.py" "$W"/cj/train-*.tar > "$W/cj.json"
 $PY - "$W/folder.json" "$W/cj.json" "$W/cj/vocab.txt" <<'PY'
