@@ -6,15 +6,14 @@
 #include <yajl/yajl_parse.h>
 
 /* Where the parse is. depth counts open containers: 1 = the top-level object, 2 = the
- * "sentences" array, 3 = a sentence object, 4 = its "tokens" array. Values anywhere else are
- * skipped (other == depth of the container being skipped, 0 = none). */
+ * "sentences" array, 3 = a sentence object, 4 = its "tokens" array. A value nobody wants (any
+ * other member, at any depth) is skipped: skip counts the containers open inside it. */
 enum { K_OTHER, K_DURATION, K_SENTENCES, K_START, K_END, K_TOKENS };
 
 typedef struct parse_state {
     milnce_sample_sentences *s;
     int depth, skip;
     int key;                   /* the key whose value comes next, at this depth */
-    int in_sentences;
     size_t cap, tcap;
     size_t *tok_at;            /* (cap) first token of each sentence in s->tokens */
     unsigned char have;        /* of the current sentence: 1 start, 2 end, 4 tokens */
@@ -44,38 +43,57 @@ static int cb_key(void *ctx, const unsigned char *k, size_t n) {
     return 1;
 }
 
-/* A scalar value (number or not) at the current position: wanted, or a type error. */
-static int scalar_where_number_wanted(parse_state *p) {
-    if (p->skip) return 1;
-    if ((p->depth == 1 && p->key == K_DURATION) || (p->depth == 3 && (p->key == K_START || p->key == K_END)))
-        return fail(p, MILNCE_ERR_FORMAT, p->key == K_DURATION ? "\"duration\" is not a number"
-                                                                : "a sentence's start or end is not a number");
-    if (p->depth == 4) return fail(p, MILNCE_ERR_FORMAT, "a token id is not an integer");
-    if (p->depth == 2) return fail(p, MILNCE_ERR_FORMAT, "\"sentences\" holds a non-object");
-    return 1;
+/* What the value at the current position must be, and the message when it is not. */
+enum { WANT_ANY, WANT_NUMBER, WANT_OBJECT, WANT_ARRAY };
+
+static int wanted(const parse_state *p, const char **msg) {
+    switch (p->depth) {
+    case 0: *msg = "not a JSON object"; return WANT_OBJECT;
+    case 1:
+        if (p->key == K_DURATION) { *msg = "\"duration\" is not a number"; return WANT_NUMBER; }
+        if (p->key == K_SENTENCES) { *msg = "\"sentences\" is not an array"; return WANT_ARRAY; }
+        return WANT_ANY;
+    case 2: *msg = "\"sentences\" holds a non-object"; return WANT_OBJECT;
+    case 3:
+        if (p->key == K_START || p->key == K_END) { *msg = "a sentence's start or end is not a number"; return WANT_NUMBER; }
+        if (p->key == K_TOKENS) { *msg = "a sentence's \"tokens\" is not an array"; return WANT_ARRAY; }
+        return WANT_ANY;
+    default: *msg = "a token id is not an integer"; return WANT_NUMBER;
+    }
 }
 
-static int cb_null(void *ctx) { return scalar_where_number_wanted(ctx); }
-static int cb_bool(void *ctx, int b) { (void)b; return scalar_where_number_wanted(ctx); }
+/* A value that is neither a number nor a container (null, true/false, a string). */
+static int scalar(parse_state *p) {
+    const char *msg;
+    if (p->skip || wanted(p, &msg) == WANT_ANY) return 1;
+    return fail(p, MILNCE_ERR_FORMAT, msg);
+}
+
+static int cb_null(void *ctx) { return scalar(ctx); }
+static int cb_bool(void *ctx, int b) { (void)b; return scalar(ctx); }
 static int cb_string(void *ctx, const unsigned char *v, size_t n) {
     (void)v; (void)n;
-    return scalar_where_number_wanted(ctx);
+    return scalar(ctx);
 }
 
 static int cb_number(void *ctx, const char *v, size_t n) {
     parse_state *p = ctx;
+    const char *msg;
     if (p->skip) return 1;
+    int w = wanted(p, &msg);
+    if (w == WANT_ANY) return 1;
+    if (w != WANT_NUMBER) return fail(p, MILNCE_ERR_FORMAT, msg);
     char buf[64];
     if (n >= sizeof buf) n = sizeof buf - 1; /* longer numbers are out of any range here anyway */
     memcpy(buf, v, n);
     buf[n] = '\0';
     milnce_sample_sentences *s = p->s;
-    if (p->depth == 1 && p->key == K_DURATION) {
+    if (p->depth == 1) {
         s->duration = strtod(buf, NULL);
-    } else if (p->depth == 3 && (p->key == K_START || p->key == K_END)) {
+    } else if (p->depth == 3) {
         (p->key == K_START ? s->start : s->end)[s->n - 1] = strtod(buf, NULL);
         p->have |= p->key == K_START ? 1 : 2;
-    } else if (p->depth == 4) {
+    } else {
         char *e;
         long long t = strtoll(buf, &e, 10);
         if (*e || t < 0 || t > INT32_MAX) return fail(p, MILNCE_ERR_FORMAT, "a token id is not an integer in [0, 2^31)");
@@ -87,53 +105,44 @@ static int cb_number(void *ctx, const char *v, size_t n) {
             p->tcap = nc;
         }
         s->tokens[s->ntokens++] = (int32_t)t;
-    } else if (p->depth == 2) {
-        return fail(p, MILNCE_ERR_FORMAT, "\"sentences\" holds a non-object");
     }
     return 1;
 }
 
-static int open_container(parse_state *p, int is_map) {
-    if (p->skip) { p->skip++; return 1; }
+/* Room for one more sentence. */
+static int grow_sentences(parse_state *p) {
     milnce_sample_sentences *s = p->s;
-    if (p->depth == 0) {
-        if (!is_map) return fail(p, MILNCE_ERR_FORMAT, "not a JSON object");
-    } else if (p->depth == 1 && p->key == K_SENTENCES && !is_map) {
-        p->in_sentences = 1;
-    } else if (p->depth == 2 && is_map) {
-        if (s->n == p->cap) {
-            size_t nc = p->cap ? 2 * p->cap : 64;
-            double *a = realloc(s->start, nc * sizeof *a);
-            if (a) s->start = a;
-            double *b = a ? realloc(s->end, nc * sizeof *b) : NULL;
-            if (b) s->end = b;
-            size_t *c = b ? realloc(p->tok_at, nc * sizeof *c) : NULL;
-            if (c) p->tok_at = c;
-            int *d = c ? realloc(s->ntok, nc * sizeof *d) : NULL;
-            if (d) s->ntok = d;
-            if (!d) return fail(p, MILNCE_ERR_NOMEM, "out of memory");
-            p->cap = nc;
-        }
+    if (s->n < p->cap) return 1;
+    size_t nc = p->cap ? 2 * p->cap : 64;
+    double *a = realloc(s->start, nc * sizeof *a);
+    if (a) s->start = a;
+    double *b = a ? realloc(s->end, nc * sizeof *b) : NULL;
+    if (b) s->end = b;
+    size_t *c = b ? realloc(p->tok_at, nc * sizeof *c) : NULL;
+    if (c) p->tok_at = c;
+    int *d = c ? realloc(s->ntok, nc * sizeof *d) : NULL;
+    if (d) s->ntok = d;
+    if (!d) return fail(p, MILNCE_ERR_NOMEM, "out of memory");
+    p->cap = nc;
+    return 1;
+}
+
+static int open_container(parse_state *p, int is_map) {
+    const char *msg;
+    if (p->skip) { p->skip++; return 1; }
+    int w = wanted(p, &msg);
+    if (w == WANT_ANY) { p->skip = 1; return 1; }
+    if (w != (is_map ? WANT_OBJECT : WANT_ARRAY)) return fail(p, MILNCE_ERR_FORMAT, msg);
+    milnce_sample_sentences *s = p->s;
+    if (p->depth == 2) { /* a new sentence */
+        if (!grow_sentences(p)) return 0;
         s->start[s->n] = s->end[s->n] = 0;
         p->tok_at[s->n] = s->ntokens;
         s->ntok[s->n] = 0;
         s->n++;
         p->have = 0;
-    } else if (p->depth == 3 && p->key == K_TOKENS && !is_map) {
+    } else if (p->depth == 3) {
         p->have |= 4;
-    } else if (p->depth == 2 || p->depth >= 3) {
-        if (p->depth == 2) return fail(p, MILNCE_ERR_FORMAT, "\"sentences\" holds a non-object");
-        if (p->depth == 3 && (p->key == K_START || p->key == K_END))
-            return fail(p, MILNCE_ERR_FORMAT, "a sentence's start or end is not a number");
-        if (p->depth == 4) return fail(p, MILNCE_ERR_FORMAT, "a token id is not an integer");
-        p->skip = 1;
-        return 1;
-    } else {
-        if (p->depth == 1 && (p->key == K_SENTENCES || p->key == K_DURATION))
-            return fail(p, MILNCE_ERR_FORMAT, p->key == K_SENTENCES ? "\"sentences\" is not an array"
-                                                                     : "\"duration\" is not a number");
-        p->skip = 1; /* another member of the top-level object */
-        return 1;
     }
     p->depth++;
     p->key = K_OTHER;
