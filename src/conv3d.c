@@ -1,4 +1,6 @@
-/* Conv3d forward/backward as vol2col + sgemm, in cache-sized chunks.
+/* Conv3d forward/backward as vol2col + sgemm, in cache-sized chunks; convs with few input
+ * channels and a wide kernel (the S3D-G stem, see milnce_conv3d_direct_suits) take the direct
+ * kernels of conv3d_direct.c for the forward pass and the weight gradient instead.
  *
  * K = c_in*kt*kh*kw rows of the column matrix, Po = To*Ho*Wo output positions per sample.
  * Work is cut into units that fit a column buffer of about 1 MB (L2):
@@ -8,8 +10,8 @@
  *    sit side by side, (K, nb*Po), so one GEMM covers them; the result (c_out, nb*Po) is
  *    scattered back to (nb, c_out, Po).
  * A 1x1x1 stride-1 unpadded conv needs no vol2col: the input plane is the column matrix.
- * Threads: when OpenBLAS runs single-threaded (openblas_set_num_threads(1), what the command
- * should do) units run in parallel under OpenMP, each with single-threaded GEMMs and its own
+ * Threads: when OpenBLAS runs single-threaded (the S3D-G encoder sets that around its forward
+ * and backward passes, s3dg.c) units run in parallel under OpenMP, each with single-threaded GEMMs and its own
  * slice of the workspace; otherwise units run one after another and OpenBLAS threads the GEMMs.
  * Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
  * parallelises over whole samples (their input-gradient halos overlap) and reduces private
