@@ -111,7 +111,7 @@ const milnce_video_info *milnce_decoder_info(const milnce_decoder *d);
  * / 255), channel-planar: dst holds (3, T, H, W) floats, T = spec->max_frames (which must be
  * > 0), H x W the output size of the spec (channel c of frame t at dst + (c*T + t)*H*W);
  * dst_floats is its capacity (an error when 3*T*H*W exceed it). flip != 0 mirrors every frame
- * horizontally. Frames t >= out->t are not written. out receives t, h, w, lead and warnings;
+ * horizontally. Frames t >= out->t (past the end of the video) are zero. out receives t, h, w, lead and warnings;
  * out->data is neither used nor allocated. */
 int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, int flip, float *dst,
                                size_t dst_floats, milnce_frames *out, milnce_error *err);

@@ -1038,7 +1038,18 @@ int milnce_decoder_clip_planar(milnce_decoder *d, const milnce_clip_spec *spec, 
                                size_t dst_floats, milnce_frames *out, milnce_error *err) {
     if (!dst) return milnce_error_set(err, MILNCE_ERR_INVALID, "decoder_clip_planar: no output");
     const clip_dst pd = {dst, dst_floats, flip != 0, NULL, NULL};
-    return clip_any(d, spec, out, &pd, err);
+    int ret = clip_any(d, spec, out, &pd, err);
+    if (ret < 0) return ret;
+    /* Frames past the end of the video are zero (the reference pads clips so); with no frame
+     * at all the output size is unknown, and the whole capacity is cleared. */
+    size_t plane = (size_t)out->h * out->w, cstride = (size_t)spec->max_frames * plane;
+    if (out->t == 0 || plane == 0) {
+        memset(dst, 0, dst_floats * sizeof *dst);
+        return 0;
+    }
+    for (int t = out->t; t < spec->max_frames; t++)
+        for (int c = 0; c < 3; c++) memset(dst + c * cstride + (size_t)t * plane, 0, plane * sizeof *dst);
+    return 0;
 }
 
 int milnce_decoder_stream(milnce_decoder *d, const milnce_clip_spec *spec, milnce_frame_fn fn, void *user,

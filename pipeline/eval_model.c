@@ -193,24 +193,12 @@ static int decode_window(milnce_eval_model *m, milnce_decoder *dec, double t0, i
     double fps = m->cfg.data.fps;
     milnce_clip_spec spec = {.start = t0, .end = t0 + (T + 0.5) / fps, .fps = fps, .size = S,
                              .crop = MILNCE_CROP_CENTER, .crop_size = S, .max_frames = T};
-    int ret = milnce_decoder_clip(dec, &spec, &m->frames, err);
+    size_t floats = (size_t)3 * T * S * S;
+    int ret = milnce_decoder_clip_planar(dec, &spec, 0, m->clip_buf + (size_t)b * floats, floats, &m->frames, err);
     if (ret < 0) return ret;
     const milnce_frames *f = &m->frames;
     if (f->t > 0 && (f->h != S || f->w != S))
         return milnce_error_set(err, MILNCE_ERR_DECODE, "crop gave %dx%d, expected %dx%d", f->w, f->h, S, S);
-    size_t plane = (size_t)S * S;
-    float *dst = m->clip_buf + (size_t)b * 3 * T * plane;
-    /* (t, y, x, c) uint8 -> (c, t, y, x); frames past the end stay zero, as the reference pads. */
-    for (int c = 0; c < 3; c++)
-        for (int t = 0; t < T; t++) {
-            float *o = dst + ((size_t)c * T + t) * plane;
-            if (t >= f->t) {
-                memset(o, 0, plane * sizeof *o);
-                continue;
-            }
-            const uint8_t *in = f->data + (size_t)t * plane * 3 + c;
-            for (size_t i = 0; i < plane; i++) o[i] = in[i * 3] * (1.0f / 255.0f);
-        }
     return 0;
 }
 

@@ -211,15 +211,13 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
                              .crop_x = cx, .crop_y = cy, .max_frames = o->num_frames};
     /* Straight into the batch as (c, t, y, x) float in [0, 1], mirrored when flipping; frames
      * past the end of the video are zero (as the reference pads). */
-    int S = o->size, T = o->num_frames;
-    size_t plane = (size_t)S * S, cstride = (size_t)T * plane;
-    float *dst = bt->video + (size_t)b * 3 * cstride;
-    if ((ret = milnce_decoder_clip_planar(w->dec, &spec, flip, dst, 3 * cstride, &w->frames, err)) < 0) return ret;
+    int S = o->size;
+    size_t floats = (size_t)3 * o->num_frames * S * S;
+    if ((ret = milnce_decoder_clip_planar(w->dec, &spec, flip, bt->video + (size_t)b * floats, floats, &w->frames, err)) < 0)
+        return ret;
     const milnce_frames *f = &w->frames;
     if (f->t > 0 && (f->h != S || f->w != S))
         return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: crop gave %dx%d, expected %dx%d", name, f->w, f->h, S, S);
-    for (int t = f->t; t < T; t++)
-        for (int c = 0; c < 3; c++) memset(dst + c * cstride + (size_t)t * plane, 0, plane * sizeof *dst);
     bt->video_idx[b] = (int32_t)v;
     bt->anchor[b] = (int32_t)anchor;
     bt->clip_start[b] = t0;

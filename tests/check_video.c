@@ -276,12 +276,16 @@ START_TEST(test_crop_region_and_planar_identical) {
                     for (int mode = 0; mode < 4; mode++) { /* flip, and the AVX2 / SSE2 conversion */
                         int flip = mode & 1;
                         milnce_video_use_avx2(mode < 2);
+                        memset(pl, 0xff, 3 * T * plane * sizeof *pl); /* NaNs: every value must be written */
                         ck_assert_msg(milnce_decoder_clip_planar(fast, &spec, flip, pl, 3 * T * plane, &m, &err) == 0,
                                       "%s", err.msg);
                         ck_assert(m.t == a.t && m.h == a.h && m.w == a.w && m.lead == a.lead);
                         /* Compared in plain C, asserted once: Check records every passing
                          * assertion, and millions of them would dominate the test's time. */
                         long bad = 0, first = -1;
+                        for (int t = a.t; t < (int)T; t++) /* past the end of the video: zero */
+                            for (size_t i = 0; i < 3 * plane; i++)
+                                if (pl[(i / plane * T + t) * plane + i % plane] != 0.0f && bad++ == 0) first = (long)i;
                         for (int t = 0; t < a.t; t++)
                             for (int y = 0; y < a.h; y++)
                                 for (int x = 0; x < a.w; x++) {
