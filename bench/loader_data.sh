@@ -79,7 +79,9 @@ bench_shards() {
 # a hand-made rendition (MP4) can be measured without changing the encoder.
 bench_copy_shard() {
     local src=$1 out=$2 copies=$3 mp4=${4:-}
-    [ -s "$out/train-000000.idx.json" ] && [ "$out/train-000000.idx.json" -nt "$src/train-000000.tar" ] && return 0
+    # Kept only when made from the same source shard, copy count and MP4 (recorded in .args).
+    local args="$src $copies $mp4 $(stat -c %Y.%s "$src/train-000000.tar" ${mp4:+"$mp4"} | tr '\n' ' ')"
+    [ -s "$out/train-000000.idx.json" ] && [ "$(cat "$out/.args" 2>/dev/null)" = "$args" ] && return 0
     rm -rf "$out"
     mkdir -p "$out"
     /usr/bin/python3 - "$src/train-000000.tar" "$out" "$copies" "$mp4" <<'PY'
@@ -107,4 +109,5 @@ idx = {"format": "milnce-shard-index", "version": 1, "tar": "train-000000.tar",
        "tar_size": os.path.getsize(tar_path), "samples": samples}
 json.dump(idx, open(os.path.join(out, "train-000000.idx.json"), "w"))
 PY
+    echo "$args" > "$out/.args"
 }

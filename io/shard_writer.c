@@ -506,8 +506,13 @@ fail:
     json_decref(ms);
     json_decref(sample);
     {
+        /* The sample goes; the shard stays usable, unless the rollback itself failed (then the
+         * shard was dropped, and the caller must hear it). */
         milnce_error e2 = {0};
-        milnce_shard_writer_cancel(w, &e2); /* the sample goes; the shard stays usable */
+        if (milnce_shard_writer_cancel(w, &e2) < 0) {
+            milnce_error first = *err;
+            milnce_error_set(err, ret, "%s; rolling back: %s", first.msg, e2.msg);
+        }
     }
     return ret;
 }

@@ -71,7 +71,7 @@ struct milnce_decoder {
     AVFrame *frame;   /* receive scratch */
     AVFrame *pending; /* the fps filter's buffered frame */
     sws_slot full;    /* whole frame: decoded size -> scaled size */
-    sws_slot blk;     /* the crop block alone, when no resize is needed (see convert) */
+    sws_slot blk;     /* the even-aligned region around the crop block, when no resize is needed (see convert) */
     uint8_t *rgb;     /* RGB24 rows before crop: the scaled frame or the region around the block */
     size_t rgb_cap;
     milnce_logger lg;
@@ -82,7 +82,7 @@ struct milnce_decoder {
     int skip;            /* skip unneeded non-reference frames */
     int pts_reliable;    /* the container stores presentation timestamps */
     int skip_in_span;    /* ... and the codec makes one frame per packet with the packet's pts */
-    int fast_crop;       /* convert only the crop block when the frame needs no resize */
+    int fast_crop;       /* convert only the region around the crop block when the frame needs no resize */
     int light;           /* opened without stream-info probing */
     AVCodecParameters *dec_par; /* what dec was opened for */
     int64_t codec_kept;  /* inputs that kept the open codec */
@@ -964,10 +964,13 @@ static int clip_run(milnce_decoder *d, const milnce_clip_spec *spec, milnce_fram
                 if ((ret = emit(d, &cs, cs.next, err)) < 0) goto end;
                 cs.next++;
             }
-            if (!cs.done) { /* cannot happen (r >= nslots); decode on from a clean state */
+            if (!cs.done) { /* not expected (tail_reached gives r >= nslots): an error, not a guess */
                 ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: clip ended early", d->in.name);
                 goto end;
             }
+            /* The packets after q were not decoded: counted as skipped so that clip_any decodes
+             * a damaged clip again without the shortcut (not in n_skipped, which counts packets
+             * sent with their non-reference frames discarded). */
             (*skipped)++;
             break;
         }

@@ -5,7 +5,7 @@
  * (callers run encoders in parallel) and bit-exact muxing, so the same frames and options give
  * the same bytes. The moov atom is moved to the front ("faststart"), so a reader that has only
  * the first part of the file, or reads it from memory, can start decoding at once; a key frame
- * comes at least every `gop` frames (default: one second). A third mode streams the MP4 (moov at
+ * comes exactly every `gop` frames (default: one second; no scene-cut key frames). A third mode streams the MP4 (moov at
  * the end) into a caller's seekable sink, for renditions whose length is not bounded.
  *
  * Frames are RGB24, H x W x 3 bytes with a row stride in bytes; W and H must be even. */

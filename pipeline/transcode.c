@@ -11,7 +11,6 @@
 #include "video_stream.h"
 
 typedef struct encode_state {
-    const char *path;
     const milnce_transcode_opts *o;
     const milnce_encode_sink *sink;
     int fps;
@@ -45,7 +44,7 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
     if (fps < 1 || fabs(o->fps - fps) > 1e-9)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "rendition fps must be a whole number, got %g", o->fps);
     milnce_video_stream *vs = NULL;
-    encode_state es = {.path = path, .o = o, .sink = sink, .fps = fps, .info = info, .err = err};
+    encode_state es = {.o = o, .sink = sink, .fps = fps, .info = info, .err = err};
     int ret = milnce_video_stream_open(&vs, path, lg, err);
     if (ret < 0) return ret;
     const milnce_video_info *vi = milnce_video_stream_info(vs);
