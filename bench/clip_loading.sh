@@ -7,7 +7,7 @@ set -euo pipefail
 N=${1:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${2:-$ROOT/build}
-TESTDATA=${MILNCE_TESTDATA:-$ROOT/../shared/testdata}
+TESTDATA=${MILNCE_TESTDATA:-$ROOT/tests/data}
 WORK=${MILNCE_BENCH_DIR:-/tmp/milnce-bench-video}
 PY=/usr/bin/python3
 mkdir -p "$WORK"

@@ -5,10 +5,10 @@
 #                                      default GOP: keyint 250, scene cuts) + AAC silence
 #   $CACHE/v${MIN}m/captions/bench${MIN}m.csv   a real HowTo100M caption file clipped to it
 #   $CACHE/v${MIN}m/videos.csv                  the list (video_path)
-# The video is real footage from ../shared/testdata/videos (7 clips, each scaled to fit
+# The video is real footage from tests/data/videos (7 clips, each scaled to fit
 # 640x360 and padded, concatenated: ~51 s) looped to the length by stream copy.
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TESTDATA=${MILNCE_TESTDATA:-$BENCH_ROOT/../shared/testdata}
+TESTDATA=${MILNCE_TESTDATA:-$BENCH_ROOT/tests/data}
 CACHE=${MILNCE_BENCH_CACHE:-/tmp/milnce-bench}
 CAPTIONS_SRC=$TESTDATA/howto100m/captions/Lyw91iVROTI.csv   # 260 lines over 1362 s
 

@@ -287,7 +287,8 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
     milnce_buf buf = {0};
     int seen_cue = 0, seen_arrow = 0, have_cue = 0, kind = BLK_NONE, ended_by_arrow = 0;
     size_t first_line = in->line;
-    if (milnce_buf_put(&buf, "", 0) < 0) return -1;
+    cue->id = NULL; /* owned here until BLK_CUE hands it over with the text */
+    if (milnce_buf_put(&buf, "", 0) < 0) goto nomem;
     for (;;) {
         size_t b, e;
         size_t this_line = in->line;
@@ -305,7 +306,7 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
                 cue_defaults(cue);
                 cue->id = buf.p;
                 buf.p = NULL; buf.n = buf.cap = 0;
-                if (milnce_buf_put(&buf, "", 0) < 0) return -1;
+                if (milnce_buf_put(&buf, "", 0) < 0) goto nomem;
                 cue->line_no = (int)this_line;
                 if (cue_timings(L, n, v, cue) < 0) {
                     free(cue->id);
@@ -335,8 +336,8 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
                     buf.n = 0; buf.p[0] = '\0';
                 }
             }
-            if (buf.n && milnce_buf_put(&buf, "\n", 1) < 0) return -1;
-            if (milnce_buf_put(&buf, L, n) < 0) return -1;
+            if (buf.n && milnce_buf_put(&buf, "\n", 1) < 0) goto nomem;
+            if (milnce_buf_put(&buf, L, n) < 0) goto nomem;
             prev_pos = in->pos;
             prev_line = in->line;
         }
@@ -368,6 +369,11 @@ static int collect_block(vin *in, int in_header, milnce_vtt *v, milnce_vtt_cue *
     }
     free(buf.p);
     return kind == BLK_STYLE ? BLK_STYLE : BLK_NONE;
+nomem:
+    free(buf.p);
+    free(cue->id);
+    cue->id = NULL;
+    return -1;
 }
 
 void milnce_vtt_free(milnce_vtt *v) {

@@ -28,8 +28,7 @@ static void on_stage(void *user, const char *name, double s) {
 
 typedef struct prog { int tty; double last; } prog;
 
-static void on_train(void *user, const void *pv) {
-    const milnce_train_progress *p = pv;
+static void on_train(void *user, const milnce_train_progress *p) {
     prog *s = user;
     if (s->tty) {
         fprintf(stderr, "\rdemo: train step %lld/%lld  loss %.3f  %.1f clips/s  data wait %.0f%%   ",

@@ -144,7 +144,7 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
         milnce_log(o->lg, MILNCE_LOG_INFO, "starting a new run in %s (old checkpoints in %s are replaced)", o->out_dir, dir);
     }
     milnce_train_opts to = {.cfg = &cfg, .cancel = o->cancel, .lg = o->lg,
-                            .progress = (void (*)(void *, const milnce_train_progress *))o->train_progress,
+                            .progress = o->train_progress,
                             .progress_user = o->train_progress_user};
     milnce_train_result tr;
     if ((ret = milnce_train_run(&to, &tr, err)) < 0) return milnce_error_prefix(err, "train");

@@ -13,6 +13,8 @@
 #include "error.h"
 #include "eval.h"
 
+struct milnce_train_progress; /* pipeline/train.h */
+
 typedef struct milnce_demo_opts {
     const char *out_dir;
     const milnce_config *cfg;  /* resolved (built-in + overrides) */
@@ -23,7 +25,7 @@ typedef struct milnce_demo_opts {
     void (*stage)(void *user, const char *name, double seconds); /* after each stage */
     void *stage_user;
     const volatile int *cancel;
-    void (*train_progress)(void *user, const void *p); /* milnce_train_progress */
+    void (*train_progress)(void *user, const struct milnce_train_progress *p); /* every train step */
     void *train_progress_user;
 } milnce_demo_opts;
 

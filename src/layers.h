@@ -10,9 +10,16 @@
  * argmax indices) into caller-owned buffers. Backward ACCUMULATES (`+=`) into every gradient,
  * the input gradient included, so one memset clears them and branches that share an input just
  * add up. A gradient pointer that is NULL is not computed (frozen weights, first-layer input).
- * No function allocates: scratch is passed in, sized by the matching `*_workspace_floats`.
- * Functions that can reject their arguments return 0 or a negative MILNCE_ERR_*; the others are
- * void. Threads: OpenBLAS inside the GEMMs, OpenMP for the rest; calls are re-entrant. */
+ * Scratch is passed in, sized by the matching `*_workspace_floats`; the exception is
+ * milnce_maxpool3d_forward, which mallocs its per-thread row buffers on every call (and returns
+ * MILNCE_ERR_NOMEM when that fails). Functions that can reject their arguments return 0 or a
+ * negative MILNCE_ERR_*; the others are void.
+ * Threads: OpenBLAS inside the GEMMs, OpenMP for the rest. The functions keep no state of their
+ * own, but they read process-wide settings at every call: omp_get_max_threads() (how work and
+ * per-thread scratch are split, hence the order of float sums) and OpenBLAS's thread count (a
+ * conv runs its units in parallel only when OpenBLAS is single-threaded). Results are the same
+ * for the same settings; a workspace sized under one setting stays valid under fewer threads.
+ * Two threads may call them at once only when neither changes those settings meanwhile. */
 #ifndef MILNCE_LAYERS_H
 #define MILNCE_LAYERS_H
 

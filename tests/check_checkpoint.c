@@ -541,6 +541,8 @@ START_TEST(test_rng) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("checkpoint");
+    tu_need_py("numpy torch"); /* convert_state_dict.py */
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("safetensors");
     tcase_set_timeout(tc, 300);

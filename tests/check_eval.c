@@ -533,4 +533,7 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(int argc, char **argv) { return tu_run(suite(), argc, argv); }
+int main(int argc, char **argv) {
+    tu_need_py("numpy");
+    return tu_run(suite(), argc, argv);
+}

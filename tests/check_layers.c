@@ -770,6 +770,7 @@ START_TEST(test_maxwords) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("layers");
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("reference");
     tcase_set_timeout(tc, 600);

@@ -262,6 +262,7 @@ START_TEST(test_properties_and_errors) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("loss");
     Suite *s = suite_create("loss");
     TCase *tc = tcase_create("milnce");
     tcase_set_timeout(tc, 300);

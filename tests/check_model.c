@@ -360,6 +360,7 @@ START_TEST(test_bad_config) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("model");
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("structure");
     tcase_add_test(tc, test_full_structure);

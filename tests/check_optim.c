@@ -177,6 +177,7 @@ START_TEST(test_frozen_range) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("optim");
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
     tcase_add_test(tc, test_matches_torch);

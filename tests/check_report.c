@@ -530,6 +530,7 @@ START_TEST(test_html_escape) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd("ffmpeg", "decodes the written images");
     Suite *s = suite_create("report");
     TCase *ti = tcase_create("image_write");
     tcase_add_test(ti, test_png_round_trip_exact);

@@ -102,6 +102,7 @@ START_TEST(test_empty_and_perfect) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("retrieval");
     Suite *s = suite_create("retrieval");
     TCase *tc = tcase_create("retrieval");
     tcase_add_test(tc, test_scores_match_numpy);

@@ -460,6 +460,7 @@ START_TEST(test_streamed_rollback) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd(tu_python(), "reads the shards with tarfile: tests/reference/read_shards.py");
     Suite *s = suite_create("shard");
     TCase *tc = tcase_create("shard");
     tcase_set_timeout(tc, 120);

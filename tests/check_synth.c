@@ -464,6 +464,8 @@ START_TEST(test_run_deterministic) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd("ffmpeg", "decodes the synthetic videos");
+    tu_need_cmd("ffprobe", "lists their key frames");
     av_log_set_level(AV_LOG_ERROR);
     Suite *s = suite_create("synth");
     TCase *enc = tcase_create("encode");

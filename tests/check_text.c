@@ -449,6 +449,7 @@ START_TEST(test_wordvec_malformed) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("text");
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("tokenizer");
     tcase_add_checked_fixture(tc, setup_texts, teardown_texts);

@@ -362,6 +362,7 @@ START_TEST(test_stream_bad_calls) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd(tu_python(), "reads the shards with tarfile: tests/reference/read_shards.py");
     av_log_set_level(AV_LOG_QUIET);
     Suite *s = suite_create("transcode");
     TCase *eq = tcase_create("equivalence");

@@ -717,6 +717,8 @@ START_TEST(test_fuzz_truncated_and_random) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd(tu_python(), "reads the CSVs with Python's csv module");
+    tu_need_cmd("ffmpeg", "muxes subtitle streams");
     Suite *s = suite_create("transcript");
     TCase *tc = tcase_create("readers");
     tcase_set_timeout(tc, 600);

@@ -578,6 +578,8 @@ START_TEST(test_commands) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd("ffmpeg", "the reference decoder");
+    tu_need_cmd("ffprobe", "the reference prober");
     av_log_set_level(AV_LOG_QUIET);
     Suite *s = suite_create("video");
     TCase *tc = tcase_create("video");

@@ -176,6 +176,7 @@ START_TEST(test_signature) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_cmd("node", "runs the W3C .js expectations; Debian package nodejs");
     Suite *s = suite_create("webvtt");
     TCase *tc = tcase_create("wpt");
     tcase_set_timeout(tc, 300);

@@ -204,6 +204,7 @@ START_TEST(test_symmetric_and_span_by_hand) {
 END_TEST
 
 int main(int argc, char **argv) {
+    tu_need_fixtures("window");
     Suite *s = suite_create("window");
     TCase *tc = tcase_create("reference");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -2,15 +2,14 @@
 # `milnce captions` on real HowTo100M caption files: cues, tokens, ids, bags and clip spans in its
 # JSON checked by Python (csv module, re.findall, a transcription of the reference window rule).
 set -euo pipefail
-BIN=${MILNCE_BIN:-build/milnce}
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-DATA=${MILNCE_TESTDATA:-../shared/testdata}
+. "$(dirname "$0")/lib.sh"
+need_py csv
 TMP=$(mktemp -d /tmp/milnce-e2e-captions-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 pass=0
 
 for f in 5vKzzqkTt-Q 2Mn5sVpFDTg kCqWcFokgoc; do
-  csv="$DATA/howto100m/captions/$f.csv"
+  csv="$TD/howto100m/captions/$f.csv"
   # A vocabulary of the file's most frequent words (ids = line numbers), made by Python.
   "$PY" - "$csv" "$TMP/vocab.txt" <<'PY'
 import collections, csv, re, sys
@@ -74,7 +73,7 @@ PY
 done
 
 # Other formats go through the same path: a YouTube VTT gives cues with tokens.
-"$BIN" captions "$DATA/subtitles/youtube/meow.en.vtt" --window nearest:2 > "$TMP/vtt.json" 2>/dev/null
+"$BIN" captions "$TD/subtitles/youtube/meow.en.vtt" --window nearest:2 > "$TMP/vtt.json" 2>/dev/null
 "$PY" -c "
 import json, re, sys
 o = json.load(open('$TMP/vtt.json'))
@@ -85,7 +84,7 @@ pass=$((pass + 1))
 
 # Usage errors exit 2, runtime errors 1, with a message naming the culprit.
 set +e
-"$BIN" captions "$DATA/howto100m/captions/2Mn5sVpFDTg.csv" --window wide:3 2> "$TMP/err"; rc=$?
+"$BIN" captions "$TD/howto100m/captions/2Mn5sVpFDTg.csv" --window wide:3 2> "$TMP/err"; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "wide:3" "$TMP/err" || { echo "FAIL: bad window: rc $rc: $(cat "$TMP/err")"; exit 1; }
 set +e
@@ -94,7 +93,7 @@ set -e
 [ $rc -eq 1 ] && grep -q "none.csv" "$TMP/err" || { echo "FAIL: missing file: rc $rc: $(cat "$TMP/err")"; exit 1; }
 printf 'a\n\nb\n' > "$TMP/bad_vocab.txt"
 set +e
-"$BIN" captions "$DATA/howto100m/captions/2Mn5sVpFDTg.csv" --vocab "$TMP/bad_vocab.txt" 2> "$TMP/err"; rc=$?
+"$BIN" captions "$TD/howto100m/captions/2Mn5sVpFDTg.csv" --vocab "$TMP/bad_vocab.txt" 2> "$TMP/err"; rc=$?
 set -e
 [ $rc -eq 1 ] && grep -q "bad_vocab.txt:2:" "$TMP/err" || { echo "FAIL: bad vocab: rc $rc: $(cat "$TMP/err")"; exit 1; }
 pass=$((pass + 3))

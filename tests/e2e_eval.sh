@@ -4,9 +4,8 @@
 # videos missing), on MSR-VTT layout, on the held-out shards; embed videos and sentences, read
 # back with numpy.
 set -euo pipefail
-BIN=${MILNCE_BIN:-build/milnce}
-TD=${MILNCE_TESTDATA:-../shared/testdata}
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/lib.sh"
+need_py numpy
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
 

@@ -2,8 +2,7 @@
 # Proof that training learns: on a synthetic corpus, a short run of the demo model brings the
 # MIL-NCE loss clearly below its starting value and the logged curve goes down.
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/lib.sh"
 W=$(mktemp -d /tmp/milnce-e2e-learn-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 "$BIN" synth --out "$W/syn" --videos 48 --eval-videos 1 --min-seconds 15 --max-seconds 20 --size 96x72 --fps 10 -q

@@ -10,10 +10,8 @@
 #  5. a re-run over changed inputs remakes exactly the shards they touch (and the vocabulary),
 #     and removes shards beyond a shorter list's end
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=${MILNCE_SOURCE_DIR:-$(pwd)}
-TD=$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")
+. "$(dirname "$0")/lib.sh"
+need_cmd ffprobe "decodes the shards' .mp4 members"
 W=$(mktemp -d /tmp/milnce-e2e-pre-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 pass=0

@@ -4,16 +4,14 @@
 # and the screenshot must be a real picture (not blank). The last screenshot is kept at
 # /tmp/milnce-report-screenshot.png for a human to look at.
 set -euo pipefail
-BIN=${MILNCE_BIN:-build/milnce}
-SRC=${MILNCE_SOURCE_DIR:-.}
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/lib.sh"
 CHROMIUM=${MILNCE_CHROMIUM:-/usr/bin/chromium}
 fail() { echo "FAIL: $*"; exit 1; }
 passed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 
-[ -x "$CHROMIUM" ] || fail "$CHROMIUM not found: install Debian's chromium (apt-get install -y --no-install-recommends chromium; scripts/setup.sh does it)"
-command -v ffmpeg >/dev/null || fail "ffmpeg command not found (the fixture grabs thumbnails with it)"
+need_cmd "$CHROMIUM" "renders the report headless (Debian package chromium)"
+need_cmd ffmpeg "the fixture grabs thumbnails with it"
 
 T=$(mktemp -d /tmp/milnce-e2e-report-XXXXXX)
 trap 'rm -rf "$T"' EXIT

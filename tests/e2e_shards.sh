@@ -4,9 +4,8 @@
 # members equal the video files and the narration, ffprobe decodes a video taken out of a shard,
 # and a second run with the same seed gives byte-identical files.
 set -euo pipefail
-BIN=${MILNCE_BIN:-build/milnce}
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=${MILNCE_SOURCE_DIR:-.}
+. "$(dirname "$0")/lib.sh"
+need_cmd ffprobe "counts the frames of the shards' .mp4 members"
 tmp=$(mktemp -d /tmp/milnce-e2e-shards-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 pass=0

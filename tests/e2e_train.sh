@@ -3,12 +3,11 @@
 #  1. resume: 3 steps + --resume to 6 gives bit-identical weights and losses to 6 straight steps
 #  2. kill -9 in the middle, --resume: same result again
 #  3. a NaN loss stops the run naming the step, and the last good checkpoint stays loadable
-#  4. MPI (when built with it): one SGD step on 2 ranks x 2 clips = one rank with 4 clips (1e-5)
+#  4. (MPI: tests/e2e_mpi.sh)
 #  5. bad config values and missing data are refused before any work, naming the key
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=${MILNCE_SOURCE_DIR:-$(pwd)}
+. "$(dirname "$0")/lib.sh"
+need_py numpy
 CMP="$PY $SRC/tests/reference/compare_checkpoints.py"
 W=$(mktemp -d /tmp/milnce-e2e-train-XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -70,8 +69,8 @@ ok "SIGTERM writes a checkpoint at step $last and exits cleanly"
 
 # 3c. word2vec vectors: loaded into the word table and kept frozen (weight decay included)
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/w2v" --set train.max_steps=3 --set train.weight_decay=0.1 \
-  --set "model.word2vec=$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")/wordvec/test_glove.txt" --set model.word_dim=50 --set model.freeze_words=true > "$W/w2v.log" 2>&1 || { cat "$W/w2v.log"; exit 1; }
-$PY - "$W/w2v/checkpoints/step-00000003.safetensors" "$W/sh/vocab.txt" "$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")/wordvec/test_glove.txt" <<'PY'
+  --set "model.word2vec=$TD/wordvec/test_glove.txt" --set model.word_dim=50 --set model.freeze_words=true > "$W/w2v.log" 2>&1 || { cat "$W/w2v.log"; exit 1; }
+$PY - "$W/w2v/checkpoints/step-00000003.safetensors" "$W/sh/vocab.txt" "$TD/wordvec/test_glove.txt" <<'PY'
 import json, struct, sys
 import numpy as np
 raw = open(sys.argv[1], "rb").read()
@@ -92,24 +91,7 @@ print("word table = GloVe rows after 3 steps with weight decay;", found, "of", l
 PY
 ok "word2vec vectors loaded and kept frozen"
 
-# 4. MPI: 2 ranks x 2 clips vs 1 rank x 4 clips, BatchNorm frozen
-if command -v mpirun >/dev/null && "$BIN" info | grep -q "built with MPI"; then
-  # SGD: the update is linear in the gradient (Adam's first step divides g by |g| and turns
-  # round-off in near-zero gradients into full-size steps), so equal weights mean equal gradients.
-  mpi=(--set train.freeze_bn=true --set train.optimizer=sgd --set train.momentum=0 --set train.lr=0.1 --set train.max_steps=1 --set train.warmup_steps=0 --set train.checkpoint_every=1 --set data.workers=1)
-  "$BIN" train "${common[@]}" "${mpi[@]}" --set "train.out_dir=$W/one" >/dev/null 2>&1
-  OMPI_MCA_plm_rsh_agent= mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" train "${common[@]}" "${mpi[@]}" --set "train.out_dir=$W/two" > "$W/mpi.log" 2>&1 || { cat "$W/mpi.log"; exit 1; }
-  $CMP --tol 1e-5 --skip optim. "$W/one/checkpoints/step-00000001.safetensors" "$W/two/checkpoints/step-00000001.safetensors"
-  $PY - "$W/one/log.jsonl" "$W/two/log.jsonl" <<'PY'
-import json, sys
-a, b = (json.loads(open(p).readline())["loss"] for p in sys.argv[1:3])
-print("loss 1 rank %.9g, 2 ranks %.9g" % (a, b))
-sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) else 1)
-PY
-  ok "2 MPI ranks x 2 clips = 1 rank x 4 clips (loss and weights within 1e-5)"
-else
-  echo "skip: MPI not built or mpirun missing"
-fi
+# 4. MPI: tests/e2e_mpi.sh
 
 # 5. refused before any work
 set +e

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 
-/* Path of a file under ../shared/testdata (env MILNCE_TESTDATA), in a static rotating buffer. */
+/* Path of a real test file under tests/data (env MILNCE_TESTDATA), in a static rotating buffer. */
 const char *tu_testdata(const char *rel);
 /* Path of a fixture written by tests/reference/<mod>_ref.py (env MILNCE_FIXTURES/<mod>/<name>). */
 const char *tu_fixture(const char *mod, const char *name);
@@ -15,6 +15,19 @@ const char *tu_tmpdir(void);
 const char *tu_bin(void);
 /* Path of Debian's python3 with torch and numpy (env MILNCE_PYTHON). */
 const char *tu_python(void);
+
+/* Honest skips. A suite that cannot run here calls these from main(), before tu_run(): they
+ * print the reason and exit 77 (CTest's SKIP_RETURN_CODE, set for every test). A missing tool
+ * or package (TU_NEED_TOOL) is a failure (exit 1) under CI=true, where scripts/setup.sh installed
+ * everything; a missing CPU feature (TU_NEED_HARDWARE) stays a skip. */
+typedef enum { TU_NEED_TOOL, TU_NEED_HARDWARE } tu_need_kind;
+void tu_skip(tu_need_kind kind, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* Skips unless the program is on PATH (or is an executable path); why = what it is needed for. */
+void tu_need_cmd(const char *prog, const char *why);
+/* Skips unless tu_python() imports each of the space-separated modules (e.g. "numpy torch"). */
+void tu_need_py(const char *modules);
+/* Skips unless tests/reference/<mod>_ref.py wrote its fixtures (it skips itself without torch). */
+void tu_need_fixtures(const char *mod);
 
 /* Max relative error max|a-b| / max(max|b|, floor) over n values. */
 double tu_rel_err(const float *a, const float *b, size_t n, double floor);

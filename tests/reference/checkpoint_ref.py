@@ -13,6 +13,9 @@ import argparse
 import os
 import sys
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy", "torch")
 import numpy as np
 import torch
 

@@ -11,6 +11,9 @@ gradients (gy is the upstream gradient)."""
 import argparse
 import os
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy", "torch")
 import numpy as np
 import torch
 import torch.nn as nn

@@ -10,6 +10,9 @@ built sets, mean over the batch; gradients from autograd. Writes for each case
 import argparse
 import os
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy", "torch")
 import numpy as np
 import torch
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Independent PyTorch reference for milnce's video encoder (S3D-G family) and text encoder.
 
-Written from /work/shared/DESIGN.md ("Video encoder S3D-G", "Text encoder"); parameter names are
-those of the published PyTorch model so a converted state_dict loads into milnce unchanged.
+Written from the reference repositories (antoine77340/S3D_HowTo100M s3dg.py: the S3D-G video
+encoder; antoine77340/MIL-NCE_HowTo100M: the Sentence_Embedding text encoder) and the README's
+"Training" section; parameter names are those of the published PyTorch model so a converted
+state_dict loads into milnce unchanged.
 
 Weights come from a counter-based generator (splitmix64 of seed, FNV-1a of the tensor name and
 the element index) that src/model.c implements bit for bit, so both sides can build identical
@@ -26,6 +28,9 @@ import math
 import os
 import sys
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy", "torch")
 import numpy as np
 import torch
 import torch.nn as nn

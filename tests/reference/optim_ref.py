@@ -12,6 +12,9 @@ import argparse
 import math
 import os
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy", "torch")
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR

@@ -7,10 +7,10 @@ write, with the layout documented in pipeline/report.h.
 - config.yaml: `milnce config` output when --milnce is given, else a short YAML;
 - log.jsonl: N steps of linear warm-up + cosine lr, a decaying noisy MIL-NCE loss (>= log 2),
   throughput and data-wait that settle after start-up, one NaN loss and one malformed line;
-- eval.json: YouCook2-like metrics, example queries taken from the shared YouCook2-style caption
+- eval.json: YouCook2-like metrics, example queries taken from the real YouCook2-style caption
   file, one with an injected <script>;
-- thumbs/*.jpg: 160x90 frames of the shared test videos, grabbed with the ffmpeg command (a
-  lavfi test pattern when a video is missing).
+- thumbs/*.jpg: 160x90 frames of the real test videos (tests/data), grabbed with the ffmpeg
+  command (a lavfi test pattern when a video is missing).
 """
 import argparse
 import csv
@@ -21,8 +21,10 @@ import random
 import subprocess
 import sys
 
+import testenv
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-TESTDATA = os.environ.get("MILNCE_TESTDATA", os.path.join(HERE, "..", "..", "..", "shared", "testdata"))
+TESTDATA = testenv.data_dir()
 VIDEOS = ["flower.mp4", "chaplin.mp4", "kinetics_clip.mp4", "flipping_a_pancake.mkv", "friday.mp4",
           "stream-of-water.mp4", "ucf101_clip.avi", "carphone_pristine.mp4", "fire2.mp4", "realshort.mp4"]
 

@@ -1,5 +1,5 @@
-"""Independent numpy implementation of the retrieval metrics (DESIGN.md): writes score matrices,
-embeddings and the expected ranks/metrics that tests/check_retrieval.c compares against.
+"""Independent numpy implementation of the retrieval metrics (README, "Evaluation"): writes score
+matrices, embeddings and the expected ranks/metrics that tests/check_retrieval.c compares against.
 
 rank_i = 1 + #{j : S[i, j] > S[i, i]} (ties do not count against the query);
 R@K = 100 * mean(rank <= K); median = numpy.median; mean = numpy.mean."""
@@ -7,6 +7,9 @@ import argparse
 import json
 import os
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy")
 import numpy as np
 
 

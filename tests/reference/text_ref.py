@@ -25,6 +25,9 @@ import struct
 import sys
 import unicodedata
 
+import testenv  # exits 77 (a CTest skip) when a module below is missing
+
+testenv.need("numpy")
 import numpy as np
 
 WORD = re.compile(r"[\w']+")
@@ -108,7 +111,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    data = os.environ.get("MILNCE_TESTDATA", "../shared/testdata")
+    data = testenv.data_dir()
     os.makedirs(os.path.join(args.out, "wordvec"), exist_ok=True)
 
     caps = caption_texts(data)

@@ -21,6 +21,8 @@ import glob
 import json
 import os
 
+import testenv
+
 
 def nearest(start, end, a, K):
     # Same loop as the reference, written over plain lists.
@@ -76,7 +78,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    data = os.environ.get("MILNCE_TESTDATA", "../shared/testdata")
+    data = testenv.data_dir()
     files = sorted(glob.glob(os.path.join(data, "howto100m", "captions", "*.csv")))
     assert len(files) == 40, "expected the 40 HowTo100M caption files, found %d" % len(files)
     out = []
