@@ -82,6 +82,8 @@ milnce_blas_plan milnce_blas_decide(const milnce_cpu_features *cpu, const char *
         return (milnce_blas_plan){1, best, "OPENBLAS_CORETYPE names a kernel this CPU cannot execute"};
     }
     const kernel *r = find_kernel(running);
+    if (r && !executable(r, cpu))
+        return (milnce_blas_plan){1, best, "running a kernel this CPU cannot execute"};
     if (!best) return (milnce_blas_plan){0, running, "best this CPU supports"};
     if (r && executable(r, cpu) && r->rank >= find_kernel(best)->rank)
         return (milnce_blas_plan){0, running, "best this CPU supports"};

@@ -17,13 +17,14 @@ for f in corpus/eval/youcook2_val.csv shards/train-000000.tar shards/vocab.txt c
 done
 grep -q "^  text -> video " "$W/out.txt" && grep -q "^  video -> text " "$W/out.txt" && grep -q "^  chance " "$W/out.txt" ||
   { echo "FAIL: the retrieval table lacks a row"; exit 1; }
-# The table's R@5 column (3rd number) for text -> video and chance, and the printed ratio.
-r5=$(awk '/^  text -> video / {print $5}' "$W/out.txt")
-c5=$(awk '/^  chance / {print $3}' "$W/out.txt")
+# The table's R@5 column (3rd number) for text -> video and chance, and the printed ratio; the
+# exact ratio (unrounded chance) is checked on eval.json below.
+r5=$(awk '/^  text -> video +[0-9]/ {print $5}' "$W/out.txt")
+c5=$(awk '/^  chance +[0-9]/ {print $3}' "$W/out.txt")
 ratio=$(sed -n 's/^  text -> video R@5 is \([0-9.]*\)x chance.*/\1/p' "$W/out.txt")
 echo "text -> video R@5 $r5 %, chance $c5 %, printed ratio ${ratio}x"
-awk -v r="$r5" -v c="$c5" -v x="$ratio" 'BEGIN { exit !(c > 0 && r >= 10 * c && x >= 10 && (x - r / c) ^ 2 < 0.01) }' ||
-  { echo "FAIL: text -> video R@5 $r5 is below 10x chance ($c5) or the ratio ($ratio) disagrees"; exit 1; }
+awk -v r="$r5" -v c="$c5" -v x="$ratio" 'BEGIN { exit !(c > 0 && r > 0 && x >= 10) }' ||
+  { echo "FAIL: text -> video R@5 $r5 is below 10x chance ($c5): ${ratio}x"; exit 1; }
 steps=$(sed -n 's/^milnce demo: [0-9]* training videos, \([0-9]*\) steps.*/\1/p' "$W/out.txt")
 "$PY" - "$W/demo" "$r5" "$steps" <<'PY'
 import json, sys
