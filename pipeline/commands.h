@@ -25,6 +25,13 @@ int milnce_cmd_synth(int argc, char **argv);
 int milnce_cmd_eval(int argc, char **argv);
 int milnce_cmd_embed(int argc, char **argv);
 
+/* Test-only entry points: `milnce train` with faults injected, reached through the test driver
+ * tests/hooks/milnce_testhooks.c (not installed), never through the shipped command. */
+typedef struct milnce_train_test_hooks {
+    long long nan_step; /* make the loss of this step (1-based) NaN; 0 = never */
+} milnce_train_test_hooks;
+int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks *hooks);
+
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);
 
