@@ -5,6 +5,7 @@
  * not what is measured), zero grads, backward, one Adam update (src/optim.h). infer: eval-mode
  * forward only. One warm-up iteration is not timed. Prints one line of results and the time per
  * kind of layer of the last iteration, conv with its GFLOP/s. */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
+    openblas_set_num_threads(1); /* as the command does (pipeline/main.c) */
     if (argc < 8) {
         fprintf(stderr, "usage: %s train|infer WIDTH T H W B ITERS [s2d]\n", argv[0]);
         return 2;

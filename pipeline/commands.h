@@ -4,6 +4,8 @@
 #ifndef MILNCE_COMMANDS_H
 #define MILNCE_COMMANDS_H
 
+#include <signal.h>
+
 enum { MILNCE_EXIT_OK = 0, MILNCE_EXIT_ERROR = 1, MILNCE_EXIT_USAGE = 2 };
 
 typedef struct milnce_command {
@@ -37,7 +39,7 @@ int milnce_wants_help(int argc, char **argv);
 
 /* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
  * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
-const volatile int *milnce_stop_on_signals(void);
+const volatile sig_atomic_t *milnce_stop_on_signals(void);
 
 /* A logger for library warnings that prints "milnce <cmd>: warning: ..." to stderr. */
 #include "error.h"
