@@ -5,7 +5,6 @@
  * not what is measured), zero grads, backward, one Adam update (src/optim.h). infer: eval-mode
  * forward only. One warm-up iteration is not timed. Prints one line of results and the time per
  * kind of layer of the last iteration, conv with its GFLOP/s. */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,13 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
-    openblas_set_num_threads(1); /* as the command does (pipeline/main.c) */
     if (argc < 8) {
         fprintf(stderr, "usage: %s train|infer WIDTH T H W B ITERS [s2d]\n", argv[0]);
         return 2;
     }
     int train = strcmp(argv[1], "train") == 0;
     milnce_model_cfg cfg = {.with_video = 1, .with_text = 0};
+    cfg.ctx.blas_single_passes = 1; /* as training does (pipeline/train.c) */
     cfg.video = milnce_s3dg_default_cfg();
     cfg.video.width = (float)atof(argv[2]);
     cfg.video.T = atoi(argv[3]), cfg.video.H = atoi(argv[4]), cfg.video.W = atoi(argv[5]);

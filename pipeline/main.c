@@ -1,5 +1,4 @@
 /* milnce: the command. One table of subcommands; `milnce --help` prints it. */
-#include <cblas.h>
 #include <libavutil/log.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +31,6 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
-    /* The model's layers run on their own OpenMP threads, one single-threaded GEMM per work
-     * unit (include/milnce/context.h); OpenBLAS's own threads would spin beside them. The count
-     * is process-wide, so the command, which owns the process, sets it; the library never does. */
-    openblas_set_num_threads(1);
     /* FFmpeg's own chatter (x264 statistics, demuxer notes) is process-wide state, so the
      * command sets it: errors only, unless MILNCE_FFMPEG_LOG=1. Library code reports through
      * milnce_logger. */

@@ -1,7 +1,7 @@
 #include "milnce/context.h"
 
 milnce_ctx milnce_ctx_default(void) {
-    milnce_ctx c = {0, MILNCE_SIMD_AUTO, NULL, {NULL, NULL}};
+    milnce_ctx c = {0, MILNCE_SIMD_AUTO, 0, NULL, {NULL, NULL}};
     return c;
 }
 

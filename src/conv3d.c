@@ -10,10 +10,11 @@
  *    sit side by side, (K, nb*Po), so one GEMM covers them; the result (c_out, nb*Po) is
  *    scattered back to (nb, c_out, Po).
  * A 1x1x1 stride-1 unpadded conv needs no vol2col: the input plane is the column matrix.
- * Threads: units run in parallel on omp_get_max_threads() OpenMP threads (the model's count,
- * src/omp_scope.h), each with a GEMM per unit and its own slice of the workspace. The GEMMs
- * are fastest with OpenBLAS single-threaded (the program's choice, include/milnce/context.h):
- * OpenBLAS's threads spinning next to OpenMP's take the cores from each other. Backward
+ * Threads: when OpenBLAS runs single-threaded (the program's setting, or the model's for the
+ * duration of a pass, include/milnce/context.h) units run in parallel on omp_get_max_threads()
+ * OpenMP threads (the model's count, src/omp_scope.h), each with single-threaded GEMMs and its
+ * own slice of the workspace; otherwise units run one after another and OpenBLAS threads the
+ * GEMMs. Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
  * parallelises over whole samples (their input-gradient halos overlap) and reduces private
  * weight-gradient copies. */
 #include <cblas.h>
@@ -93,11 +94,12 @@ static int make_plan(plan *p, const milnce_conv3d_cfg *c, int B, int T, int H, i
     return 0;
 }
 
-/* Threads of the units: the caller's count, at most the count the workspace was sized for. */
+/* Threads of the units: the caller's count, at most the count the workspace was sized for, when
+ * OpenBLAS is single-threaded (else one unit after another, OpenBLAS threading each GEMM). */
 static int par_threads(const plan *p) {
     int n = omp_get_max_threads();
     if (n > p->nthreads) n = p->nthreads;
-    return n > 1 ? n : 1;
+    return (n > 1 && openblas_get_num_threads() == 1) ? n : 1;
 }
 
 static int use_direct(const milnce_conv3d_cfg *c) {

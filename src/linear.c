@@ -1,9 +1,9 @@
 /* Linear: out (N, OC) = in (N, IC) w^T + b, w (OC, IC) as torch.nn.Linear.
  *
- * Large GEMMs are split over the caller's OpenMP threads (omp_get_max_threads(), the model's
- * count, src/omp_scope.h), each a single-threaded GEMM (see src/conv3d.c): forward and the
- * input gradient by rows of N, the weight gradient by rows of OC, so no two threads write the
- * same output. */
+ * When OpenBLAS runs single-threaded (see src/conv3d.c) large GEMMs are split over the
+ * caller's OpenMP threads (omp_get_max_threads(), the model's count, src/omp_scope.h): forward
+ * and the input gradient by rows of N, the weight gradient by rows of OC, so no two threads
+ * write the same output. */
 #include <cblas.h>
 #include <omp.h>
 
@@ -11,7 +11,7 @@
 
 static int split_threads(long work) {
     int n = omp_get_max_threads();
-    return (n > 1 && work > (1L << 20)) ? n : 1;
+    return (n > 1 && openblas_get_num_threads() == 1 && work > (1L << 20)) ? n : 1;
 }
 
 /* [lo, hi) of the i-th of n near-equal parts of [0, len) */

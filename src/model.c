@@ -19,6 +19,7 @@ int milnce_model_create(milnce_model **out, const milnce_model_cfg *cfg, milnce_
     if (!m) return milnce_error_set(err, MILNCE_ERR_NOMEM, "model");
     m->cfg = *cfg;
     m->threads = m->cfg.video.threads = cfg->ctx.threads > 0 ? cfg->ctx.threads : omp_get_max_threads();
+    m->cfg.video.blas_single = cfg->ctx.blas_single_passes;
     int ret = 0;
     if (cfg->with_video)
         ret = milnce_s3dg_create(&m->video, &m->cfg.video, "", &m->ptab, &m->btab, err);

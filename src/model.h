@@ -21,10 +21,11 @@
 
 typedef struct milnce_model_cfg {
     int with_video, with_text; /* either encoder may be left out (embedding one modality) */
-    milnce_s3dg_cfg video;     /* video.threads is taken from ctx */
+    milnce_s3dg_cfg video;     /* video.threads and video.blas_single are taken from ctx */
     milnce_text_cfg text;
-    milnce_ctx ctx;            /* the model uses ctx.threads: OpenMP threads of every forward
-                                  and backward, 0 = the creating thread's omp_get_max_threads() */
+    milnce_ctx ctx;            /* the model uses ctx.threads (OpenMP threads of every forward
+                                  and backward, 0 = the creating thread's omp_get_max_threads())
+                                  and ctx.blas_single_passes */
 } milnce_model_cfg;
 
 /* Both encoders at their defaults (full S3D-G 16x224x224, released text module). */

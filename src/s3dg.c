@@ -5,6 +5,7 @@
  * of an Inception block feeds four branches) add up because every layer backward accumulates. */
 #include "s3dg.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -433,8 +434,20 @@ static int P_of(const tensor *t) { return t->T * t->H * t->W; }
 
 /* The layers parallelise their own work units on s->cfg.threads OpenMP threads, each with
  * single-threaded GEMMs (src/conv3d.c): the encoder's GEMMs are small. The count is the calling
- * thread's OpenMP setting for the duration of a pass (src/omp_scope.h); OpenBLAS's own thread
- * count is process-wide and left alone (include/milnce/context.h: the program sets it to 1). */
+ * thread's OpenMP setting for the duration of a pass (src/omp_scope.h). OpenBLAS's thread count
+ * is process-wide: left alone, unless the caller asked (cfg.blas_single) for it to be 1 during
+ * the pass and restored after. Returns the count to restore (0: nothing to restore). */
+static int blas_single_begin(const milnce_s3dg *s) {
+    if (!s->cfg.blas_single) return 0;
+    const int n = openblas_get_num_threads();
+    if (n <= 1 || s->cfg.threads <= 1) return 0;
+    openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int n) {
+    if (n > 1) openblas_set_num_threads(n);
+}
 
 int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, const float *clip,
                         int B, int train, const float **emb, const float **mix,
@@ -447,6 +460,7 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
     for (int k = 0; k < K_COUNT; k++) s->t_fwd[k] = 0;
     int ret = 0;
     const int omp_prev = milnce_omp_scope_enter(s->cfg.threads);
+    const int blas_threads = blas_single_begin(s);
     for (int i = 0; i < s->n_nodes && ret >= 0; i++) {
         node *n = &s->nodes[i];
         const tensor *ti = &s->tens[n->in[0]];
@@ -500,6 +514,7 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
         }
         s->t_fwd[kind] += now_s() - t0;
     }
+    blas_single_end(blas_threads);
     milnce_omp_scope_leave(omp_prev);
     if (ret < 0) return milnce_error_set(err, ret, "s3dg forward: %s", milnce_strerror(ret));
     s->last_B = B, s->last_train = train, s->have_forward = 1;
@@ -537,6 +552,7 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
     s->t_bwd[K_OTHER] += now_s() - t0;
     ret = 0;
     const int omp_prev = milnce_omp_scope_enter(s->cfg.threads);
+    const int blas_threads = blas_single_begin(s);
     for (int i = s->n_nodes - 1; i >= 0 && ret >= 0; i--) {
         node *n = &s->nodes[i];
         tensor *ti = &s->tens[n->in[0]];
@@ -592,6 +608,7 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
         }
         s->t_bwd[kind] += now_s() - t0;
     }
+    blas_single_end(blas_threads);
     milnce_omp_scope_leave(omp_prev);
     if (ret < 0) return milnce_error_set(err, ret, "s3dg backward: %s", milnce_strerror(ret));
     return 0;

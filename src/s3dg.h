@@ -30,6 +30,8 @@ typedef struct milnce_s3dg_cfg {
     int max_batch;      /* largest B of a forward call (activations are sized for it) */
     int threads;        /* OpenMP threads of forward and backward; 0 = the creating thread's
                            omp_get_max_threads() (resolved at create, milnce_s3dg_get_cfg) */
+    int blas_single;    /* 1: OpenBLAS single-threaded during each pass, its count restored
+                           after (process-wide: milnce_ctx.blas_single_passes) */
 } milnce_s3dg_cfg;
 
 /* Full S3D-G, no space-to-depth stem, 16 x 224 x 224, E 512, max_batch 1, threads 0. */
@@ -49,8 +51,8 @@ int milnce_s3dg_feat_dim(const milnce_s3dg *s); /* F */
 /* Floats of activations (and of their gradients, when allocated) held by the context. */
 size_t milnce_s3dg_activation_floats(const milnce_s3dg *s);
 
-/* Threads: the layers run on cfg.threads OpenMP threads, one single-threaded GEMM per work unit
- * (fastest with OpenBLAS itself single-threaded; include/milnce/context.h). Nothing
+/* Threads: the layers run on cfg.threads OpenMP threads, one single-threaded GEMM per work unit,
+ * when OpenBLAS is single-threaded (include/milnce/context.h). Unless cfg.blas_single, nothing
  * process-wide is changed: two encoders can run in two threads at once.
  *
  * Forward of B <= max_batch clips. train != 0: BatchNorm uses batch statistics and updates the

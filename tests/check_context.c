@@ -5,7 +5,9 @@
  *    and every output, gradient and running statistic equals, bit for bit, what each model
  *    computes alone; the same with both at 2 threads (4 threads on the cores at once);
  *  - a model pass leaves the caller's OpenMP thread count and OpenBLAS's thread count as they
- *    were;
+ *    were (also with blas_single_passes, which switches OpenBLAS to one thread during a pass);
+ * The program makes OpenBLAS single-threaded once, as context.h asks of programs that run
+ * several models at once.
  *  - two decoders with different SIMD levels decode in two threads at once, each giving the
  *    bytes it gives alone, and the AVX2 and SSE2 conversions agree.
  * Timings of the model runs (alone one after the other, and together) are printed. */
@@ -189,6 +191,17 @@ START_TEST(test_threads_from_context) {
     run_job(&b);
     ck_assert_int_eq(b.omp_after, 1);
     omp_set_num_threads(prev);
+    /* blas_single_passes: OpenBLAS at 2 threads outside the passes, 1 inside, 2 after; the same
+     * forward as with OpenBLAS at 1 thread throughout. */
+    job c = make_job("A3", 2, 5, 0.25f, 0, 8, 32, 2);
+    c.steps = 1, c.cfg.ctx.blas_single_passes = 1;
+    openblas_set_num_threads(2);
+    run_job(&c);
+    ck_assert_int_eq(c.blas_after, 2);
+    openblas_set_num_threads(1);
+    ck_assert_msg(c.ret >= 0, "%s", c.err.msg);
+    ck_assert_msg(!memcmp(a.emb, c.emb, a.n_emb * sizeof(float)), "blas_single_passes changes the forward");
+    job_free(&c);
     ck_assert_msg(a.ret >= 0 && b.ret >= 0, "%s %s", a.err.msg, b.err.msg);
     ck_assert_msg(!memcmp(a.emb, b.emb, a.n_emb * sizeof(float)), "forward depends on the thread count");
     ck_assert_msg(!memcmp(a.text, b.text, a.n_text * sizeof(float)), "text forward depends on the thread count");
@@ -285,5 +298,6 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_two_models_two_threads);
     tcase_add_test(tc, test_two_decoders_two_simd_levels);
     suite_add_tcase(s, tc);
+    openblas_set_num_threads(1);
     return tu_run(s, argc, argv);
 }

@@ -8,10 +8,12 @@
  * each computes exactly what it computes alone (tests/check_context.c).
  *
  * What the library does not decide: OpenBLAS's thread count is process-wide, so the library
- * never changes it. The model's layers run their GEMMs on `threads` OpenMP threads of their own,
- * one single-threaded GEMM per work unit, so a program that runs models should make OpenBLAS
- * single-threaded once at start (openblas_set_num_threads(1) or OPENBLAS_NUM_THREADS=1; the
- * `milnce` command does). Results do not depend on it, only the speed does. */
+ * leaves it alone (unless blas_single_passes asks otherwise). The model's layers split their
+ * work over `threads` OpenMP threads, one single-threaded GEMM per work unit, when OpenBLAS runs
+ * single-threaded; with a multi-threaded OpenBLAS they leave the threading to OpenBLAS (two
+ * thread pools spinning on the same cores take them from each other). So a program that runs
+ * several models at once makes OpenBLAS single-threaded once at start
+ * (openblas_set_num_threads(1) or OPENBLAS_NUM_THREADS=1). */
 #ifndef MILNCE_PUBLIC_CONTEXT_H
 #define MILNCE_PUBLIC_CONTEXT_H
 
@@ -35,6 +37,14 @@ typedef struct milnce_ctx {
      * The weight gradients are summed per thread, so a backward's last bits depend on it. */
     int threads;
     int simd; /* MILNCE_SIMD_* */
+    /* 1: a model makes OpenBLAS single-threaded for the duration of each of its forward and
+     * backward passes and gives OpenBLAS its thread count back after; other GEMMs (text encoder,
+     * loss, retrieval) keep OpenBLAS's threads. That is a process-wide switch, so it is only for
+     * a program that runs one model at a time and owns the process: the training and evaluation
+     * stages ask for it (milnce_train_model_cfg), which keeps their results bit-identical to
+     * earlier versions (OpenBLAS rounds differently with threads). 0 (the default): nothing
+     * process-wide is touched; set OpenBLAS to one thread once instead. */
+    int blas_single_passes;
     /* Set to non-zero (from a signal handler, another thread) to ask long work to stop at its
      * next safe point (a finished checkpoint, shard or batch) with MILNCE_ERR_INTERRUPTED.
      * NULL: never cancelled. */

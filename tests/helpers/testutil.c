@@ -1,6 +1,5 @@
 #include "testutil.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +58,6 @@ double tu_rel_err(const float *a, const float *b, size_t n, double floor) {
 
 int tu_run(Suite *s, int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
-    openblas_set_num_threads(1); /* as the command does (pipeline/main.c) */
     if (!getenv("MILNCE_FFMPEG_LOG")) av_log_set_level(AV_LOG_ERROR); /* as the command does */
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

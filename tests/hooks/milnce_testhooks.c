@@ -2,7 +2,6 @@
  * Built beside the command, never installed: the shipped binary reads no test switches.
  *
  *   milnce_testhooks [--nan-step N] train ARGS...   milnce train ARGS with step N's loss NaN */
-#include <cblas.h>
 #include <libavutil/log.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
-    openblas_set_num_threads(1); /* as pipeline/main.c */
     if (!getenv("MILNCE_FFMPEG_LOG")) av_log_set_level(AV_LOG_ERROR);
     milnce_train_test_hooks th = {0};
     int i = 1;
