@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     printf("OpenBLAS kernel %s, %d OpenMP threads; sgemm 1536^3 peak %.1f GFLOP/s\n",
            milnce_blas_core(), omp_get_max_threads(), sgemm_peak());
+    openblas_set_num_threads(1); /* the layers' GEMMs, as in the command (pipeline/main.c) */
     double tf = 0, tb = 0;
     if (!strcmp(which, "small") || !strcmp(which, "all")) {
         printf("-- S3D-G width 0.25, 16x64x64, B=32\n");

@@ -9,11 +9,11 @@ cd "$(dirname "$0")/.."
 which=${1:-all}
 iters=${2:-3}
 build=${BUILD:-build}
-cmake --build "$build" --target milnce_lib -j2 >/dev/null
+cmake --build "$build" --target milnce_cli -j2 >/dev/null
 exe="$build/train_step_milnce"
 # shellcheck disable=SC2046
-gcc -std=c11 -O2 -D_GNU_SOURCE -Isrc -Iio -Ipipeline bench/train_step_milnce.c \
-    "$build/libmilnce.a" $(pkg-config --libs openblas) -fopenmp -lm -o "$exe"
+gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -Iio -Ipipeline bench/train_step_milnce.c \
+    "$build/libmilnce_cli.a" "$build/libmilnce.a" $(pkg-config --libs openblas) -fopenmp -lm -o "$exe"
 py=/usr/bin/python3
 export OMP_NUM_THREADS=2
 ratio() { # milnce-line torch-line

@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
     }
     int train = strcmp(argv[1], "train") == 0;
     milnce_model_cfg cfg = {.with_video = 1, .with_text = 0};
+    cfg.ctx.blas_single_passes = 1; /* as training does (pipeline/train.c) */
     cfg.video = milnce_s3dg_default_cfg();
     cfg.video.width = (float)atof(argv[2]);
     cfg.video.T = atoi(argv[3]), cfg.video.H = atoi(argv[4]), cfg.video.W = atoi(argv[5]);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "milnce/context.h"
 
 #define MILNCE_VIDEO_MAX_STREAMS 16
 
@@ -159,10 +160,12 @@ void milnce_decoder_set_skip(milnce_decoder *d, int enable);
  * pixels. For tests. */
 void milnce_decoder_set_fast_crop(milnce_decoder *d, int enable);
 
-/* Process-wide: enable = 0 makes the float conversion of every decoder use its SSE2 path even
- * on an AVX2 CPU (tests compare the two; MILNCE_NO_AVX2=1 in the environment does the same).
- * Returns whether the AVX2 path is in use afterwards. */
-int milnce_video_use_avx2(int enable);
+/* The instruction set this decoder's uint8 -> float conversion may use (milnce_ctx.simd,
+ * include/milnce/context.h): MILNCE_SIMD_AUTO (the default: AVX2 when the CPU has it) or
+ * MILNCE_SIMD_SSE2 / MILNCE_SIMD_AVX2 as a ceiling. Both paths give the same floats (tests
+ * compare them). Returns 1 when the AVX2 path is in use, 0 when not, MILNCE_ERR_INVALID for an
+ * unknown level. Kept by milnce_decoder_reuse_memory. */
+int milnce_decoder_set_simd(milnce_decoder *d, int simd);
 
 void milnce_decoder_free(milnce_decoder **d);
 

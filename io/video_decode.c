@@ -28,7 +28,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +83,7 @@ struct milnce_decoder {
     int skip_in_span;    /* ... and the codec makes one frame per packet with the packet's pts */
     int fast_crop;       /* convert only the region around the crop block when the frame needs no resize */
     int light;           /* opened without stream-info probing */
+    int simd;            /* MILNCE_SIMD_* allowed for the float conversion (its context's) */
     AVCodecParameters *dec_par; /* what dec was opened for */
     int64_t codec_kept;  /* inputs that kept the open codec */
     int64_t n_decoded, n_skipped;
@@ -598,39 +598,40 @@ __attribute__((target("avx2"))) static int rgb_row_avx2(float *ro, float *go, fl
     return x;
 }
 
-static int avx2_ok;
-static atomic_int avx2_off;
+/* Constants, filled once in the process (the masks and what the CPU runs); which path a
+ * decoder takes is its own setting (d->simd). */
+static int cpu_avx2;
 static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
 
 static void avx2_init(void) {
     rgb8_masks_init();
-    /* MILNCE_NO_AVX2 forces the SSE2 path (tests compare both). */
-    avx2_ok = __builtin_cpu_supports("avx2") && !getenv("MILNCE_NO_AVX2");
-}
-
-static int use_avx2(void) {
-    pthread_once(&avx2_once, avx2_init);
-    return avx2_ok && !avx2_off;
+    cpu_avx2 = __builtin_cpu_supports("avx2");
 }
 #endif
 
-int milnce_video_use_avx2(int enable) {
+static int use_avx2(const milnce_decoder *d) {
 #if defined(MILNCE_RGB_AVX2)
-    avx2_off = !enable;
-    return use_avx2();
+    pthread_once(&avx2_once, avx2_init);
+    return cpu_avx2 && (d->simd == MILNCE_SIMD_AUTO || d->simd >= MILNCE_SIMD_AVX2);
 #else
-    (void)enable;
+    (void)d;
     return 0;
 #endif
+}
+
+int milnce_decoder_set_simd(milnce_decoder *d, int simd) {
+    if (!d || simd < MILNCE_SIMD_AUTO || simd > MILNCE_SIMD_AVX2) return MILNCE_ERR_INVALID;
+    d->simd = simd;
+    return use_avx2(d);
 }
 
 /* (rows, W, 3) uint8 -> three float planes (H, W) in [0, 1], optionally mirrored; rows of the
  * source are ls bytes apart. */
 static void rgb_to_planes(float *r, float *g, float *b, const uint8_t *src, ptrdiff_t ls, int W, int H,
-                          int flip) {
+                          int flip, int avx2) {
     const float k = 1.0f / 255.0f;
-#if defined(MILNCE_RGB_AVX2)
-    const int avx2 = use_avx2();
+#if !defined(MILNCE_RGB_AVX2)
+    (void)avx2;
 #endif
     for (int y = 0; y < H; y++) {
         const uint8_t *row = src + (ptrdiff_t)y * ls;
@@ -686,7 +687,7 @@ static int convert(milnce_decoder *d, clip_state *cs, const AVFrame *f, int64_t 
         size_t plane = (size_t)cs->W * cs->H, cstride = (size_t)cs->T * plane;
         float *po = cs->fdst + (size_t)idx * plane;
         if (plain) {
-            rgb_to_planes(po, po + cstride, po + 2 * cstride, blk, stride, cs->W, cs->H, cs->flip);
+            rgb_to_planes(po, po + cstride, po + 2 * cstride, blk, stride, cs->W, cs->H, cs->flip, use_avx2(d));
             return 0;
         }
         const float k = 1.0f / 255.0f;

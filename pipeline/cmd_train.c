@@ -36,7 +36,9 @@ static void progress(void *user, const milnce_train_progress *p) {
     }
 }
 
-int milnce_cmd_train(int argc, char **argv) {
+int milnce_cmd_train(int argc, char **argv) { return milnce_cmd_train_hooked(argc, argv, NULL); }
+
+int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks *hooks) {
     if (milnce_wants_help(argc, argv)) {
         help();
         return MILNCE_EXIT_OK;
@@ -73,8 +75,7 @@ int milnce_cmd_train(int argc, char **argv) {
     prog ps = {isatty(2), -1e9};
     milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
-    const char *nan_step = getenv("MILNCE_TEST_NAN_STEP"); /* for the test of the NaN stop */
-    if (nan_step) o.inject_nan_step = atoll(nan_step);
+    if (hooks) o.inject_nan_step = hooks->nan_step;
     milnce_train_result r;
     int ret = milnce_train_run(&o, &r, &err);
     milnce_dist_finalize(&d);

@@ -23,14 +23,14 @@ milnce_logger milnce_stderr_logger(const char *cmd) {
     return lg;
 }
 
-static volatile int stop_flag; /* the command's process-wide state, set from a signal handler */
+static volatile sig_atomic_t stop_flag; /* the command's process-wide state, set from a signal handler */
 
 static void on_stop_signal(int sig) {
     (void)sig;
     stop_flag = 1;
 }
 
-const volatile int *milnce_stop_on_signals(void) {
+const volatile sig_atomic_t *milnce_stop_on_signals(void) {
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     return &stop_flag;

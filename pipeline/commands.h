@@ -4,6 +4,8 @@
 #ifndef MILNCE_COMMANDS_H
 #define MILNCE_COMMANDS_H
 
+#include <signal.h>
+
 enum { MILNCE_EXIT_OK = 0, MILNCE_EXIT_ERROR = 1, MILNCE_EXIT_USAGE = 2 };
 
 typedef struct milnce_command {
@@ -25,12 +27,19 @@ int milnce_cmd_synth(int argc, char **argv);
 int milnce_cmd_eval(int argc, char **argv);
 int milnce_cmd_embed(int argc, char **argv);
 
+/* Test-only entry points: `milnce train` with faults injected, reached through the test driver
+ * tests/hooks/milnce_testhooks.c (not installed), never through the shipped command. */
+typedef struct milnce_train_test_hooks {
+    long long nan_step; /* make the loss of this step (1-based) NaN; 0 = never */
+} milnce_train_test_hooks;
+int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks *hooks);
+
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);
 
 /* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
  * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
-const volatile int *milnce_stop_on_signals(void);
+const volatile sig_atomic_t *milnce_stop_on_signals(void);
 
 /* A logger for library warnings that prints "milnce <cmd>: warning: ..." to stderr. */
 #include "error.h"

@@ -9,6 +9,8 @@
 #ifndef MILNCE_DEMO_H
 #define MILNCE_DEMO_H
 
+#include <signal.h>
+
 #include "config.h"
 #include "error.h"
 #include "eval.h"
@@ -24,7 +26,7 @@ typedef struct milnce_demo_opts {
     const milnce_logger *lg;
     void (*stage)(void *user, const char *name, double seconds); /* after each stage */
     void *stage_user;
-    const volatile int *cancel;
+    const volatile sig_atomic_t *cancel;
     void (*train_progress)(void *user, const struct milnce_train_progress *p); /* every train step */
     void *train_progress_user;
 } milnce_demo_opts;

@@ -32,6 +32,7 @@
 #ifndef MILNCE_PREPROCESS_H
 #define MILNCE_PREPROCESS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +62,7 @@ typedef struct milnce_preprocess_opts {
     int overlap;             /* MILNCE_OVERLAP_* for HowTo100M rolling lines */
     const char *encoding_fallbacks; /* iconv names tried for non-UTF-8 subtitles */
     int keep_complete;       /* keep complete shards whatever their recorded inputs */
-    const volatile int *cancel; /* set non-zero (e.g. by a signal) to stop after the shard in progress */
+    const volatile sig_atomic_t *cancel; /* set non-zero (e.g. by a signal) to stop after the shard in progress */
     const struct milnce_logger *lg;
     void (*progress)(void *user, const milnce_preprocess_progress *p);
     void *progress_user;

@@ -28,6 +28,9 @@ static double now_s(void) {
 
 void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, milnce_model_cfg *m) {
     *m = milnce_model_default_cfg();
+    /* Training and evaluation run one model per process: OpenBLAS single-threaded during its
+     * passes only, as in earlier versions (same numerics; include/milnce/context.h). */
+    m->ctx.blas_single_passes = 1;
     m->with_video = m->with_text = 1;
     m->video.width = (float)cfg->model.width;
     m->video.space_to_depth = cfg->model.space_to_depth;

@@ -13,6 +13,7 @@
 #ifndef MILNCE_TRAIN_H
 #define MILNCE_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -29,7 +30,7 @@ typedef struct milnce_train_opts {
     const milnce_config *cfg;
     const milnce_dist *dist;
     int resume;
-    const volatile int *cancel; /* non-zero: checkpoint and stop */
+    const volatile sig_atomic_t *cancel; /* non-zero: checkpoint and stop */
     const struct milnce_logger *lg;
     void (*progress)(void *user, const milnce_train_progress *p);
     void *progress_user;

@@ -10,10 +10,11 @@
  *    sit side by side, (K, nb*Po), so one GEMM covers them; the result (c_out, nb*Po) is
  *    scattered back to (nb, c_out, Po).
  * A 1x1x1 stride-1 unpadded conv needs no vol2col: the input plane is the column matrix.
- * Threads: when OpenBLAS runs single-threaded (the S3D-G encoder sets that around its forward
- * and backward passes, s3dg.c) units run in parallel under OpenMP, each with single-threaded GEMMs and its own
- * slice of the workspace; otherwise units run one after another and OpenBLAS threads the GEMMs.
- * Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
+ * Threads: when OpenBLAS runs single-threaded (the program's setting, or the model's for the
+ * duration of a pass, include/milnce/context.h) units run in parallel on omp_get_max_threads()
+ * OpenMP threads (the model's count, src/omp_scope.h), each with single-threaded GEMMs and its
+ * own slice of the workspace; otherwise units run one after another and OpenBLAS threads the
+ * GEMMs. Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
  * parallelises over whole samples (their input-gradient halos overlap) and reduces private
  * weight-gradient copies. */
 #include <cblas.h>
@@ -93,7 +94,8 @@ static int make_plan(plan *p, const milnce_conv3d_cfg *c, int B, int T, int H, i
     return 0;
 }
 
-/* Units run in parallel only with a single-threaded OpenBLAS (see the top of the file). */
+/* Threads of the units: the caller's count, at most the count the workspace was sized for, when
+ * OpenBLAS is single-threaded (else one unit after another, OpenBLAS threading each GEMM). */
 static int par_threads(const plan *p) {
     int n = omp_get_max_threads();
     if (n > p->nthreads) n = p->nthreads;

@@ -1,8 +1,9 @@
 /* Linear: out (N, OC) = in (N, IC) w^T + b, w (OC, IC) as torch.nn.Linear.
  *
- * When OpenBLAS runs single-threaded (the command's setting, see src/conv3d.c) the GEMMs are
- * split over OpenMP threads: forward and the input gradient by rows of N, the weight gradient
- * by rows of OC, so no two threads write the same output. */
+ * When OpenBLAS runs single-threaded (see src/conv3d.c) large GEMMs are split over the
+ * caller's OpenMP threads (omp_get_max_threads(), the model's count, src/omp_scope.h): forward
+ * and the input gradient by rows of N, the weight gradient by rows of OC, so no two threads
+ * write the same output. */
 #include <cblas.h>
 #include <omp.h>
 

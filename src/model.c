@@ -1,12 +1,15 @@
 #include "model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "omp_scope.h"
+
 milnce_model_cfg milnce_model_default_cfg(void) {
     milnce_model_cfg c = {.with_video = 1, .with_text = 1, .video = milnce_s3dg_default_cfg(),
-                          .text = milnce_text_default_cfg()};
+                          .text = milnce_text_default_cfg(), .ctx = milnce_ctx_default()};
     return c;
 }
 
@@ -15,9 +18,11 @@ int milnce_model_create(milnce_model **out, const milnce_model_cfg *cfg, milnce_
     milnce_model *m = calloc(1, sizeof *m);
     if (!m) return milnce_error_set(err, MILNCE_ERR_NOMEM, "model");
     m->cfg = *cfg;
+    m->threads = m->cfg.video.threads = cfg->ctx.threads > 0 ? cfg->ctx.threads : omp_get_max_threads();
+    m->cfg.video.blas_single = cfg->ctx.blas_single_passes;
     int ret = 0;
     if (cfg->with_video)
-        ret = milnce_s3dg_create(&m->video, &cfg->video, "", &m->ptab, &m->btab, err);
+        ret = milnce_s3dg_create(&m->video, &m->cfg.video, "", &m->ptab, &m->btab, err);
     if (ret >= 0 && cfg->with_text)
         ret = milnce_text_create(&m->text, &cfg->text, "text_module.", &m->ptab, err);
     if (ret >= 0) {
@@ -164,10 +169,16 @@ int milnce_model_video_backward(milnce_model *m, const float *d_emb, const float
 int milnce_model_text_forward(milnce_model *m, const int32_t *ids, int B, const float **out,
                               milnce_error *err) {
     if (!m->text) return milnce_error_set(err, MILNCE_ERR_INVALID, "model has no text encoder");
-    return milnce_text_forward(m->text, m->params, ids, B, out, err);
+    const int prev = milnce_omp_scope_enter(m->threads);
+    int ret = milnce_text_forward(m->text, m->params, ids, B, out, err);
+    milnce_omp_scope_leave(prev);
+    return ret;
 }
 
 int milnce_model_text_backward(milnce_model *m, const float *d_out, milnce_error *err) {
     if (!m->text) return milnce_error_set(err, MILNCE_ERR_INVALID, "model has no text encoder");
-    return milnce_text_backward(m->text, m->params, m->grads, d_out, err);
+    const int prev = milnce_omp_scope_enter(m->threads);
+    int ret = milnce_text_backward(m->text, m->params, m->grads, d_out, err);
+    milnce_omp_scope_leave(prev);
+    return ret;
 }

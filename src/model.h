@@ -14,14 +14,18 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "milnce/context.h"
 #include "params.h"
 #include "s3dg.h"
 #include "text_model.h"
 
 typedef struct milnce_model_cfg {
     int with_video, with_text; /* either encoder may be left out (embedding one modality) */
-    milnce_s3dg_cfg video;
+    milnce_s3dg_cfg video;     /* video.threads and video.blas_single are taken from ctx */
     milnce_text_cfg text;
+    milnce_ctx ctx;            /* the model uses ctx.threads (OpenMP threads of every forward
+                                  and backward, 0 = the creating thread's omp_get_max_threads())
+                                  and ctx.blas_single_passes */
 } milnce_model_cfg;
 
 /* Both encoders at their defaults (full S3D-G 16x224x224, released text module). */
@@ -36,9 +40,11 @@ typedef struct milnce_model {
     float *buffers;          /* (btab.total) */
     milnce_s3dg *video;      /* NULL without video */
     milnce_text *text;       /* NULL without text */
+    int threads;             /* cfg.ctx.threads resolved at create */
 } milnce_model;
 
-/* Builds the tables, allocates the zeroed blocks and both encoders' contexts. */
+/* Builds the tables, allocates the zeroed blocks and both encoders' contexts. Two models work
+ * in two threads at once with the results each gives alone (nothing process-wide changes). */
 int milnce_model_create(milnce_model **out, const milnce_model_cfg *cfg, milnce_error *err);
 void milnce_model_free(milnce_model **m);
 

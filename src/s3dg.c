@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "layers.h"
+#include "omp_scope.h"
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
@@ -372,7 +373,11 @@ int milnce_s3dg_create(milnce_s3dg **out, const milnce_s3dg_cfg *cfg, const char
     s->cfg = *cfg;
     s->prefix = prefix ? prefix : "";
     s->params = params, s->buffers = buffers, s->err = err;
+    /* The workspaces are sized for the pass's thread count. */
+    const int omp_prev = milnce_omp_scope_enter(cfg->threads);
+    s->cfg.threads = omp_get_max_threads();
     int ret = build(s);
+    milnce_omp_scope_leave(omp_prev);
     if (ret >= 0) {
         s->ws = alloc_floats(s->ws_n);
         s->gws = alloc_floats(s->gws_n);
@@ -427,14 +432,15 @@ size_t milnce_s3dg_activation_floats(const milnce_s3dg *s) {
 
 static int P_of(const tensor *t) { return t->T * t->H * t->W; }
 
-/* The layers parallelise their own work units on OpenMP threads, each with single-threaded
- * GEMMs (src/conv3d.c): the encoder's GEMMs are small, and OpenBLAS's threads spinning next to
- * OpenMP's take the cores from each other (a quarter of a training step's cycles went to
- * sched_yield). So OpenBLAS runs single-threaded for the duration of a forward or backward and
- * gets its thread count back after. Returns the count to restore (0: nothing to restore). */
-static int blas_single_begin(void) {
+/* The layers parallelise their own work units on s->cfg.threads OpenMP threads, each with
+ * single-threaded GEMMs (src/conv3d.c): the encoder's GEMMs are small. The count is the calling
+ * thread's OpenMP setting for the duration of a pass (src/omp_scope.h). OpenBLAS's thread count
+ * is process-wide: left alone, unless the caller asked (cfg.blas_single) for it to be 1 during
+ * the pass and restored after. Returns the count to restore (0: nothing to restore). */
+static int blas_single_begin(const milnce_s3dg *s) {
+    if (!s->cfg.blas_single) return 0;
     const int n = openblas_get_num_threads();
-    if (n <= 1 || omp_get_max_threads() <= 1) return 0;
+    if (n <= 1 || s->cfg.threads <= 1) return 0;
     openblas_set_num_threads(1);
     return n;
 }
@@ -453,7 +459,8 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
     s->have_forward = 0;
     for (int k = 0; k < K_COUNT; k++) s->t_fwd[k] = 0;
     int ret = 0;
-    const int blas_threads = blas_single_begin();
+    const int omp_prev = milnce_omp_scope_enter(s->cfg.threads);
+    const int blas_threads = blas_single_begin(s);
     for (int i = 0; i < s->n_nodes && ret >= 0; i++) {
         node *n = &s->nodes[i];
         const tensor *ti = &s->tens[n->in[0]];
@@ -508,6 +515,7 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
         s->t_fwd[kind] += now_s() - t0;
     }
     blas_single_end(blas_threads);
+    milnce_omp_scope_leave(omp_prev);
     if (ret < 0) return milnce_error_set(err, ret, "s3dg forward: %s", milnce_strerror(ret));
     s->last_B = B, s->last_train = train, s->have_forward = 1;
     if (emb) *emb = s->tens[s->t_emb].x;
@@ -543,7 +551,8 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
     if (d_mix) memcpy(s->tens[s->t_mix].dx, d_mix, sizeof(float) * (size_t)B * s->feat);
     s->t_bwd[K_OTHER] += now_s() - t0;
     ret = 0;
-    const int blas_threads = blas_single_begin();
+    const int omp_prev = milnce_omp_scope_enter(s->cfg.threads);
+    const int blas_threads = blas_single_begin(s);
     for (int i = s->n_nodes - 1; i >= 0 && ret >= 0; i--) {
         node *n = &s->nodes[i];
         tensor *ti = &s->tens[n->in[0]];
@@ -600,6 +609,7 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
         s->t_bwd[kind] += now_s() - t0;
     }
     blas_single_end(blas_threads);
+    milnce_omp_scope_leave(omp_prev);
     if (ret < 0) return milnce_error_set(err, ret, "s3dg backward: %s", milnce_strerror(ret));
     return 0;
 }

@@ -28,9 +28,13 @@ typedef struct milnce_s3dg_cfg {
     int emb_dim;        /* E, 512 */
     int T, H, W;        /* input clip size */
     int max_batch;      /* largest B of a forward call (activations are sized for it) */
+    int threads;        /* OpenMP threads of forward and backward; 0 = the creating thread's
+                           omp_get_max_threads() (resolved at create, milnce_s3dg_get_cfg) */
+    int blas_single;    /* 1: OpenBLAS single-threaded during each pass, its count restored
+                           after (process-wide: milnce_ctx.blas_single_passes) */
 } milnce_s3dg_cfg;
 
-/* Full S3D-G, no space-to-depth stem, 16 x 224 x 224, E 512, max_batch 1. */
+/* Full S3D-G, no space-to-depth stem, 16 x 224 x 224, E 512, max_batch 1, threads 0. */
 milnce_s3dg_cfg milnce_s3dg_default_cfg(void);
 
 typedef struct milnce_s3dg milnce_s3dg;
@@ -47,9 +51,9 @@ int milnce_s3dg_feat_dim(const milnce_s3dg *s); /* F */
 /* Floats of activations (and of their gradients, when allocated) held by the context. */
 size_t milnce_s3dg_activation_floats(const milnce_s3dg *s);
 
-/* Threads: the layers run on OpenMP threads with single-threaded GEMMs; forward and backward
- * set OpenBLAS to one thread while they run and restore its count after (so they must not run
- * concurrently with other BLAS work in the process that wants OpenBLAS's threads).
+/* Threads: the layers run on cfg.threads OpenMP threads, one single-threaded GEMM per work unit,
+ * when OpenBLAS is single-threaded (include/milnce/context.h). Unless cfg.blas_single, nothing
+ * process-wide is changed: two encoders can run in two threads at once.
  *
  * Forward of B <= max_batch clips. train != 0: BatchNorm uses batch statistics and updates the
  * running statistics in `buffers`; train == 0: running statistics.

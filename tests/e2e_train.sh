@@ -45,7 +45,7 @@ ok "kill -9 + resume = uninterrupted, bit for bit"
 
 # 3. NaN stop
 set +e
-out=$(MILNCE_TEST_NAN_STEP=3 "$BIN" train "${common[@]}" --set "train.out_dir=$W/nan" --set train.max_steps=6 --set train.checkpoint_every=1 2>&1)
+out=$("$(dirname "$BIN")/milnce_testhooks" --nan-step 3 train "${common[@]}" --set "train.out_dir=$W/nan" --set train.max_steps=6 --set train.checkpoint_every=1 2>&1)
 rc=$?
 set -e
 [ $rc -eq 1 ] || { echo "FAIL: NaN run exited $rc"; echo "$out"; exit 1; }
