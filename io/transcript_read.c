@@ -9,6 +9,7 @@
 
 #include "caption_clean.h"
 #include "transcript_internal.h"
+#include "video_list.h"
 
 void milnce_transcript_opts_default(milnce_transcript_opts *o) {
     memset(o, 0, sizeof *o);
@@ -47,8 +48,6 @@ const char *milnce_caption_format_name(milnce_caption_format fmt) {
 }
 
 milnce_caption_format milnce_caption_format_guess(const char *path) {
-    static const char *media[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mka", "ts",
-                                  "mpg", "mpeg", "flv", "ogv", "3gp", "mks"};
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');
     if (!dot) return MILNCE_CAPTIONS_AUTO;
@@ -58,8 +57,7 @@ milnce_caption_format milnce_caption_format_guess(const char *path) {
     if (!strcasecmp(e, "srt")) return MILNCE_CAPTIONS_SRT;
     if (!strcasecmp(e, "vtt") || !strcasecmp(e, "webvtt")) return MILNCE_CAPTIONS_VTT;
     if (!strcasecmp(e, "sbv")) return MILNCE_CAPTIONS_SBV;
-    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++)
-        if (!strcasecmp(e, media[i])) return MILNCE_CAPTIONS_EMBEDDED;
+    if (milnce_media_ext(e) != MILNCE_MEDIA_NONE) return MILNCE_CAPTIONS_EMBEDDED;
     return MILNCE_CAPTIONS_AUTO;
 }
 

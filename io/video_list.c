@@ -9,7 +9,17 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-static const char *video_exts[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mpg", "mpeg", "flv", "ts", NULL};
+const char *const milnce_video_exts[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mpg", "mpeg",
+                                         "flv", "ts",  "ogv", "3gp", NULL};
+
+int milnce_media_ext(const char *ext) {
+    static const char *const other[] = {"mka", "mks", NULL};
+    for (int i = 0; milnce_video_exts[i]; i++)
+        if (strcasecmp(ext, milnce_video_exts[i]) == 0) return MILNCE_MEDIA_VIDEO;
+    for (int i = 0; other[i]; i++)
+        if (strcasecmp(ext, other[i]) == 0) return MILNCE_MEDIA_OTHER;
+    return MILNCE_MEDIA_NONE;
+}
 
 int milnce_video_id_check(const char *id, milnce_error *err) {
     size_t n = strlen(id);
@@ -155,9 +165,7 @@ static int is_file(const char *p) {
 static int has_video_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    for (int i = 0; video_exts[i]; i++)
-        if (strcasecmp(dot + 1, video_exts[i]) == 0) return 1;
-    return 0;
+    return milnce_media_ext(dot + 1) == MILNCE_MEDIA_VIDEO;
 }
 
 /* The stem of a path: last component without its last extension. */
@@ -256,11 +264,11 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
         } else if (cid >= 0 && (size_t)cid < c.nfields && *c.fields[cid]) {
             snprintf(id, sizeof id, "%s", c.fields[cid]);
             if (milnce_video_id_check(id, &e) == 0) {
-                for (int k = 0; video_exts[k] && !p; k++) {
-                    snprintf(full, sizeof full, "%s/%s.%s", root, id, video_exts[k]);
+                for (int k = 0; milnce_video_exts[k] && !p; k++) {
+                    snprintf(full, sizeof full, "%s/%s.%s", root, id, milnce_video_exts[k]);
                     if (is_file(full)) p = full;
                     else if (ctask >= 0 && (size_t)ctask < c.nfields) {
-                        snprintf(full, sizeof full, "%s/%s/%s.%s", root, c.fields[ctask], id, video_exts[k]);
+                        snprintf(full, sizeof full, "%s/%s/%s.%s", root, c.fields[ctask], id, milnce_video_exts[k]);
                         if (is_file(full)) p = full;
                     }
                 }

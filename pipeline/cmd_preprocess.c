@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "dist.h"
 #include "preprocess.h"
 #include "transcript.h"
 
@@ -62,17 +63,6 @@ static void progress(void *user, const milnce_preprocess_progress *p) {
                     (long long)p->done, (long long)p->total, rate, (long long)p->skipped, eta);
         }
     }
-}
-
-static int env_int(const char *const *names, int *out) {
-    for (int i = 0; names[i]; i++) {
-        const char *v = getenv(names[i]);
-        if (v && *v) {
-            *out = atoi(v);
-            return 1;
-        }
-    }
-    return 0;
 }
 
 int milnce_cmd_preprocess(int argc, char **argv) {
@@ -161,12 +151,10 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     o.vocab_min_count = cfg.model.vocab_min_count;
     o.overlap = (dedupe || cfg.data.dedupe) ? MILNCE_OVERLAP_DEDUPE : MILNCE_OVERLAP_KEEP;
     if (idx < 0 && num < 0) {
-        static const char *ranks[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
-        static const char *sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS", NULL};
-        int r, n;
-        if (env_int(ranks, &r) && env_int(sizes, &n) && n > 0) {
-            idx = r;
-            num = n;
+        milnce_launcher l = milnce_launcher_detect();
+        if (l.rank >= 0 && l.world > 0) {
+            idx = l.rank;
+            num = l.world;
         }
     }
     o.shard_index = idx < 0 ? 0 : idx;

@@ -102,17 +102,15 @@ static int id_unsafe(const char *id) {
     return 0;
 }
 
-static const char *const VIDEO_EXTS[] = {"mp4", "mkv", "webm", "mov", "avi", NULL};
-
 /* <root>/<id>.<ext>, <root>/<task>/<id>.<ext>, or <root>/<id> when the id carries its extension;
  * malloc'ed, or NULL when none exists. */
 static char *resolve_video(const char *root, const char *task, const char *id) {
     char p[4400];
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && (!task || id_unsafe(task))) break;
-        for (int e = 0; VIDEO_EXTS[e]; e++) {
-            if (pass == 0) snprintf(p, sizeof p, "%s/%s.%s", root, id, VIDEO_EXTS[e]);
-            else snprintf(p, sizeof p, "%s/%s/%s.%s", root, task, id, VIDEO_EXTS[e]);
+        for (int e = 0; milnce_video_exts[e]; e++) {
+            if (pass == 0) snprintf(p, sizeof p, "%s/%s.%s", root, id, milnce_video_exts[e]);
+            else snprintf(p, sizeof p, "%s/%s/%s.%s", root, task, id, milnce_video_exts[e]);
             if (is_file(p)) return strdup(p);
         }
     }
@@ -282,7 +280,7 @@ static int open_item(const eval_set *s, const eval_item *it, const milnce_logger
         return milnce_decoder_open_memory(dec, d, sz, name, lg, err);
     }
     if (!it->path)
-        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no file <id>.{mp4,mkv,webm,mov,avi} under eval.video_root (or its <task>/ folder)");
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no file <id>.<video extension> under eval.video_root (or its <task>/ folder)");
     return milnce_decoder_open(dec, it->path, lg, err);
 }
 

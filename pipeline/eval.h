@@ -26,7 +26,7 @@
  * ## Inputs (eval.format)
  *   youcook2  CSV with header columns end,start,task,text,video_id (any order, extra columns
  *             ignored); video at <eval.video_root>/<video_id>.<ext> or
- *             <eval.video_root>/<task>/<video_id>.<ext>, ext in mp4, mkv, webm, mov, avi.
+ *             <eval.video_root>/<task>/<video_id>.<ext>, ext in milnce_video_exts (video_list.h).
  *   msrvtt    CSV key,vid_key,video_id,sentence; the clip is the whole video
  *             (<eval.video_root>/<video_id>.<ext>).
  *   shards    eval.csv names a folder of held-out shards (or one .tar): every sentence of every
