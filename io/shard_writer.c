@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 #define BLOCK 512
 #define USTAR_NAME_MAX 100

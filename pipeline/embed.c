@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "eval.h"
 #include "npy.h"
 #include "video_list.h"

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "cues.h"
 #include "input_identity.h"
 #include "shard.h"

@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "image_write.h"
 
 #define THUMB_MAX_BYTES (4u << 20)
@@ -197,47 +197,13 @@ static void note(rctx *c, const char *fmt, ...) {
     c->st.warnings++;
 }
 
-/* Reads a whole file of at most max bytes. 1 = read, 0 = absent, < 0 = error (noted). */
-static int slurp(rctx *c, const char *path, size_t max, uint8_t **data, size_t *size, int *truncated) {
-    *data = NULL;
-    *size = 0;
-    if (truncated) *truncated = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t cap = 65536, n = 0;
-    uint8_t *d = malloc(cap + 1);
-    while (d) {
-        if (n == cap) {
-            if (cap >= max) break;
-            cap = cap * 2 > max ? max : cap * 2;
-            uint8_t *t = realloc(d, cap + 1);
-            if (!t) {
-                free(d);
-                d = NULL;
-                break;
-            }
-            d = t;
-        }
-        size_t k = fread(d + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    int more = d && n == max && fgetc(f) != EOF;
-    int bad = ferror(f);
-    fclose(f);
-    if (!d || bad) {
-        free(d);
-        return -1;
-    }
-    if (truncated) *truncated = more;
-    else if (more) {
-        free(d);
-        return -2;
-    }
-    d[n] = 0;
-    *data = d;
-    *size = n;
-    return 1;
+/* Reads a whole file of at most max bytes. 1 = read, 0 = absent, -2 = larger than max (unless
+ * truncated is given: then its first max bytes and *truncated = 1), -1 = unreadable. */
+static int slurp(const char *path, size_t max, uint8_t **data, size_t *size, int *truncated) {
+    char *d = NULL;
+    int ret = milnce_read_file(path, max, &d, size, truncated, NULL);
+    *data = (uint8_t *)d;
+    return ret == 0 ? 1 : ret == MILNCE_ERR_NOTFOUND ? 0 : ret == MILNCE_ERR_RANGE ? -2 : -1;
 }
 
 /* ---------------------------------------------------------------- log.jsonl */
@@ -802,7 +768,7 @@ static void render_thumb(rctx *c, sb *b, json_t *jt, const char *alt, size_t alt
         else if (!real_dir || strncmp(real_file, real_dir, dl) != 0 || real_file[dl] != '/')
             why = "refused (outside the run folder)";
         else {
-            int r = slurp(c, real_file, THUMB_MAX_BYTES, &data, &n, NULL);
+            int r = slurp(real_file, THUMB_MAX_BYTES, &data, &n, NULL);
             if (r == 0) why = "missing";
             else if (r == -2) why = "refused (larger than 4 MiB)";
             else if (r < 0) why = "unreadable";
@@ -954,7 +920,7 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
 
     /* Inputs. */
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    int rc = slurp(&c, path, CONFIG_MAX_BYTES, &cfg, &cfg_n, &cfg_trunc);
+    int rc = slurp(path, CONFIG_MAX_BYTES, &cfg, &cfg_n, &cfg_trunc);
     if (rc < 0) note(&c, "config.yaml: could not be read");
     c.st.has_config = rc > 0;
     if (cfg_trunc) note(&c, "config.yaml: longer than 1 MiB; the first 1 MiB is shown");

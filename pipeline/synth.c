@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "shard.h"
 #include "synth_render.h"
 #include "video_encode.h"
@@ -155,23 +155,6 @@ static void video_id(char *out, size_t cap, int split, int i) {
     snprintf(out, cap, "%s_%05d", split == MILNCE_SYNTH_EVAL ? "eval" : "vid", i);
 }
 
-static int mkdir_p(const char *path, milnce_error *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "path too long: %.64s...", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return milnce_error_set(err, MILNCE_ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
-
 typedef struct synth_ctx {
     const milnce_synth_opts *o;
     const milnce_logger *lg;
@@ -281,23 +264,6 @@ static int write_json(const char *path, json_t *j, milnce_error *err) {
     return ret < 0 ? ret : 0;
 }
 
-static int read_all(const char *path, uint8_t **data, size_t *n, milnce_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !(*data = malloc((size_t)st.st_size + 1))) {
-        fclose(f);
-        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: cannot read", path);
-    }
-    *n = fread(*data, 1, (size_t)st.st_size, f);
-    fclose(f);
-    if (*n != (size_t)st.st_size) {
-        free(*data);
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: short read", path);
-    }
-    return 0;
-}
-
 /* The lists, the ground truth, the eval captions and (optionally) the shards: all from the
  * scripts, which are cheap to rebuild. */
 static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, milnce_error *err) {
@@ -332,10 +298,10 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
                 }
             }
             if (w && split == MILNCE_SYNTH_TRAIN) {
-                uint8_t *mp4 = NULL;
+                char *mp4 = NULL;
                 size_t n = 0;
                 snprintf(path, sizeof path, "%s/train/videos/%s.mp4", o->out, id);
-                if ((ret = read_all(path, &mp4, &n, err)) < 0) goto end;
+                if ((ret = milnce_read_file(path, 0, &mp4, &n, NULL, err)) < 0) goto end;
                 json_t *sent = json_array();
                 for (int k = 0; k < v.nlines; k++)
                     json_array_append_new(sent, json_pack("{s:f, s:f, s:s}", "start", v.lines[k].start, "end",
@@ -418,7 +384,7 @@ int milnce_synth_run(const milnce_synth_opts *o, const milnce_logger *lg, milnce
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         if (d == 4 && !o->shard) continue;
         snprintf(path, sizeof path, "%s%s", o->out, dirs[d]);
-        if ((ret = mkdir_p(path, err)) < 0) return ret;
+        if ((ret = milnce_mkdirs(path, err)) < 0) return ret;
     }
     synth_ctx c;
     memset(&c, 0, sizeof c);
