@@ -284,8 +284,8 @@ static int cmp_row(const void *a, const void *b) {
 
 /* 1 = read, 0 = absent, < 0 = out of memory. */
 static int read_log(rctx *c, logdata *L) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/log.jsonl", c->dir);
+    char path[MILNCE_PATH_MAX];
+    if (milnce_path(path, sizeof path, NULL, "%s/log.jsonl", c->dir) < 0) return 0; /* absent: noted by the caller */
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char *line = NULL, *clean = NULL;
@@ -754,13 +754,14 @@ static void render_thumb(rctx *c, sb *b, json_t *jt, const char *alt, size_t alt
     const char *why = NULL;
     uint8_t *data = NULL;
     size_t n = 0;
-    char path[4200], *real_dir = NULL, *real_file = NULL;
+    char path[MILNCE_PATH_MAX], *real_dir = NULL, *real_file = NULL;
     milnce_image_format fmt = MILNCE_IMAGE_AUTO;
     if (!rel || !*rel) why = "no thumbnail";
     else if (rel[0] == '/' || strstr(rel, "..") || strlen(rel) > 1024 || strlen(rel) != json_string_length(jt))
         why = "refused (outside the run folder)";
+    else if (milnce_path(path, sizeof path, NULL, "%s/%s", c->dir, rel) < 0)
+        why = "path too long";
     else {
-        snprintf(path, sizeof path, "%s/%s", c->dir, rel);
         real_dir = realpath(c->dir, NULL);
         real_file = realpath(path, NULL);
         size_t dl = real_dir ? strlen(real_dir) : 0;
@@ -916,10 +917,10 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
     uint8_t *cfg = NULL;
     size_t cfg_n = 0;
     int ret = 0, cfg_trunc = 0;
-    char path[4200];
+    char path[MILNCE_PATH_MAX];
 
     /* Inputs. */
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/config.yaml", run_dir)) < 0) goto end;
     int rc = slurp(path, CONFIG_MAX_BYTES, &cfg, &cfg_n, &cfg_trunc);
     if (rc < 0) note(&c, "config.yaml: could not be read");
     c.st.has_config = rc > 0;
@@ -930,7 +931,7 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
         goto end;
     }
     c.st.has_log = rc > 0;
-    snprintf(path, sizeof path, "%s/eval.json", run_dir);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/eval.json", run_dir)) < 0) goto end;
     FILE *ef = fopen(path, "r");
     if (ef) {
         fclose(ef);
@@ -1039,10 +1040,11 @@ end:
 
 int milnce_report_write(const char *run_dir, const char *out_path, const milnce_report_opts *o,
                         milnce_report_stats *stats, const milnce_logger *lg, milnce_error *err) {
-    char def[4200];
+    char def[MILNCE_PATH_MAX];
     if (!out_path) {
         if (!run_dir) return milnce_error_set(err, MILNCE_ERR_INVALID, "report: no run folder");
-        snprintf(def, sizeof def, "%s/report.html", run_dir);
+        int ret = milnce_path(def, sizeof def, err, "%s/report.html", run_dir);
+        if (ret < 0) return ret;
         out_path = def;
     }
     char *html = NULL;
