@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileutil.h"
 #include "eval.h"
+#include "fileutil.h"
 #include "npy.h"
 #include "video_list.h"
 

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileutil.h"
 #include "cues.h"
+#include "fileutil.h"
 #include "input_identity.h"
 #include "shard.h"
 #include "tokenizer.h"
