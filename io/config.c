@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 #define OFF(f) offsetof(milnce_config, f)
 #define SZ(f) sizeof(((milnce_config *)0)->f)

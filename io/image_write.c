@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 milnce_image_format milnce_image_format_from_path(const char *path) {
     const char *dot = path ? strrchr(path, '.') : NULL;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 static const char *descr[] = {"|u1", "<i4", "<i8", "<f4", "<f8", "|b1"};
 static const size_t dsize[] = {1, 4, 8, 4, 8, 1};

@@ -1,4 +1,4 @@
-/* The sentences of a shard sample's .json member (DESIGN.md "Shards"), as the training loader
+/* The sentences of a shard sample's .json member (docs/design.md "Formats"), as the training loader
  * needs them: each sentence's start and end (seconds) and token ids, and the video's duration.
  *
  * Read in one SAX pass (yajl) that keeps nothing else: building jansson's tree of the whole

@@ -36,9 +36,10 @@ typedef struct milnce_shard_member {
  * UTF-8 without '.', '/', '\\' or control characters; else MILNCE_ERR_INVALID with a message. */
 int milnce_shard_check_key(const char *key, milnce_error *err);
 
-/* Path of shard number n: "<prefix>-%06d.tar" (or ".idx.json" for the index). */
-void milnce_shard_path(char *out, size_t cap, const char *prefix, int n);
-void milnce_shard_index_path(char *out, size_t cap, const char *prefix, int n);
+/* Path of shard number n: "<prefix>-%06d.tar" (or ".idx.json" for the index); MILNCE_ERR_RANGE when
+ * it does not fit in cap bytes (err may be NULL). */
+int milnce_shard_path(char *out, size_t cap, const char *prefix, int n, milnce_error *err);
+int milnce_shard_index_path(char *out, size_t cap, const char *prefix, int n, milnce_error *err);
 
 /* ---- writing ---- */
 

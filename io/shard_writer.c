@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 #define BLOCK 512
 #define USTAR_NAME_MAX 100
@@ -66,12 +66,12 @@ static int check_ext(const char *key, const char *ext, milnce_error *err) {
     return 0;
 }
 
-void milnce_shard_path(char *out, size_t cap, const char *prefix, int n) {
-    snprintf(out, cap, "%s-%06d.tar", prefix, n);
+int milnce_shard_path(char *out, size_t cap, const char *prefix, int n, milnce_error *err) {
+    return milnce_path(out, cap, err, "%s-%06d.tar", prefix, n);
 }
 
-void milnce_shard_index_path(char *out, size_t cap, const char *prefix, int n) {
-    snprintf(out, cap, "%s-%06d.idx.json", prefix, n);
+int milnce_shard_index_path(char *out, size_t cap, const char *prefix, int n, milnce_error *err) {
+    return milnce_path(out, cap, err, "%s-%06d.idx.json", prefix, n);
 }
 
 int milnce_shard_writer_open(milnce_shard_writer **out, const milnce_shard_writer_opts *o,
@@ -232,12 +232,11 @@ static int write_member(milnce_shard_writer *w, const char *name, const void *da
 }
 
 static int open_shard(milnce_shard_writer *w, milnce_error *err) {
-    char path[4096];
+    char path[MILNCE_PATH_MAX];
     if (w->shard > 999999)
         return milnce_error_set(err, MILNCE_ERR_RANGE, "shard writer: more than 1000000 shards");
-    milnce_shard_path(path, sizeof path, w->prefix, w->shard);
-    int ret = milnce_atomic_open(&w->f, path, err);
-    if (ret < 0) return ret;
+    int ret = milnce_shard_path(path, sizeof path, w->prefix, w->shard, err);
+    if (ret < 0 || (ret = milnce_atomic_open(&w->f, path, err)) < 0) return ret;
     if (!(w->samples = json_array())) {
         milnce_atomic_abort(&w->f);
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard writer: out of memory");
@@ -250,14 +249,15 @@ static int open_shard(milnce_shard_writer *w, milnce_error *err) {
 
 static int finish_shard(milnce_shard_writer *w, milnce_error *err) {
     static const unsigned char zeros[2 * BLOCK];
-    char path[4096], ipath[4096];
+    char path[MILNCE_PATH_MAX], ipath[MILNCE_PATH_MAX];
     char *text = NULL;
     json_t *idx = NULL;
     int ret;
     if (!w->open) return 0;
     if ((ret = put(w, zeros, sizeof zeros, err)) < 0) goto end; /* end-of-archive marker */
-    milnce_shard_path(path, sizeof path, w->prefix, w->shard);
-    milnce_shard_index_path(ipath, sizeof ipath, w->prefix, w->shard);
+    if ((ret = milnce_shard_path(path, sizeof path, w->prefix, w->shard, err)) < 0 ||
+        (ret = milnce_shard_index_path(ipath, sizeof ipath, w->prefix, w->shard, err)) < 0)
+        goto end;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     idx = json_pack("{s:s, s:i, s:s, s:I, s:O}", "format", MILNCE_SHARD_INDEX_FORMAT, "version",

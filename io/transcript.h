@@ -38,8 +38,8 @@ typedef enum {
  * Unknown name -> MILNCE_ERR_INVALID listing the accepted names. */
 int milnce_caption_format_parse(const char *name, milnce_caption_format *fmt, milnce_error *err);
 const char *milnce_caption_format_name(milnce_caption_format fmt);
-/* From the extension: .csv .json .srt .vtt .sbv; known media extensions (.mp4 .mkv .webm .mov
- * .avi ...) -> EMBEDDED; anything else -> AUTO (content sniffing decides at read time). */
+/* From the extension: .csv .json .srt .vtt .sbv; a media extension (milnce_media_ext in
+ * video_list.h: .mp4 .mkv .webm ... .mka .mks) -> EMBEDDED; anything else -> AUTO (content sniffing decides at read time). */
 milnce_caption_format milnce_caption_format_guess(const char *path);
 
 /* What to do with YouTube-style rolling captions (each cue repeats the previous line, then a

@@ -27,6 +27,5 @@ int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transc
                         const milnce_logger *lg, milnce_error *err);
 
 /* Whole file into memory (NUL-terminated). */
-int milnce__slurp(const char *path, char **data, size_t *n, milnce_error *err);
 
 #endif

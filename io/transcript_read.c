@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #include "caption_clean.h"
+#include "fileutil.h"
 #include "transcript_internal.h"
+#include "video_list.h"
 
 void milnce_transcript_opts_default(milnce_transcript_opts *o) {
     memset(o, 0, sizeof *o);
@@ -47,8 +49,6 @@ const char *milnce_caption_format_name(milnce_caption_format fmt) {
 }
 
 milnce_caption_format milnce_caption_format_guess(const char *path) {
-    static const char *media[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mka", "ts",
-                                  "mpg", "mpeg", "flv", "ogv", "3gp", "mks"};
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash : path, '.');
     if (!dot) return MILNCE_CAPTIONS_AUTO;
@@ -58,8 +58,7 @@ milnce_caption_format milnce_caption_format_guess(const char *path) {
     if (!strcasecmp(e, "srt")) return MILNCE_CAPTIONS_SRT;
     if (!strcasecmp(e, "vtt") || !strcasecmp(e, "webvtt")) return MILNCE_CAPTIONS_VTT;
     if (!strcasecmp(e, "sbv")) return MILNCE_CAPTIONS_SBV;
-    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++)
-        if (!strcasecmp(e, media[i])) return MILNCE_CAPTIONS_EMBEDDED;
+    if (milnce_media_ext(e) != MILNCE_MEDIA_NONE) return MILNCE_CAPTIONS_EMBEDDED;
     return MILNCE_CAPTIONS_AUTO;
 }
 
@@ -74,42 +73,6 @@ static milnce_caption_format sniff(const char *t) {
     if (strstr(t, "-->")) return MILNCE_CAPTIONS_SRT;
     if (isdigit((unsigned char)*t) && memchr(t, ',', l) && memchr(t, ':', l)) return MILNCE_CAPTIONS_SBV;
     return MILNCE_CAPTIONS_AUTO;
-}
-
-int milnce__slurp(const char *path, char **data, size_t *n, milnce_error *err) {
-    *data = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return milnce_error_set(err, errno == ENOENT ? MILNCE_ERR_NOTFOUND : MILNCE_ERR_IO,
-                                "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: is a directory", path);
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + len, 1, cap - len - 1, f);
-        len += r;
-        if (len + 1 < cap) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = buf && ferror(f);
-    fclose(f);
-    if (!buf) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: reading", path);
-    if (bad) {
-        free(buf);
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    *data = buf;
-    *n = len;
-    return 0;
 }
 
 int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o,
@@ -240,7 +203,7 @@ int milnce_transcript_read(const char *path, milnce_caption_format fmt,
     }
     char *data;
     size_t n;
-    int rc = milnce__slurp(path, &data, &n, err);
+    int rc = milnce_read_file(path, 0, &data, &n, NULL, err);
     if (rc < 0) return rc;
     rc = milnce_transcript_parse(path, data, n, fmt, opts, out, lg, err);
     free(data);

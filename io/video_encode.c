@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 /* A growable byte buffer that the muxer writes and seeks in. The faststart pass of the MP4 muxer
  * re-opens "the output" for reading (s->io_open with AVIO_FLAG_READ); our io_open hands it a

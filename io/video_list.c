@@ -9,7 +9,19 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-static const char *video_exts[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mpg", "mpeg", "flv", "ts", NULL};
+#include "fileutil.h"
+
+const char *const milnce_video_exts[] = {"mp4", "mkv", "webm", "mov", "avi", "m4v", "mpg", "mpeg",
+                                         "flv", "ts",  "ogv", "3gp", NULL};
+
+int milnce_media_ext(const char *ext) {
+    static const char *const other[] = {"mka", "mks", NULL};
+    for (int i = 0; milnce_video_exts[i]; i++)
+        if (strcasecmp(ext, milnce_video_exts[i]) == 0) return MILNCE_MEDIA_VIDEO;
+    for (int i = 0; other[i]; i++)
+        if (strcasecmp(ext, other[i]) == 0) return MILNCE_MEDIA_OTHER;
+    return MILNCE_MEDIA_NONE;
+}
 
 int milnce_video_id_check(const char *id, milnce_error *err) {
     size_t n = strlen(id);
@@ -155,9 +167,7 @@ static int is_file(const char *p) {
 static int has_video_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    for (int i = 0; video_exts[i]; i++)
-        if (strcasecmp(dot + 1, video_exts[i]) == 0) return 1;
-    return 0;
+    return milnce_media_ext(dot + 1) == MILNCE_MEDIA_VIDEO;
 }
 
 /* The stem of a path: last component without its last extension. */
@@ -193,8 +203,8 @@ static int read_folder(const char *dir, milnce_video_list *out, milnce_error *er
     }
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && ret == 0; i++) {
-        char path[4096], id[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char path[MILNCE_PATH_MAX], id[512];
+        if ((ret = milnce_path(path, sizeof path, err, "%s/%s", dir, names[i])) < 0) break;
         if (!is_file(path)) continue;
         stem_of(names[i], id, sizeof id);
         milnce_error e = {0};
@@ -220,19 +230,20 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
     struct stat st;
     if (stat(path, &st) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return read_folder(path, out, err);
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    char *data = malloc((size_t)st.st_size + 1);
-    size_t n = data ? fread(data, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    if (!data) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s", path);
-    char dirbuf[4096];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
+    char *data;
+    size_t n;
+    int ret = milnce_read_file(path, 0, &data, &n, NULL, err);
+    if (ret < 0) return ret;
+    char dirbuf[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(dirbuf, sizeof dirbuf, err, "%s", path)) < 0) {
+        free(data);
+        return ret;
+    }
     const char *csv_dir = dirname(dirbuf);
     if (!root) root = csv_dir;
     milnce_csv c;
     milnce_csv_init(&c, data, n);
-    int ret = milnce_csv_next(&c, path, err);
+    ret = milnce_csv_next(&c, path, err);
     if (ret <= 0) {
         if (ret == 0) ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: empty video list (expected a header with video_path or video_id)", path);
         goto end;
@@ -243,26 +254,29 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
         goto end;
     }
     while ((ret = milnce_csv_next(&c, path, err)) == 1) {
-        char id[512], full[4096];
+        char id[512], full[MILNCE_PATH_MAX];
         const char *p = NULL;
         milnce_error e = {0};
         if (cpath >= 0 && (size_t)cpath < c.nfields && *c.fields[cpath]) {
             const char *vp = c.fields[cpath];
-            if (vp[0] == '/') snprintf(full, sizeof full, "%s", vp);
-            else snprintf(full, sizeof full, "%s/%s", csv_dir, vp);
-            p = full;
+            /* a path too long is this entry's error, not a cut path naming another file */
+            if (vp[0] == '/') milnce_path(full, sizeof full, &e, "%s", vp);
+            else milnce_path(full, sizeof full, &e, "%s/%s", csv_dir, vp);
+            p = e.code ? NULL : full;
             if (cid >= 0 && (size_t)cid < c.nfields && *c.fields[cid]) snprintf(id, sizeof id, "%s", c.fields[cid]);
             else stem_of(vp, id, sizeof id);
         } else if (cid >= 0 && (size_t)cid < c.nfields && *c.fields[cid]) {
             snprintf(id, sizeof id, "%s", c.fields[cid]);
             if (milnce_video_id_check(id, &e) == 0) {
-                for (int k = 0; video_exts[k] && !p; k++) {
-                    snprintf(full, sizeof full, "%s/%s.%s", root, id, video_exts[k]);
-                    if (is_file(full)) p = full;
-                    else if (ctask >= 0 && (size_t)ctask < c.nfields) {
-                        snprintf(full, sizeof full, "%s/%s/%s.%s", root, c.fields[ctask], id, video_exts[k]);
-                        if (is_file(full)) p = full;
-                    }
+                for (int k = 0; milnce_video_exts[k] && !p && !e.code; k++) {
+                    if (milnce_path(full, sizeof full, &e, "%s/%s.%s", root, id, milnce_video_exts[k]) == 0 &&
+                        is_file(full))
+                        p = full;
+                    else if (!e.code && ctask >= 0 && (size_t)ctask < c.nfields &&
+                             milnce_path(full, sizeof full, &e, "%s/%s/%s.%s", root, c.fields[ctask], id,
+                                         milnce_video_exts[k]) == 0 &&
+                             is_file(full))
+                        p = full;
                 }
             }
         } else {

@@ -2,7 +2,7 @@
  *
  * A list is either
  *   - a CSV with a header holding `video_path` (id = the file's stem) or `video_id` (path =
- *     <root>/<id>.<ext> for the first existing ext of mp4, mkv, webm, mov, avi, or
+ *     <root>/<id>.<ext> for the first existing ext of milnce_video_exts, or
  *     <root>/<task>/<id>.<ext> when a `task` column is present), other columns ignored; or
  *   - a folder: every file in it with a video extension, sorted by name.
  * Relative paths in a CSV are taken from the CSV's folder. Every id becomes a shard key and the
@@ -15,6 +15,17 @@
 #include <stddef.h>
 
 #include "error.h"
+
+/* The one table of media extensions (lower case, no dot; compared case-insensitively): the video
+ * containers, in the order a lookup by id tries them (preprocess's video_id lists, eval's
+ * video_root), NULL-terminated. A folder listing takes the files with one of these. */
+extern const char *const milnce_video_exts[];
+
+/* What an extension (no dot, any case) names: MILNCE_MEDIA_VIDEO for milnce_video_exts,
+ * MILNCE_MEDIA_OTHER for Matroska audio/subtitle files (.mka, .mks: no picture, but they can carry
+ * the subtitle streams `--captions embedded` reads), MILNCE_MEDIA_NONE otherwise. */
+enum { MILNCE_MEDIA_NONE = 0, MILNCE_MEDIA_VIDEO = 1, MILNCE_MEDIA_OTHER = 2 };
+int milnce_media_ext(const char *ext);
 
 typedef struct milnce_video_entry {
     char *id;    /* shard key; never NULL */

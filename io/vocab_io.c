@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 
 int milnce_vocab_save(const char *path, const milnce_vocab *v, milnce_error *err) {
     size_t total = 0;

@@ -2,11 +2,13 @@
  * their tokens (and vocabulary ids), and with --window the candidate bag and clip span of every
  * anchor sentence. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "tokenizer.h"
 #include "transcript.h"
@@ -14,22 +16,46 @@
 #include "vocab_io.h"
 #include "window.h"
 
-static void help(void) {
-    printf("usage: milnce captions FILE [--format auto|csv|json|srt|vtt|sbv|embedded] [--dedupe]\n"
-           "                        [--window nearest:K|symmetric:k[:max_gap]] [--min-time S]\n"
-           "                        [--vocab FILE] [--max-words N] [--keep-case] [--video-id ID]\n\n"
-           "Prints the cues of FILE as JSON: {start, end, text, tokens} each, sorted by start.\n"
-           "  --format F       caption format (default: from the extension, then the content)\n"
-           "  --dedupe         drop words that repeat the end of the previous line (HowTo100M ASR\n"
-           "                   windows overlap); YouTube rolling captions are always de-duplicated\n"
-           "  --window W       add the bag of every anchor: nearest:K (the reference rule, K\n"
-           "                   candidates) or symmetric:k[:max_gap] (anchor +-k, optional gap limit, s)\n"
-           "  --min-time S     clip span of each anchor at least S seconds (default 5)\n"
-           "  --vocab FILE     vocabulary (one word per line, id = line number): adds \"ids\"\n"
-           "  --max-words N    ids per sentence, padded with 0 (default 20)\n"
-           "  --keep-case      do not lower-case before tokenizing\n"
-           "  --video-id ID    entry of a HowTo100M caption.json (default: the first)\n");
+typedef struct window_opt {
+    milnce_window_spec spec;
+    int given;
+} window_opt;
+
+typedef struct captions_args {
+    const char *path, *vocab_path, *video_id;
+    milnce_caption_format fmt;
+    window_opt window;
+    int dedupe, keep_case, max_words;
+    double min_time;
+} captions_args;
+
+static int parse_format(const char *v, void *field, milnce_error *err) {
+    return milnce_caption_format_parse(v, field, err);
 }
+
+static int parse_window(const char *v, void *field, milnce_error *err) {
+    window_opt *w = field;
+    int ret = milnce_window_spec_parse(v, &w->spec, err);
+    w->given = ret == 0;
+    return ret;
+}
+
+#define A(f) offsetof(captions_args, f)
+static const milnce_opt captions_opts[] = {
+    {.name = "FILE", .type = MILNCE_OPT_ARG, .off = A(path), .flags = MILNCE_OPT_REQUIRED, .help = "narration file"},
+    {.name = "format", .type = MILNCE_OPT_CUSTOM, .off = A(fmt), .meta = "auto|csv|json|srt|vtt|sbv|embedded", .parse = parse_format, .dflt = "from the extension, then the content", .help = "caption format"},
+    {.name = "dedupe", .type = MILNCE_OPT_FLAG, .off = A(dedupe), .help = "drop words that repeat the end of the previous line (HowTo100M ASR\nwindows overlap); YouTube rolling captions are always de-duplicated"},
+    {.name = "window", .type = MILNCE_OPT_CUSTOM, .off = A(window), .meta = "W", .parse = parse_window, .help = "add the bag of every anchor: nearest:K (the reference rule, K\ncandidates) or symmetric:k[:max_gap] (anchor +-k, optional gap limit, s)"},
+    {.name = "min-time", .type = MILNCE_OPT_DOUBLE, .off = A(min_time), .meta = "S", .lo = 0, .hi = 999999, .help = "clip span of each anchor at least S seconds"},
+    {.name = "vocab", .type = MILNCE_OPT_STRING, .off = A(vocab_path), .meta = "FILE", .help = "vocabulary (one word per line, id = line number): adds \"ids\""},
+    {.name = "max-words", .type = MILNCE_OPT_INT, .off = A(max_words), .meta = "N", .lo = 1, .hi = 100000, .help = "ids per sentence, padded with 0"},
+    {.name = "keep-case", .type = MILNCE_OPT_FLAG, .off = A(keep_case), .help = "do not lower-case before tokenizing"},
+    {.name = "video-id", .type = MILNCE_OPT_STRING, .off = A(video_id), .meta = "ID", .dflt = "the first", .help = "entry of a HowTo100M caption.json"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_captions_spec = {
+    "captions", "Prints the cues of FILE as JSON: {start, end, text, tokens} each, sorted by start.", captions_opts,
+    sizeof(captions_args)};
 
 /* A JSON string of UTF-8 text, invalid bytes replaced by U+FFFD (jansson refuses them). */
 static json_t *jstr(const char *s, size_t n) {
@@ -56,72 +82,25 @@ static json_t *jstr(const char *s, size_t n) {
     return j;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *e;
-    long v = strtol(s, &e, 10);
-    if (e == s || *e || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
 int milnce_cmd_captions(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
-        return MILNCE_EXIT_OK;
-    }
-    const char *path = NULL, *vocab_path = NULL;
-    milnce_caption_format fmt = MILNCE_CAPTIONS_AUTO;
+    captions_args a = {.fmt = MILNCE_CAPTIONS_AUTO, .max_words = 20, .min_time = 5.0};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_captions_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    milnce_cli_free(&cli);
+    const char *path = a.path, *vocab_path = a.vocab_path;
+    milnce_caption_format fmt = a.fmt;
     milnce_transcript_opts opts;
     milnce_transcript_opts_default(&opts);
-    milnce_window_spec win;
-    int have_window = 0, flags = 0;
-    long max_words = 20;
-    double min_time = 5.0;
+    if (a.dedupe) opts.overlap = MILNCE_OVERLAP_DEDUPE;
+    if (a.video_id) opts.video_id = a.video_id;
+    milnce_window_spec win = a.window.spec;
+    int have_window = a.window.given, flags = a.keep_case ? MILNCE_TOKENIZE_KEEP_CASE : 0;
+    long max_words = a.max_words;
+    double min_time = a.min_time;
     milnce_error err = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (strcmp(a, "--format") == 0 && has_val) {
-            if (milnce_caption_format_parse(argv[++i], &fmt, &err) < 0) goto usage_err;
-        } else if (strcmp(a, "--dedupe") == 0) {
-            opts.overlap = MILNCE_OVERLAP_DEDUPE;
-        } else if (strcmp(a, "--window") == 0 && has_val) {
-            if (milnce_window_spec_parse(argv[++i], &win, &err) < 0) goto usage_err;
-            have_window = 1;
-        } else if (strcmp(a, "--min-time") == 0 && has_val) {
-            char *e;
-            min_time = strtod(argv[++i], &e);
-            if (e == argv[i] || *e || !(min_time >= 0 && min_time < 1e6)) {
-                fprintf(stderr, "milnce captions: bad --min-time '%s' (seconds >= 0)\n", argv[i]);
-                return MILNCE_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--vocab") == 0 && has_val) {
-            vocab_path = argv[++i];
-        } else if (strcmp(a, "--max-words") == 0 && has_val) {
-            if (!parse_int(argv[++i], 1, 100000, &max_words)) {
-                fprintf(stderr, "milnce captions: bad --max-words '%s' (1..100000)\n", argv[i]);
-                return MILNCE_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--keep-case") == 0) {
-            flags |= MILNCE_TOKENIZE_KEEP_CASE;
-        } else if (strcmp(a, "--video-id") == 0 && has_val) {
-            opts.video_id = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "milnce captions: unknown option or missing value '%s' (see --help)\n", a);
-            return MILNCE_EXIT_USAGE;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "milnce captions: more than one FILE ('%s')\n", a);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "milnce captions: no FILE (see --help)\n");
-        return MILNCE_EXIT_USAGE;
-    }
 
-    int rc = MILNCE_EXIT_ERROR;
+    rc = MILNCE_EXIT_ERROR;
     milnce_cues cues = {0};
     milnce_vocab vocab = {0};
     milnce_tokens tok = {0};
@@ -208,9 +187,6 @@ int milnce_cmd_captions(int argc, char **argv) {
     }
     rc = MILNCE_EXIT_OK;
     goto end;
-usage_err:
-    fprintf(stderr, "milnce captions: %s\n", err.msg);
-    return MILNCE_EXIT_USAGE;
 fail:
     fprintf(stderr, "milnce captions: %s\n", err.msg[0] ? err.msg : milnce_strerror(err.code));
 end:

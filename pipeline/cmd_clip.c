@@ -1,119 +1,72 @@
 /* milnce clip VIDEO --start S --end E --fps F --size N [--crop ...] --out FILE.npy */
-#include <errno.h>
 #include <libavutil/log.h>
-#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "npy.h"
 #include "video.h"
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: milnce clip VIDEO --start S --end E --fps F --size N [--crop center|none|X,Y]\n"
-            "                   [--crop-size C] [--max-frames T] --out FILE.npy\n\n"
-            "Decodes the frames of VIDEO in [S, E) seconds (from the container's start) at F frames\n"
-            "per second, autorotated, resized so the short side is N (0 keeps the size; the long\n"
-            "side keeps the aspect ratio, rounded to even), cropped, and writes them as uint8\n"
-            "(T, H, W, 3) RGB to FILE.npy. The frames are those of\n"
-            "  ffmpeg -ss S -i VIDEO -t E-S -vf fps=F,scale=..,crop=C:C -pix_fmt rgb24 -f rawvideo -\n\n"
-            "  --crop center   centred C x C square (default)\n"
-            "  --crop none     the whole resized frame\n"
-            "  --crop X,Y      C x C square at fractions X, Y in [0, 1] of the free room\n"
-            "  --crop-size C   side of the crop (default N, or the short side when N is 0)\n"
-            "  --max-frames T  at most T frames (default all)\n"
-            "  --no-skip       decode every frame, also those the output does not use\n");
+typedef struct clip_args {
+    const char *path, *out;
+    milnce_clip_spec spec;
+    int crop_size, no_skip;
+} clip_args;
+
+/* --crop center | none | X,Y (fractions of the free room, in [0, 1]) -> the spec's crop fields. */
+static int parse_crop(const char *v, void *field, milnce_error *err) {
+    milnce_clip_spec *spec = field;
+    char extra;
+    if (!strcmp(v, "center")) spec->crop = MILNCE_CROP_CENTER;
+    else if (!strcmp(v, "none")) spec->crop = MILNCE_CROP_NONE;
+    else if (sscanf(v, "%lf,%lf%c", &spec->crop_x, &spec->crop_y, &extra) == 2 && spec->crop_x >= 0 &&
+             spec->crop_x <= 1 && spec->crop_y >= 0 && spec->crop_y <= 1)
+        spec->crop = MILNCE_CROP_OFFSET;
+    else return milnce_error_set(err, MILNCE_ERR_INVALID, "bad value '%s': center, none or X,Y in [0, 1]", v);
+    return 0;
 }
 
-static int parse_double(const char *s, double *v) {
-    char *e;
-    errno = 0;
-    *v = strtod(s, &e);
-    return !(errno || e == s || *e || !isfinite(*v));
-}
+#define A(f) offsetof(clip_args, f)
+static const milnce_opt clip_opts[] = {
+    {.name = "VIDEO", .type = MILNCE_OPT_ARG, .off = A(path), .flags = MILNCE_OPT_REQUIRED, .help = "the video file"},
+    {.name = "start", .type = MILNCE_OPT_DOUBLE, .off = A(spec.start), .meta = "S", .lo = 0, .hi = 1e9, .flags = MILNCE_OPT_REQUIRED, .help = "first second (from the container's start)"},
+    {.name = "end", .type = MILNCE_OPT_DOUBLE, .off = A(spec.end), .meta = "E", .lo = 0, .hi = 1e9, .flags = MILNCE_OPT_REQUIRED, .help = "end second (excluded), > S"},
+    {.name = "fps", .type = MILNCE_OPT_DOUBLE, .off = A(spec.fps), .meta = "F", .lo = 1e-3, .hi = 1000, .flags = MILNCE_OPT_REQUIRED, .help = "frames per second"},
+    {.name = "size", .type = MILNCE_OPT_INT, .off = A(spec.size), .meta = "N", .lo = 0, .hi = 1000000, .flags = MILNCE_OPT_REQUIRED, .help = "short side after resizing (0 keeps the size; the long side keeps\nthe aspect ratio, rounded to even)"},
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(out), .meta = "FILE.npy", .flags = MILNCE_OPT_REQUIRED, .help = "uint8 (T, H, W, 3) RGB frames"},
+    {.name = "crop", .type = MILNCE_OPT_CUSTOM, .off = A(spec), .meta = "center|none|X,Y", .parse = parse_crop, .dflt = "center", .help = "centred C x C square, the whole resized frame, or the C x C square\nat fractions X, Y in [0, 1] of the free room"},
+    {.name = "crop-size", .type = MILNCE_OPT_INT, .off = A(crop_size), .meta = "C", .lo = 0, .hi = 1000000, .dflt = "N, or the short side when N is 0", .help = "side of the crop"},
+    {.name = "max-frames", .type = MILNCE_OPT_INT, .off = A(spec.max_frames), .meta = "T", .lo = 0, .hi = 1000000, .dflt = "all", .help = "at most T frames"},
+    {.name = "no-skip", .type = MILNCE_OPT_FLAG, .off = A(no_skip), .help = "decode every frame, also those the output does not use"},
+    {0}};
 
-static int parse_int(const char *s, int *v) {
-    char *e;
-    errno = 0;
-    long x = strtol(s, &e, 10);
-    if (errno || e == s || *e || x < 0 || x > 1000000) return 0;
-    *v = (int)x;
-    return 1;
-}
+const milnce_cmd_spec milnce_cmd_clip_spec = {
+    "clip",
+    "Decodes the frames of VIDEO in [S, E) seconds at F frames per second, autorotated,\n"
+    "resized, cropped, and writes them as uint8 (T, H, W, 3) RGB to FILE.npy. The frames are those of\n"
+    "  ffmpeg -ss S -i VIDEO -t E-S -vf fps=F,scale=..,crop=C:C -pix_fmt rgb24 -f rawvideo -",
+    clip_opts, sizeof(clip_args)};
 
 int milnce_cmd_clip(int argc, char **argv) {
-    const char *path = NULL, *outp = NULL;
-    milnce_clip_spec spec = {0};
-    int no_skip = 0, have_start = 0, have_end = 0, have_fps = 0, have_size = 0, crop_size = -1;
+    clip_args a = {.spec = {.crop = MILNCE_CROP_CENTER}, .crop_size = -1};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_clip_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    milnce_cli_free(&cli);
+    const char *path = a.path, *outp = a.out;
+    milnce_clip_spec spec = a.spec;
     milnce_error err = {0};
     milnce_decoder *d = NULL;
     milnce_frames fr = {0};
-    int rc = MILNCE_EXIT_ERROR;
-
-    if (milnce_wants_help(argc, argv)) {
-        usage(stdout);
-        return MILNCE_EXIT_OK;
-    }
-    spec.crop = MILNCE_CROP_CENTER;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = 1;
-        if (a[0] != '-' || !a[1]) {
-            if (path) {
-                fprintf(stderr, "milnce clip: one VIDEO expected, got '%s' too\n", a);
-                return MILNCE_EXIT_USAGE;
-            }
-            path = a;
-            continue;
-        }
-        if (!strcmp(a, "--no-skip")) { /* decode every frame (for comparisons) */
-            no_skip = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "milnce clip: option %s needs a value\n", a);
-            return MILNCE_EXIT_USAGE;
-        }
-        if (!strcmp(a, "--start")) ok = parse_double(v, &spec.start), have_start = 1;
-        else if (!strcmp(a, "--end")) ok = parse_double(v, &spec.end), have_end = 1;
-        else if (!strcmp(a, "--fps")) ok = parse_double(v, &spec.fps), have_fps = 1;
-        else if (!strcmp(a, "--size")) ok = parse_int(v, &spec.size), have_size = 1;
-        else if (!strcmp(a, "--crop-size")) ok = parse_int(v, &crop_size);
-        else if (!strcmp(a, "--max-frames")) ok = parse_int(v, &spec.max_frames);
-        else if (!strcmp(a, "--out")) outp = v;
-        else if (!strcmp(a, "--crop")) {
-            if (!strcmp(v, "center")) spec.crop = MILNCE_CROP_CENTER;
-            else if (!strcmp(v, "none")) spec.crop = MILNCE_CROP_NONE;
-            else {
-                char extra;
-                spec.crop = MILNCE_CROP_OFFSET;
-                ok = sscanf(v, "%lf,%lf%c", &spec.crop_x, &spec.crop_y, &extra) == 2 &&
-                     spec.crop_x >= 0 && spec.crop_x <= 1 && spec.crop_y >= 0 && spec.crop_y <= 1;
-            }
-        } else {
-            fprintf(stderr, "milnce clip: unknown option '%s'\n", a);
-            usage(stderr);
-            return MILNCE_EXIT_USAGE;
-        }
-        if (!ok) {
-            fprintf(stderr, "milnce clip: bad value '%s' for %s\n", v, a);
-            return MILNCE_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!path || !outp || !have_start || !have_end || !have_fps || !have_size) {
-        fprintf(stderr, "milnce clip: VIDEO, --start, --end, --fps, --size and --out are required\n");
-        usage(stderr);
-        return MILNCE_EXIT_USAGE;
-    }
-    if (!(spec.end > spec.start) || spec.start < 0 || !(spec.fps > 0)) {
+    rc = MILNCE_EXIT_ERROR;
+    if (!(spec.end > spec.start)) {
         fprintf(stderr, "milnce clip: need 0 <= --start < --end and --fps > 0\n");
         return MILNCE_EXIT_USAGE;
     }
-    spec.crop_size = crop_size >= 0 ? crop_size : spec.size;
+    spec.crop_size = a.crop_size >= 0 ? a.crop_size : spec.size;
 
     av_log_set_level(AV_LOG_QUIET);
     milnce_logger lg = milnce_stderr_logger("clip");
@@ -121,7 +74,7 @@ int milnce_cmd_clip(int argc, char **argv) {
         fprintf(stderr, "milnce clip: %s\n", err.msg);
         goto end;
     }
-    if (no_skip) milnce_decoder_set_skip(d, 0);
+    if (a.no_skip) milnce_decoder_set_skip(d, 0);
     if (milnce_decoder_clip(d, &spec, &fr, &err) < 0) {
         fprintf(stderr, "milnce clip: %s\n", err.msg);
         goto end;

@@ -1,38 +1,39 @@
 /* milnce config: show the resolved configuration (file + --set overrides + defaults), or the
  * schema with its help lines. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "config.h"
 
-static void help(void) {
-    printf("usage: milnce config [--config FILE] [--set section.key=value ...] [--keys]\n\n"
-           "Prints the configuration resolved from defaults, FILE and the overrides, as YAML.\n"
-           "  --keys   list every key with its type, default and meaning\n");
-}
+typedef struct config_args {
+    int keys;
+} config_args;
+
+#define A(f) offsetof(config_args, f)
+static const milnce_opt config_opts[] = {
+    {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "YAML configuration file"},
+    {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=value", .help = "override a key (repeatable)"},
+    {.name = "keys", .type = MILNCE_OPT_FLAG, .off = A(keys), .help = "list every key with its type, default and meaning"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_config_spec = {
+    "config", "Prints the configuration resolved from defaults, FILE and the overrides, as YAML.", config_opts,
+    sizeof(config_args)};
 
 int milnce_cmd_config(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
-        return MILNCE_EXIT_OK;
-    }
+    config_args a = {0};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_config_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
     milnce_config cfg;
     milnce_error err = {0};
     milnce_config_defaults(&cfg);
-    int keys = 0;
-    const char *file = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--keys") == 0) keys = 1;
-        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) file = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) i++; /* applied after the file */
-        else {
-            fprintf(stderr, "milnce config: unexpected argument '%s'\n", argv[i]);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    if (keys) {
+    if (a.keys) {
+        milnce_cli_free(&cli);
         for (const milnce_config_key *k = milnce_config_schema(); k->name; k++) {
             static const char *tn[] = {"int", "float", "bool", "string", "enum"};
             printf("%-24s %-6s default %-10s %s%s%s\n", k->name, tn[k->type], *k->dflt ? k->dflt : "\"\"",
@@ -40,16 +41,9 @@ int milnce_cmd_config(int argc, char **argv) {
         }
         return MILNCE_EXIT_OK;
     }
-    if (file && milnce_config_load(&cfg, file, &err) < 0) {
-        fprintf(stderr, "milnce config: %s\n", err.msg);
-        return MILNCE_EXIT_USAGE;
-    }
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--set") == 0 && milnce_config_set(&cfg, argv[i + 1], &err) < 0) {
-            fprintf(stderr, "milnce config: %s\n", err.msg);
-            return MILNCE_EXIT_USAGE;
-        }
-    if (milnce_config_validate(&cfg, &err) < 0) {
+    int ret = milnce_cli_apply_config(&cli, &cfg, &err);
+    milnce_cli_free(&cli);
+    if (ret < 0 || milnce_config_validate(&cfg, &err) < 0) {
         fprintf(stderr, "milnce config: %s\n", err.msg);
         return MILNCE_EXIT_USAGE;
     }

@@ -1,25 +1,38 @@
 /* milnce demo: synth -> preprocess -> train -> eval -> report, on a built-in configuration. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "demo.h"
 #include "train.h"
 
 
-static void help(void) {
-    printf("usage: milnce demo [--out DIR] [--config FILE] [--set section.key=value ...]\n"
-           "                   [--train-videos N] [--eval-videos N] [--seed S] [--print-config]\n\n"
-           "Generates a narrated corpus (shapes doing actions, ASR-like misaligned narration),\n"
-           "preprocesses it into shards, trains with MIL-NCE, evaluates text<->video retrieval on\n"
-           "an aligned split and writes DIR/report.html (default DIR: out/demo).\n"
-           "  --train-videos N training videos, 15-20 s each (default 480)\n"
-           "  --eval-videos N  evaluation videos with aligned captions (default 24)\n"
-           "  --seed S         corpus seed (default 1)\n"
-           "  --print-config   print the built-in configuration and exit\n");
-}
+typedef struct demo_args {
+    milnce_demo_opts o;
+    int print_config;
+} demo_args;
+
+#define A(f) offsetof(demo_args, f)
+static const milnce_opt demo_opts[] = {
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(o.out_dir), .meta = "DIR", .help = "output folder"},
+    {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "YAML applied over the built-in configuration"},
+    {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=value", .help = "override a key (repeatable)"},
+    {.name = "train-videos", .type = MILNCE_OPT_INT, .off = A(o.train_videos), .meta = "N", .lo = 2, .hi = 99999, .help = "training videos, 15-20 s each"},
+    {.name = "eval-videos", .type = MILNCE_OPT_INT, .off = A(o.eval_videos), .meta = "N", .lo = 1, .hi = 99999, .help = "evaluation videos with aligned captions"},
+    {.name = "seed", .type = MILNCE_OPT_INT, .off = A(o.seed), .meta = "S", .lo = 0, .hi = 2147483647, .help = "corpus seed"},
+    {.name = "print-config", .type = MILNCE_OPT_FLAG, .off = A(print_config), .help = "print the built-in configuration and exit"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_demo_spec = {
+    "demo",
+    "Generates a narrated corpus (shapes doing actions, ASR-like misaligned narration),\n"
+    "preprocesses it into shards, trains with MIL-NCE, evaluates text<->video retrieval on\n"
+    "an aligned split and writes DIR/report.html.",
+    demo_opts, sizeof(demo_args)};
 
 static void on_stage(void *user, const char *name, double s) {
     (void)user;
@@ -42,47 +55,30 @@ static void on_train(void *user, const milnce_train_progress *p) {
 }
 
 int milnce_cmd_demo(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
+    demo_args a = {.o = {.out_dir = "out/demo", .train_videos = 480, .eval_videos = 24, .min_seconds = 15,
+                         .max_seconds = 20, .seed = 1}};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_demo_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    if (a.print_config) {
+        milnce_cli_free(&cli);
+        fputs(milnce_demo_config_yaml(), stdout);
         return MILNCE_EXIT_OK;
     }
     milnce_config cfg;
     milnce_error err = {0};
     if (milnce_demo_config(&cfg, &err) < 0) {
+        milnce_cli_free(&cli);
         fprintf(stderr, "milnce demo: %s\n", err.msg);
         return MILNCE_EXIT_ERROR;
     }
-    milnce_demo_opts o = {.out_dir = "out/demo", .train_videos = 480, .eval_videos = 24,
-                          .min_seconds = 15, .max_seconds = 20, .seed = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (strcmp(a, "--print-config") == 0) {
-            fputs(milnce_demo_config_yaml(), stdout);
-            return MILNCE_EXIT_OK;
-        } else if (strcmp(a, "--out") == 0 && more) o.out_dir = argv[++i];
-        else if (strcmp(a, "--train-videos") == 0 && more) o.train_videos = atoi(argv[++i]);
-        else if (strcmp(a, "--eval-videos") == 0 && more) o.eval_videos = atoi(argv[++i]);
-        else if (strcmp(a, "--seed") == 0 && more) o.seed = atoi(argv[++i]);
-        else if (strcmp(a, "--config") == 0 && more) {
-            if (milnce_config_load(&cfg, argv[++i], &err) < 0) {
-                fprintf(stderr, "milnce demo: %s\n", err.msg);
-                return MILNCE_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--set") == 0 && more) {
-            if (milnce_config_set(&cfg, argv[++i], &err) < 0) {
-                fprintf(stderr, "milnce demo: %s\n", err.msg);
-                return MILNCE_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "milnce demo: unexpected argument '%s' (see --help)\n", a);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    if (o.train_videos < 2 || o.eval_videos < 1) {
-        fprintf(stderr, "milnce demo: need at least 2 training and 1 evaluation videos\n");
+    int ret = milnce_cli_apply_config(&cli, &cfg, &err);
+    milnce_cli_free(&cli);
+    if (ret < 0) {
+        fprintf(stderr, "milnce demo: %s\n", err.msg);
         return MILNCE_EXIT_USAGE;
     }
+    milnce_demo_opts o = a.o;
     milnce_logger lg = milnce_stderr_logger("demo");
     prog ps = {isatty(2), -1e9};
     o.cfg = &cfg;

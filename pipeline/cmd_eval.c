@@ -1,31 +1,45 @@
 /* milnce eval: clip<->text retrieval of a checkpoint on a YouCook2 / MSR-VTT style set or on
  * held-out shards (see pipeline/eval.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "eval.h"
 
-static void help(void) {
-    printf("usage: milnce eval --checkpoint CKPT [--config FILE] [--set section.key=value ...] [--out DIR]\n"
-           "                   [--examples N] [--no-thumbnails] [--save-embeddings]\n\n"
-           "Clip<->text retrieval (R@1/5/10, median and mean rank, both directions, next to chance).\n"
-           "CKPT is a checkpoint file or a run folder (its checkpoints/latest). The model and\n"
-           "data.num_frames/fps/size come from the checkpoint's stored config; eval.* from it,\n"
-           "overridden by --config / --set:\n"
-           "  eval.format       youcook2 (CSV end,start,task,text,video_id), msrvtt (CSV\n"
-           "                    key,vid_key,video_id,sentence; whole videos) or shards (eval.csv =\n"
-           "                    folder of held-out shards)\n"
-           "  eval.csv, eval.video_root (videos <root>/<id>.<ext> or <root>/<task>/<id>.<ext>)\n"
-           "  eval.num_windows  windows per clip, embeddings averaged (reference protocol)\n"
-           "  eval.max_words, eval.normalize, eval.batch_size\n"
-           "Rows whose video is missing are dropped and counted (warning per video).\n"
-           "Writes DIR/eval.json and DIR/thumbs/ (DIR defaults to the checkpoint's run folder);\n"
-           "--save-embeddings adds DIR/eval_text.npy, eval_video.npy, eval_ids.txt.\n"
-           "Exit: 0 ok, 1 error, 2 usage.\n");
-}
+typedef struct eval_args {
+    const char *ckpt, *out;
+    int examples, no_thumbs, save;
+} eval_args;
+
+#define A(f) offsetof(eval_args, f)
+static const milnce_opt eval_opts[] = {
+    {.name = "checkpoint", .type = MILNCE_OPT_STRING, .off = A(ckpt), .meta = "CKPT", .flags = MILNCE_OPT_REQUIRED, .help = "a checkpoint file or a run folder (its checkpoints/latest)"},
+    {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "eval.* keys (the model's keys come from the checkpoint)"},
+    {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=value", .help = "override a key (repeatable)"},
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(out), .meta = "DIR", .dflt = "the checkpoint's run folder", .help = "where eval.json and thumbs/ go"},
+    {.name = "examples", .type = MILNCE_OPT_INT, .off = A(examples), .meta = "N", .lo = 0, .hi = 1000, .dflt = "the library's", .help = "example queries in eval.json (0 = none)"},
+    {.name = "no-thumbnails", .type = MILNCE_OPT_FLAG, .off = A(no_thumbs), .help = "write no thumbnails"},
+    {.name = "save-embeddings", .type = MILNCE_OPT_FLAG, .off = A(save), .help = "also write DIR/eval_text.npy, eval_video.npy, eval_ids.txt"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_eval_spec = {
+    "eval",
+    "Clip<->text retrieval (R@1/5/10, median and mean rank, both directions, next to chance).\n"
+    "The model and data.num_frames/fps/size come from the checkpoint's stored config; eval.* from it,\n"
+    "overridden by --config / --set:\n"
+    "  eval.format       youcook2 (CSV end,start,task,text,video_id), msrvtt (CSV\n"
+    "                    key,vid_key,video_id,sentence; whole videos) or shards (eval.csv =\n"
+    "                    folder of held-out shards)\n"
+    "  eval.csv, eval.video_root (videos <root>/<id>.<ext> or <root>/<task>/<id>.<ext>)\n"
+    "  eval.num_windows  windows per clip, embeddings averaged (reference protocol)\n"
+    "  eval.max_words, eval.normalize, eval.batch_size\n"
+    "Rows whose video is missing are dropped and counted (warning per video).\n"
+    "Writes DIR/eval.json and DIR/thumbs/. Exit: 0 ok, 1 error, 2 usage.",
+    eval_opts, sizeof(eval_args)};
 
 typedef struct prog { int tty; } prog;
 
@@ -42,54 +56,24 @@ static void row(const char *name, const milnce_recall *r) {
 }
 
 int milnce_cmd_eval(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
-        return MILNCE_EXIT_OK;
-    }
-    const char *ckpt = NULL, *config = NULL, *out = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
-    int nsets = 0, examples = 0, thumbs = 1, save = 0;
-    if (!sets) return MILNCE_EXIT_ERROR;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) ckpt = argv[++i];
-        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) sets[nsets++] = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(argv[i], "--examples") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 1000) {
-                fprintf(stderr, "milnce eval: --examples wants a count in [0, 1000], got '%s'\n", argv[i]);
-                free(sets);
-                return MILNCE_EXIT_USAGE;
-            }
-            examples = v == 0 ? -1 : (int)v;
-        } else if (strcmp(argv[i], "--no-thumbnails") == 0) thumbs = 0;
-        else if (strcmp(argv[i], "--save-embeddings") == 0) save = 1;
-        else {
-            fprintf(stderr, "milnce eval: unexpected argument '%s' (see --help)\n", argv[i]);
-            free(sets);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    if (!ckpt) {
-        fprintf(stderr, "milnce eval: --checkpoint is required (see --help)\n");
-        free(sets);
-        return MILNCE_EXIT_USAGE;
-    }
+    eval_args a = {.examples = -1};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_eval_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    int examples = a.examples < 0 ? 0 : a.examples == 0 ? -1 : a.examples; /* 0 asks the library's default */
     milnce_logger lg = milnce_stderr_logger("eval");
     milnce_error err = {0};
-    milnce_eval_load_opts lo = {.checkpoint = ckpt, .config = config, .sets = sets, .nsets = nsets,
+    milnce_eval_load_opts lo = {.checkpoint = a.ckpt, .config = cli.config, .sets = cli.sets, .nsets = cli.nsets,
                                 .with_video = 1, .with_text = 1, .lg = &lg};
     milnce_eval_model *m = NULL;
     int ret = milnce_eval_model_load(&m, &lo, &err);
-    free(sets);
+    milnce_cli_free(&cli);
     if (ret < 0) {
         fprintf(stderr, "milnce eval: %s\n", err.msg);
         return ret == MILNCE_ERR_INVALID || ret == MILNCE_ERR_RANGE ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
     }
     prog ps = {isatty(2)};
-    milnce_eval_opts eo = {.out_dir = out, .num_examples = examples, .thumbnails = thumbs, .save_embeddings = save,
+    milnce_eval_opts eo = {.out_dir = a.out, .num_examples = examples, .thumbnails = !a.no_thumbs, .save_embeddings = a.save,
                            .lg = &lg, .progress = progress, .progress_user = &ps};
     milnce_eval_result r;
     ret = milnce_eval_run(m, &eo, &r, &err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "blas_select.h"
+#include "cmd_opts.h"
 #include "commands.h"
 
 extern char *openblas_get_config(void);
@@ -16,15 +17,19 @@ static void ver(const char *name, unsigned v) {
     printf("  %-12s %u.%u.%u\n", name, v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
+static const milnce_opt info_opts[] = {{0}};
+
+const milnce_cmd_spec milnce_cmd_info_spec = {
+    "info",
+    "Prints the milnce version, the FFmpeg and OpenBLAS libraries in use, and the\n"
+    "OpenBLAS kernel this process runs (milnce picks the fastest one the CPU supports).",
+    info_opts, 0};
+
 int milnce_cmd_info(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        printf("usage: milnce info\n\nPrints the milnce version, the FFmpeg and OpenBLAS libraries in use, and the\nOpenBLAS kernel this process runs (milnce picks the fastest one the CPU supports).\n");
-        return MILNCE_EXIT_OK;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "milnce info: unexpected argument '%s'\n", argv[1]);
-        return MILNCE_EXIT_USAGE;
-    }
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_info_spec, NULL, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    milnce_cli_free(&cli);
     printf("milnce %s\n", MILNCE_VERSION);
     printf("FFmpeg %s\n", av_version_info());
     ver("libavformat", avformat_version());

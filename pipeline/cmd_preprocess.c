@@ -1,42 +1,54 @@
 /* milnce preprocess: videos + narration -> shards (see pipeline/preprocess.h). */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "config.h"
+#include "dist.h"
 #include "preprocess.h"
 #include "transcript.h"
 
 
-static void help(void) {
-    printf("usage: milnce preprocess --videos LIST --captions SRC --out DIR [options]\n\n"
-           "Transcodes every video (short side --size, --fps, H.264) and its narration (tokenised)\n"
-           "into tar shards in the WebDataset layout, with an index per shard, vocab.txt,\n"
-           "stats.json and errors.log. Re-running resumes: complete shards are kept when their inputs\n"
-           "(videos, narration, options, vocabulary) are unchanged, remade otherwise.\n\n"
-           "  --videos LIST          CSV with a video_path or video_id column, or a folder\n"
-           "  --video-root DIR       where video_id rows are looked up (default: the CSV's folder)\n"
-           "  --captions SRC         folder of <id>.csv|srt|vtt|sbv|json, a caption.json, or 'embedded'\n"
-           "  --out DIR              output folder\n"
-           "  --config FILE          take data.fps, data.resize, model.vocab* from a config\n"
-           "  --set section.key=V    override a config key\n"
-           "  --fps F                rendition frame rate (default data.fps = 5)\n"
-           "  --size S               rendition short side in pixels (default data.resize = 256)\n"
-           "  --crf N                x264 quality (default 23)\n"
-           "  --max-seconds S        keep at most S seconds of each video (default all)\n"
-           "  --vocab FILE           use this vocabulary instead of building one\n"
-           "  --videos-per-shard N   (default 64)\n"
-           "  --jobs N               worker threads (default data.workers)\n"
-           "  --shard-index I --num-shards N   make part I of N (default: from the MPI launcher's\n"
-           "                         rank and size when present, else 0 of 1)\n"
-           "  --dedupe               drop words that repeat the previous rolling caption line\n"
-           "  --encodings LIST       iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)\n"
-           "  --keep-complete        keep every complete shard even when its inputs changed or were not\n"
-           "                         recorded (shards of an older milnce, a corpus moved elsewhere)\n");
-}
+typedef struct preprocess_args {
+    milnce_preprocess_opts o;
+    int crf, idx, num, vps;
+    double max_seconds;
+} preprocess_args;
+
+#define A(f) offsetof(preprocess_args, f)
+static const milnce_opt preprocess_opts[] = {
+    {.name = "videos", .type = MILNCE_OPT_STRING, .flags = MILNCE_OPT_NOFIELD, .key = "data.video_list", .meta = "LIST", .help = "CSV with a video_path or video_id column, or a folder (required)"},
+    {.name = "video-root", .type = MILNCE_OPT_STRING, .off = A(o.video_root), .meta = "DIR", .dflt = "the CSV's folder", .help = "where video_id rows are looked up"},
+    {.name = "captions", .type = MILNCE_OPT_STRING, .flags = MILNCE_OPT_NOFIELD, .key = "data.captions", .meta = "SRC", .help = "folder of <id>.csv|srt|vtt|sbv|json, a caption.json, or 'embedded'\n(required)"},
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(o.out_dir), .meta = "DIR", .flags = MILNCE_OPT_REQUIRED, .help = "output folder"},
+    {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "take data.fps, data.resize, data.workers, model.vocab* from a config"},
+    {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=V", .help = "override a config key (repeatable)"},
+    {.name = "fps", .type = MILNCE_OPT_DOUBLE, .flags = MILNCE_OPT_NOFIELD, .key = "data.fps", .meta = "F", .lo = 0.1, .hi = 120, .help = "rendition frame rate"},
+    {.name = "size", .type = MILNCE_OPT_INT, .flags = MILNCE_OPT_NOFIELD, .key = "data.resize", .meta = "S", .lo = 8, .hi = 2048, .help = "rendition short side in pixels"},
+    {.name = "crf", .type = MILNCE_OPT_INT, .off = A(crf), .meta = "N", .lo = 0, .hi = 51, .dflt = "23", .help = "x264 quality"},
+    {.name = "max-seconds", .type = MILNCE_OPT_DOUBLE, .off = A(max_seconds), .meta = "S", .lo = 0, .hi = 1e9, .dflt = "all", .help = "keep at most S seconds of each video"},
+    {.name = "vocab", .type = MILNCE_OPT_STRING, .flags = MILNCE_OPT_NOFIELD, .key = "model.vocab", .meta = "FILE", .help = "use this vocabulary instead of building one"},
+    {.name = "videos-per-shard", .type = MILNCE_OPT_INT, .off = A(vps), .meta = "N", .lo = 1, .hi = 1000000, .help = "videos in one shard"},
+    {.name = "jobs", .type = MILNCE_OPT_INT, .flags = MILNCE_OPT_NOFIELD, .key = "data.workers", .meta = "N", .lo = 1, .hi = 256, .help = "worker threads"},
+    {.name = "shard-index", .type = MILNCE_OPT_INT, .off = A(idx), .meta = "I", .lo = 0, .hi = 1e9, .dflt = "the MPI launcher's rank, else 0", .help = "make part I of N (with --num-shards)"},
+    {.name = "num-shards", .type = MILNCE_OPT_INT, .off = A(num), .meta = "N", .lo = 1, .hi = 1e9, .dflt = "the MPI launcher's size, else 1", .help = "number of parts"},
+    {.name = "dedupe", .type = MILNCE_OPT_FLAG, .flags = MILNCE_OPT_NOFIELD, .key = "data.dedupe", .help = "drop words that repeat the previous rolling caption line"},
+    {.name = "encodings", .type = MILNCE_OPT_STRING, .off = A(o.encoding_fallbacks), .meta = "LIST", .help = "iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)"},
+    {.name = "keep-complete", .type = MILNCE_OPT_FLAG, .off = A(o.keep_complete), .help = "keep every complete shard even when its inputs changed or were not\nrecorded (shards of an older milnce, a corpus moved elsewhere)"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_preprocess_spec = {
+    "preprocess",
+    "Transcodes every video (short side --size, --fps, H.264) and its narration (tokenised)\n"
+    "into tar shards in the WebDataset layout, with an index per shard, vocab.txt,\n"
+    "stats.json and errors.log. Re-running resumes: complete shards are kept when their inputs\n"
+    "(videos, narration, options, vocabulary) are unchanged, remade otherwise.\n"
+    "--videos and --captions may come from the config instead (data.video_list, data.captions).",
+    preprocess_opts, sizeof(preprocess_args)};
 
 typedef struct progress_state {
     int tty;
@@ -64,86 +76,22 @@ static void progress(void *user, const milnce_preprocess_progress *p) {
     }
 }
 
-static int env_int(const char *const *names, int *out) {
-    for (int i = 0; names[i]; i++) {
-        const char *v = getenv(names[i]);
-        if (v && *v) {
-            *out = atoi(v);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int milnce_cmd_preprocess(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
-        return MILNCE_EXIT_OK;
-    }
+    preprocess_args a = {.idx = -1, .num = -1, .vps = 64};
+    milnce_preprocess_opts_default(&a.o);
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_preprocess_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
     milnce_config cfg;
     milnce_error err = {0};
     milnce_config_defaults(&cfg);
-    milnce_preprocess_opts o;
-    milnce_preprocess_opts_default(&o);
-    const char *config = NULL;
-    double fps = 0, max_seconds = 0;
-    int size = 0, jobs = 0, idx = -1, num = -1, vps = 64, crf = 0, dedupe = 0;
-    enum { O_VIDEOS = 256, O_ROOT, O_CAPTIONS, O_OUT, O_CONFIG, O_SET, O_FPS, O_SIZE, O_CRF, O_MAXS, O_VOCAB,
-           O_VPS, O_JOBS, O_IDX, O_NUM, O_DEDUPE, O_ENC, O_KEEP };
-    static const struct option opts[] = {
-        {"videos", required_argument, 0, O_VIDEOS}, {"video-root", required_argument, 0, O_ROOT},
-        {"captions", required_argument, 0, O_CAPTIONS}, {"out", required_argument, 0, O_OUT},
-        {"config", required_argument, 0, O_CONFIG}, {"set", required_argument, 0, O_SET},
-        {"fps", required_argument, 0, O_FPS}, {"size", required_argument, 0, O_SIZE},
-        {"crf", required_argument, 0, O_CRF}, {"max-seconds", required_argument, 0, O_MAXS},
-        {"vocab", required_argument, 0, O_VOCAB}, {"videos-per-shard", required_argument, 0, O_VPS},
-        {"jobs", required_argument, 0, O_JOBS}, {"shard-index", required_argument, 0, O_IDX},
-        {"num-shards", required_argument, 0, O_NUM}, {"dedupe", no_argument, 0, O_DEDUPE},
-        {"encodings", required_argument, 0, O_ENC}, {"keep-complete", no_argument, 0, O_KEEP}, {0, 0, 0, 0}};
-    char **sets = calloc((size_t)argc, sizeof *sets);
-    int nsets = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_VIDEOS: o.video_list = optarg; break;
-        case O_ROOT: o.video_root = optarg; break;
-        case O_CAPTIONS: o.captions = optarg; break;
-        case O_OUT: o.out_dir = optarg; break;
-        case O_CONFIG: config = optarg; break;
-        case O_SET: sets[nsets++] = optarg; break;
-        case O_FPS: fps = atof(optarg); break;
-        case O_SIZE: size = atoi(optarg); break;
-        case O_CRF: crf = atoi(optarg); break;
-        case O_MAXS: max_seconds = atof(optarg); break;
-        case O_VOCAB: o.vocab_path = optarg; break;
-        case O_VPS: vps = atoi(optarg); break;
-        case O_JOBS: jobs = atoi(optarg); break;
-        case O_IDX: idx = atoi(optarg); break;
-        case O_NUM: num = atoi(optarg); break;
-        case O_DEDUPE: dedupe = 1; break;
-        case O_ENC: o.encoding_fallbacks = optarg; break;
-        case O_KEEP: o.keep_complete = 1; break;
-        default:
-            fprintf(stderr, "milnce preprocess: bad option '%s' (see --help)\n", argv[optind - 1]);
-            free(sets);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    int rc = MILNCE_EXIT_USAGE;
-    if (optind < argc) {
-        fprintf(stderr, "milnce preprocess: unexpected argument '%s'\n", argv[optind]);
-        goto done;
-    }
-    if (config && milnce_config_load(&cfg, config, &err) < 0) {
+    milnce_preprocess_opts o = a.o;
+    int idx = a.idx, num = a.num;
+    rc = MILNCE_EXIT_USAGE;
+    if (milnce_cli_apply_config(&cli, &cfg, &err) < 0) {
         fprintf(stderr, "milnce preprocess: %s\n", err.msg);
         goto done;
     }
-    for (int i = 0; i < nsets; i++)
-        if (milnce_config_set(&cfg, sets[i], &err) < 0) {
-            fprintf(stderr, "milnce preprocess: %s\n", err.msg);
-            goto done;
-        }
     if (!o.video_list && cfg.data.video_list[0]) o.video_list = cfg.data.video_list;
     if (!o.captions && cfg.data.captions[0]) o.captions = cfg.data.captions;
     if (!o.vocab_path && cfg.model.vocab[0]) o.vocab_path = cfg.model.vocab;
@@ -151,22 +99,20 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         fprintf(stderr, "milnce preprocess: --videos, --captions and --out are required (see --help)\n");
         goto done;
     }
-    o.fps = fps > 0 ? fps : cfg.data.fps;
-    o.size = size > 0 ? size : cfg.data.resize;
-    o.crf = crf;
-    o.max_seconds = max_seconds;
-    o.jobs = jobs > 0 ? jobs : cfg.data.workers;
-    o.videos_per_shard = vps;
+    o.fps = cfg.data.fps;
+    o.size = cfg.data.resize;
+    o.crf = a.crf;
+    o.max_seconds = a.max_seconds;
+    o.jobs = cfg.data.workers;
+    o.videos_per_shard = a.vps;
     o.vocab_max = cfg.model.vocab_max;
     o.vocab_min_count = cfg.model.vocab_min_count;
-    o.overlap = (dedupe || cfg.data.dedupe) ? MILNCE_OVERLAP_DEDUPE : MILNCE_OVERLAP_KEEP;
+    o.overlap = cfg.data.dedupe ? MILNCE_OVERLAP_DEDUPE : MILNCE_OVERLAP_KEEP;
     if (idx < 0 && num < 0) {
-        static const char *ranks[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
-        static const char *sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS", NULL};
-        int r, n;
-        if (env_int(ranks, &r) && env_int(sizes, &n) && n > 0) {
-            idx = r;
-            num = n;
+        milnce_launcher l = milnce_launcher_detect();
+        if (l.rank >= 0 && l.world > 0) {
+            idx = l.rank;
+            num = l.world;
         }
     }
     o.shard_index = idx < 0 ? 0 : idx;
@@ -198,6 +144,6 @@ int milnce_cmd_preprocess(int argc, char **argv) {
            st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, o.out_dir);
     rc = MILNCE_EXIT_OK;
 done:
-    free(sets);
+    milnce_cli_free(&cli);
     return rc;
 }

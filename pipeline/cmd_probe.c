@@ -1,22 +1,31 @@
 /* milnce probe VIDEO: describe a video file as JSON. */
 #include <jansson.h>
 #include <libavutil/log.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "video.h"
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: milnce probe VIDEO\n\n"
-            "Prints a JSON object describing VIDEO: container, codec, pixel format, duration\n"
-            "(seconds; scanned from the packets when the header has none, then\n"
-            "\"duration_source\": \"scan\"), start time, average and real frame rates\n"
-            "(\"variable_frame_rate\" when they differ), frame count from the header (0 when\n"
-            "unknown), coded size, display rotation (degrees counter-clockwise, as ffprobe reports\n"
-            "it), the size after autorotation, and the list of streams.\n");
-}
+typedef struct probe_args {
+    const char *path;
+} probe_args;
+
+static const milnce_opt probe_opts[] = {
+    {.name = "VIDEO", .type = MILNCE_OPT_ARG, .off = offsetof(probe_args, path), .flags = MILNCE_OPT_REQUIRED, .help = "the video file"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_probe_spec = {
+    "probe",
+    "Prints a JSON object describing VIDEO: container, codec, pixel format, duration\n"
+    "(seconds; scanned from the packets when the header has none, then\n"
+    "\"duration_source\": \"scan\"), start time, average and real frame rates\n"
+    "(\"variable_frame_rate\" when they differ), frame count from the header (0 when\n"
+    "unknown), coded size, display rotation (degrees counter-clockwise, as ffprobe reports\n"
+    "it), the size after autorotation, and the list of streams.",
+    probe_opts, sizeof(probe_args)};
 
 static json_t *rate(int num, int den) {
     char b[64];
@@ -25,29 +34,14 @@ static json_t *rate(int num, int den) {
 }
 
 int milnce_cmd_probe(int argc, char **argv) {
-    const char *path = NULL;
+    probe_args a = {0};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_probe_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    milnce_cli_free(&cli);
+    const char *path = a.path;
     milnce_video_info info;
     milnce_error err = {0};
-    if (milnce_wants_help(argc, argv)) {
-        usage(stdout);
-        return MILNCE_EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "milnce probe: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return MILNCE_EXIT_USAGE;
-        }
-        if (path) {
-            fprintf(stderr, "milnce probe: one VIDEO expected, got '%s' too\n", argv[i]);
-            return MILNCE_EXIT_USAGE;
-        }
-        path = argv[i];
-    }
-    if (!path) {
-        usage(stderr);
-        return MILNCE_EXIT_USAGE;
-    }
     av_log_set_level(AV_LOG_QUIET);
     if (milnce_video_probe(path, &info, &err) < 0) {
         fprintf(stderr, "milnce probe: %s\n", err.msg);
@@ -91,7 +85,7 @@ int milnce_cmd_probe(int argc, char **argv) {
         json_array_append_new(streams, so);
     }
     json_object_set_new(o, "streams", streams);
-    int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(o);
     if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fprintf(stderr, "milnce probe: cannot write to stdout\n");

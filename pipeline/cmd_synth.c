@@ -1,5 +1,7 @@
 /* milnce synth: write a synthetic narrated corpus with a known answer. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 
 #include <libavutil/log.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "synth.h"
 
@@ -21,117 +24,75 @@ static void filter_log(void *user, int level, const char *msg) {
     if (level <= MILNCE_LOG_WARN || l->verbose) l->inner.fn(l->inner.user, level, msg);
 }
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: milnce synth --out DIR [options]\n"
-            "\n"
-            "Writes a HowTo100M-style corpus with a known answer: H.264 videos of shapes that move,\n"
-            "grow, shrink or spin over a moving background; narration that describes each segment\n"
-            "with varied wording plus filler lines, shifted in time like ASR (CSV, SRT and WebVTT,\n"
-            "by video); a video list; and an evaluation split with clean aligned captions in the\n"
-            "YouCook2 layout. The same seed gives byte-identical files.\n"
-            "\n"
-            "options:\n"
-            "  --out DIR            output folder (required)\n"
-            "  --videos N           training videos (default 8)\n"
-            "  --eval-videos N      evaluation videos (default 4)\n"
-            "  --seed S             random seed (default 1)\n"
-            "  --min-seconds T      shortest video (default 30)\n"
-            "  --max-seconds T      longest video (default 90)\n"
-            "  --size WxH           one size for all videos (default: 160x120 or 128x96 by video)\n"
-            "  --fps F              one frame rate for all videos (default: 10, 12 or 15 by video)\n"
-            "  --max-shift X        largest narration shift, in mean segment lengths (default\n"
-            "                       1.5; bell-shaped, standard deviation X / 3)\n"
-            "  --drop P             probability a sentence is missing (default 0.15)\n"
-            "  --fillers X          filler lines per segment (default 0.4)\n"
-            "  --crf N              x264 quality, 0..51 (default 23)\n"
-            "  --threads N          parallel encoders (default 2)\n"
-            "  --shard              also pack the training videos + narration JSON into\n"
-            "                       DIR/shards/train-NNNNNN.tar (WebDataset layout + index)\n"
-            "  --shard-samples N    samples per shard (default 16)\n"
-            "  -q, --quiet          print nothing on success\n"
-            "  -v, --verbose        one line per video, and FFmpeg's messages\n");
-}
+typedef struct synth_args {
+    milnce_synth_opts o;
+    int quiet, verbose;
+} synth_args;
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
+/* --seed: any unsigned 64-bit integer. */
+static int parse_seed(const char *v, void *field, milnce_error *err) {
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-')
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "bad value '%s': an unsigned integer", v);
+    *(uint64_t *)field = s;
     return 0;
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
-    *out = v;
+/* --size WxH: even sides in [16, 4096] -> params.width, params.height. */
+static int parse_size(const char *v, void *field, milnce_error *err) {
+    milnce_synth_params *p = field;
+    int w, h;
+    char x;
+    if (sscanf(v, "%d%c%d", &w, &x, &h) != 3 || x != 'x' || w < 16 || h < 16 || w > 4096 || h > 4096 || (w & 1) ||
+        (h & 1))
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "bad value '%s': WxH, even sides in [16, 4096]", v);
+    p->width = w;
+    p->height = h;
     return 0;
 }
+
+#define A(f) offsetof(synth_args, f)
+static const milnce_opt synth_opts[] = {
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(o.out), .meta = "DIR", .flags = MILNCE_OPT_REQUIRED, .help = "output folder"},
+    {.name = "videos", .type = MILNCE_OPT_INT, .off = A(o.videos), .meta = "N", .lo = 0, .hi = 99999, .help = "training videos"},
+    {.name = "eval-videos", .type = MILNCE_OPT_INT, .off = A(o.eval_videos), .meta = "N", .lo = 0, .hi = 99999, .help = "evaluation videos"},
+    {.name = "seed", .type = MILNCE_OPT_CUSTOM, .off = A(o.params.seed), .meta = "S", .parse = parse_seed, .dflt = "1", .help = "random seed"},
+    {.name = "min-seconds", .type = MILNCE_OPT_DOUBLE, .off = A(o.params.min_seconds), .meta = "T", .lo = 3, .hi = 36000, .help = "shortest video"},
+    {.name = "max-seconds", .type = MILNCE_OPT_DOUBLE, .off = A(o.params.max_seconds), .meta = "T", .lo = 3, .hi = 36000, .help = "longest video"},
+    {.name = "size", .type = MILNCE_OPT_CUSTOM, .off = A(o.params), .meta = "WxH", .parse = parse_size, .dflt = "160x120 or 128x96 by video", .help = "one size for all videos"},
+    {.name = "fps", .type = MILNCE_OPT_INT, .off = A(o.params.fps), .meta = "F", .lo = 1, .hi = 120, .dflt = "10, 12 or 15 by video", .help = "one frame rate for all videos"},
+    {.name = "max-shift", .type = MILNCE_OPT_DOUBLE, .off = A(o.params.max_shift), .meta = "X", .lo = 0, .hi = 100, .help = "largest narration shift, in mean segment lengths (bell-shaped,\nstandard deviation X / 3)"},
+    {.name = "drop", .type = MILNCE_OPT_DOUBLE, .off = A(o.params.drop_prob), .meta = "P", .lo = 0, .hi = 1, .help = "probability a sentence is missing"},
+    {.name = "fillers", .type = MILNCE_OPT_DOUBLE, .off = A(o.params.filler_per_segment), .meta = "X", .lo = 0, .hi = 10, .help = "filler lines per segment"},
+    {.name = "crf", .type = MILNCE_OPT_INT, .off = A(o.crf), .meta = "N", .lo = 0, .hi = 51, .help = "x264 quality"},
+    {.name = "threads", .type = MILNCE_OPT_INT, .off = A(o.threads), .meta = "N", .lo = 1, .hi = 64, .help = "parallel encoders"},
+    {.name = "shard", .type = MILNCE_OPT_FLAG, .off = A(o.shard), .help = "also pack the training videos + narration JSON into\nDIR/shards/train-NNNNNN.tar (WebDataset layout + index)"},
+    {.name = "shard-samples", .type = MILNCE_OPT_INT, .off = A(o.shard_samples), .meta = "N", .lo = 1, .hi = 1000000, .help = "samples per shard"},
+    {.name = "quiet", .short_name = 'q', .type = MILNCE_OPT_FLAG, .off = A(quiet), .help = "print nothing on success"},
+    {.name = "verbose", .short_name = 'v', .type = MILNCE_OPT_FLAG, .off = A(verbose), .help = "one line per video, and FFmpeg's messages"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_synth_spec = {
+    "synth",
+    "Writes a HowTo100M-style corpus with a known answer: H.264 videos of shapes that move,\n"
+    "grow, shrink or spin over a moving background; narration that describes each segment\n"
+    "with varied wording plus filler lines, shifted in time like ASR (CSV, SRT and WebVTT,\n"
+    "by video); a video list; and an evaluation split with clean aligned captions in the\n"
+    "YouCook2 layout. The same seed gives byte-identical files.",
+    synth_opts, sizeof(synth_args)};
 
 int milnce_cmd_synth(int argc, char **argv) {
-    if (milnce_wants_help(argc, argv)) {
-        usage(stdout);
-        return MILNCE_EXIT_OK;
-    }
-    milnce_synth_opts o;
-    milnce_synth_opts_init(&o);
-    int quiet = 0, verbose = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        int bad = 0, used = 1;
-        if (strcmp(a, "--shard") == 0) { o.shard = 1; used = 0; }
-        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) { quiet = 1; used = 0; }
-        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { verbose = 1; used = 0; }
-        else if (!val) bad = 1;
-        else if (strcmp(a, "--out") == 0) o.out = val;
-        else if (strcmp(a, "--videos") == 0) { bad = parse_int(val, 0, 99999, &n); o.videos = (int)n; }
-        else if (strcmp(a, "--eval-videos") == 0) { bad = parse_int(val, 0, 99999, &n); o.eval_videos = (int)n; }
-        else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(val, &end, 10);
-            bad = errno || end == val || *end || val[0] == '-';
-            o.params.seed = s;
-        }
-        else if (strcmp(a, "--min-seconds") == 0) bad = parse_double(val, 3, 36000, &o.params.min_seconds);
-        else if (strcmp(a, "--max-seconds") == 0) bad = parse_double(val, 3, 36000, &o.params.max_seconds);
-        else if (strcmp(a, "--size") == 0) {
-            int w, h;
-            char x;
-            bad = sscanf(val, "%d%c%d", &w, &x, &h) != 3 || x != 'x' || w < 16 || h < 16 || w > 4096 ||
-                  h > 4096 || (w & 1) || (h & 1);
-            o.params.width = w;
-            o.params.height = h;
-        }
-        else if (strcmp(a, "--fps") == 0) { bad = parse_int(val, 1, 120, &n); o.params.fps = (int)n; }
-        else if (strcmp(a, "--max-shift") == 0) bad = parse_double(val, 0, 100, &o.params.max_shift);
-        else if (strcmp(a, "--drop") == 0) bad = parse_double(val, 0, 1, &o.params.drop_prob);
-        else if (strcmp(a, "--fillers") == 0) bad = parse_double(val, 0, 10, &o.params.filler_per_segment);
-        else if (strcmp(a, "--crf") == 0) { bad = parse_int(val, 0, 51, &n); o.crf = (int)n; }
-        else if (strcmp(a, "--threads") == 0) { bad = parse_int(val, 1, 64, &n); o.threads = (int)n; }
-        else if (strcmp(a, "--shard-samples") == 0) { bad = parse_int(val, 1, 1000000, &n); o.shard_samples = (int)n; }
-        else {
-            fprintf(stderr, "milnce synth: unknown option '%s'\n", a);
-            usage(stderr);
-            return MILNCE_EXIT_USAGE;
-        }
-        if (bad) {
-            fprintf(stderr, "milnce synth: bad or missing value for %s%s%s\n", a, val ? ": " : "",
-                    val ? val : "");
-            return MILNCE_EXIT_USAGE;
-        }
-        i += used;
-    }
-    if (!o.out) {
-        fprintf(stderr, "milnce synth: --out DIR is required\n");
-        usage(stderr);
-        return MILNCE_EXIT_USAGE;
-    }
+    synth_args a;
+    memset(&a, 0, sizeof a);
+    milnce_synth_opts_init(&a.o);
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_synth_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
+    milnce_cli_free(&cli);
+    const milnce_synth_opts o = a.o;
+    int quiet = a.quiet, verbose = a.verbose;
     if (o.params.max_seconds < o.params.min_seconds) {
         fprintf(stderr, "milnce synth: --max-seconds %g is below --min-seconds %g\n", o.params.max_seconds,
                 o.params.min_seconds);

@@ -1,22 +1,35 @@
 /* milnce train: one machine, or many under mpirun/srun (see pipeline/train.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 #include "config.h"
 #include "dist.h"
 #include "train.h"
 
 
-static void help(void) {
-    printf("usage: milnce train --config FILE [--set section.key=value ...] [--resume]\n\n"
-           "Trains the video and text encoders with MIL-NCE on the shards of data.shards.\n"
-           "Writes train.out_dir/{config.yaml, log.jsonl, checkpoints/}. SIGINT/SIGTERM save a\n"
-           "checkpoint and stop; --resume continues from the latest one exactly.\n"
-           "Under mpirun -np R, each rank loads train.batch_size / R clips of every global batch.\n");
-}
+typedef struct train_args {
+    int resume;
+} train_args;
+
+#define A(f) offsetof(train_args, f)
+static const milnce_opt train_opts[] = {
+    {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "YAML configuration file"},
+    {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=value", .help = "override a key (repeatable)"},
+    {.name = "resume", .type = MILNCE_OPT_FLAG, .off = A(resume), .help = "continue from the latest checkpoint of train.out_dir, exactly"},
+    {0}};
+
+const milnce_cmd_spec milnce_cmd_train_spec = {
+    "train",
+    "Trains the video and text encoders with MIL-NCE on the shards of data.shards.\n"
+    "Writes train.out_dir/{config.yaml, log.jsonl, checkpoints/}. SIGINT/SIGTERM save a\n"
+    "checkpoint and stop; --resume continues from the latest one exactly.\n"
+    "Under mpirun -np R, each rank loads train.batch_size / R clips of every global batch.",
+    train_opts, sizeof(train_args)};
 
 typedef struct prog { int tty; double last; } prog;
 
@@ -39,33 +52,20 @@ static void progress(void *user, const milnce_train_progress *p) {
 int milnce_cmd_train(int argc, char **argv) { return milnce_cmd_train_hooked(argc, argv, NULL); }
 
 int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks *hooks) {
-    if (milnce_wants_help(argc, argv)) {
-        help();
-        return MILNCE_EXIT_OK;
-    }
+    train_args a = {0};
+    milnce_cli cli;
+    int rc = milnce_cli_parse(&milnce_cmd_train_spec, &a, argc, argv, &cli);
+    if (rc != MILNCE_CLI_RUN) return rc;
     milnce_config cfg;
     milnce_error err = {0};
     milnce_config_defaults(&cfg);
-    const char *config = NULL;
-    int resume = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) i++;
-        else if (strcmp(argv[i], "--resume") == 0) resume = 1;
-        else {
-            fprintf(stderr, "milnce train: unexpected argument '%s' (see --help)\n", argv[i]);
-            return MILNCE_EXIT_USAGE;
-        }
-    }
-    if (config && milnce_config_load(&cfg, config, &err) < 0) {
+    int ret = milnce_cli_apply_config(&cli, &cfg, &err);
+    milnce_cli_free(&cli);
+    if (ret < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
         return MILNCE_EXIT_USAGE;
     }
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && milnce_config_set(&cfg, argv[++i], &err) < 0) {
-            fprintf(stderr, "milnce train: %s\n", err.msg);
-            return MILNCE_EXIT_USAGE;
-        }
+    int resume = a.resume;
     milnce_dist d;
     if (milnce_dist_init(&d, &argc, &argv, &err) < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
@@ -77,7 +77,7 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
     if (hooks) o.inject_nan_step = hooks->nan_step;
     milnce_train_result r;
-    int ret = milnce_train_run(&o, &r, &err);
+    ret = milnce_train_run(&o, &r, &err);
     milnce_dist_finalize(&d);
     if (ret < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);

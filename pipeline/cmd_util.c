@@ -2,14 +2,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_opts.h"
 #include "commands.h"
 
-int milnce_wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) break;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
-    }
-    return 0;
+const milnce_command *milnce_commands(size_t *n) {
+    static const milnce_command commands[] = {
+        {"demo", milnce_cmd_demo, "the whole job on a generated corpus: synth, preprocess, train, eval, report", &milnce_cmd_demo_spec},
+        {"info", milnce_cmd_info, "versions of FFmpeg and OpenBLAS and the BLAS kernel in use", &milnce_cmd_info_spec},
+        {"config", milnce_cmd_config, "print a config resolved with its defaults and --set overrides", &milnce_cmd_config_spec},
+        {"probe", milnce_cmd_probe, "describe a video file as JSON (container, codec, duration, fps, size, rotation)", &milnce_cmd_probe_spec},
+        {"clip", milnce_cmd_clip, "decode the frames training would see from a span of a video into .npy", &milnce_cmd_clip_spec},
+        {"preprocess", milnce_cmd_preprocess, "turn videos and their narration into training shards (resumable, parallel)", &milnce_cmd_preprocess_spec},
+        {"train", milnce_cmd_train, "train the video and text encoders with MIL-NCE (one machine or MPI)", &milnce_cmd_train_spec},
+        {"captions", milnce_cmd_captions, "read narration (CSV, caption.json, SRT, WebVTT) and print cues, tokens and bags as JSON", &milnce_cmd_captions_spec},
+        {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder", &milnce_cmd_report_spec},
+        {"synth", milnce_cmd_synth, "write a synthetic narrated corpus with a known answer (videos, ASR-like narration, eval split)", &milnce_cmd_synth_spec},
+        {"eval", milnce_cmd_eval, "clip<->text retrieval of a checkpoint (YouCook2, MSR-VTT, held-out shards) -> eval.json", &milnce_cmd_eval_spec},
+        {"embed", milnce_cmd_embed, "embed videos (per window or averaged) or sentences with a checkpoint -> .npy + ids", &milnce_cmd_embed_spec},
+    };
+    *n = sizeof commands / sizeof commands[0];
+    return commands;
 }
 
 static void stderr_log(void *user, int level, const char *msg) {

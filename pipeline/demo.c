@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "preprocess.h"
 #include "report.h"
 #include "synth.h"
@@ -85,11 +85,11 @@ static int file_exists(const char *p) {
 int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_error *err) {
     memset(res, 0, sizeof *res);
     double t0 = now_s(), t = t0;
-    char corpus[4200], shards[4200], p[4400];
+    char corpus[MILNCE_PATH_MAX], shards[MILNCE_PATH_MAX], p[MILNCE_PATH_MAX];
     int ret;
     if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
-    snprintf(corpus, sizeof corpus, "%s/corpus", o->out_dir);
-    snprintf(shards, sizeof shards, "%s/shards", o->out_dir);
+    if ((ret = milnce_path(corpus, sizeof corpus, err, "%s/corpus", o->out_dir)) < 0) return ret;
+    if ((ret = milnce_path(shards, sizeof shards, err, "%s/shards", o->out_dir)) < 0) return ret;
 
     /* 1. corpus (deterministic: kept when a previous demo made it with the same options) */
     milnce_synth_opts so;
@@ -113,9 +113,9 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
      * files with unchanged bytes untouched) and one made from another corpus is remade */
     milnce_preprocess_opts po;
     milnce_preprocess_opts_default(&po);
-    snprintf(p, sizeof p, "%s/train/videos.csv", corpus);
-    char caps[4400];
-    snprintf(caps, sizeof caps, "%s/train/captions", corpus);
+    if ((ret = milnce_path(p, sizeof p, err, "%s/train/videos.csv", corpus)) < 0) return ret;
+    char caps[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(caps, sizeof caps, err, "%s/train/captions", corpus)) < 0) return ret;
     po.video_list = p;
     po.captions = caps;
     po.out_dir = shards;
@@ -131,15 +131,15 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
 
     /* 3. train: a fresh run in out_dir */
     milnce_config cfg = *o->cfg;
-    snprintf(cfg.data.shards, sizeof cfg.data.shards, "%s", shards);
-    snprintf(cfg.train.out_dir, sizeof cfg.train.out_dir, "%s", o->out_dir);
-    snprintf(cfg.eval.csv, sizeof cfg.eval.csv, "%s/eval/youcook2_val.csv", corpus);
-    snprintf(cfg.eval.video_root, sizeof cfg.eval.video_root, "%s/eval/videos", corpus);
-    snprintf(p, sizeof p, "%s/checkpoints/latest", o->out_dir);
+    if ((ret = milnce_path(cfg.data.shards, sizeof cfg.data.shards, err, "%s", shards)) < 0) return ret;
+    if ((ret = milnce_path(cfg.train.out_dir, sizeof cfg.train.out_dir, err, "%s", o->out_dir)) < 0) return ret;
+    if ((ret = milnce_path(cfg.eval.csv, sizeof cfg.eval.csv, err, "%s/eval/youcook2_val.csv", corpus)) < 0) return ret;
+    if ((ret = milnce_path(cfg.eval.video_root, sizeof cfg.eval.video_root, err, "%s/eval/videos", corpus)) < 0) return ret;
+    if ((ret = milnce_path(p, sizeof p, err, "%s/checkpoints/latest", o->out_dir)) < 0) return ret;
     if (file_exists(p)) {
         /* A previous demo's run: start over (its checkpoints would otherwise be resumed). */
-        char dir[4400];
-        snprintf(dir, sizeof dir, "%s/checkpoints", o->out_dir);
+        char dir[MILNCE_PATH_MAX];
+        if ((ret = milnce_path(dir, sizeof dir, err, "%s/checkpoints", o->out_dir)) < 0) return ret;
         unlink(p);
         milnce_log(o->lg, MILNCE_LOG_INFO, "starting a new run in %s (old checkpoints in %s are replaced)", o->out_dir, dir);
     }
@@ -155,9 +155,9 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     stage_done(o, "train", &t);
 
     /* 4. eval on the aligned split */
-    char set_csv[4400], set_root[4400];
-    snprintf(set_csv, sizeof set_csv, "eval.csv=%s", cfg.eval.csv);
-    snprintf(set_root, sizeof set_root, "eval.video_root=%s", cfg.eval.video_root);
+    char set_csv[MILNCE_PATH_MAX + 16], set_root[MILNCE_PATH_MAX + 24];
+    if ((ret = milnce_path(set_csv, sizeof set_csv, err, "eval.csv=%s", cfg.eval.csv)) < 0) return ret;
+    if ((ret = milnce_path(set_root, sizeof set_root, err, "eval.video_root=%s", cfg.eval.video_root)) < 0) return ret;
     const char *sets[] = {set_csv, set_root};
     milnce_eval_load_opts lo = {.checkpoint = o->out_dir, .sets = sets, .nsets = 2, .with_video = 1,
                                 .with_text = 1, .lg = o->lg};
@@ -179,7 +179,7 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     stage_done(o, "eval", &t);
 
     /* 5. report */
-    snprintf(res->report, sizeof res->report, "%s/report.html", o->out_dir);
+    if ((ret = milnce_path(res->report, sizeof res->report, err, "%s/report.html", o->out_dir)) < 0) return ret;
     milnce_report_opts ro = {.title = "milnce demo"};
     if ((ret = milnce_report_write(o->out_dir, res->report, &ro, NULL, o->lg, err)) < 0) return milnce_error_prefix(err, "report");
     stage_done(o, "report", &t);

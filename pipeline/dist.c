@@ -3,18 +3,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+milnce_launcher milnce_launcher_detect(void) {
+    static const struct {
+        const char *rank, *size;
+        int mpi;
+    } vars[] = {
+        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", 1},
+        {"PMI_RANK", "PMI_SIZE", 1},
+        {"PMIX_RANK", NULL, 1},
+        {"SLURM_PROCID", "SLURM_NTASKS", 0},
+    };
+    milnce_launcher l = {-1, -1, 0};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *r = getenv(vars[i].rank), *n = vars[i].size ? getenv(vars[i].size) : NULL;
+        if (r && *r && l.rank < 0) l.rank = atoi(r);
+        if (n && *n && l.world < 0) l.world = atoi(n);
+        if (((r && *r) || (n && *n)) && vars[i].mpi) l.mpi = 1;
+    }
+    return l;
+}
+
 #ifdef MILNCE_HAVE_MPI
 #include <mpi.h>
 #include <limits.h>
 
-static int launched(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
-}
-
 int milnce_dist_init(milnce_dist *d, int *argc, char ***argv, milnce_error *err) {
     memset(d, 0, sizeof *d);
     d->world = 1;
-    if (!launched()) return 0;
+    if (!milnce_launcher_detect().mpi) return 0;
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS)

@@ -14,8 +14,19 @@ typedef struct milnce_dist {
     int mpi; /* 1 when MPI was initialised here (and must be finalised) */
 } milnce_dist;
 
-/* Initialises MPI when built with it and launched by mpirun/srun (OMPI_COMM_WORLD_SIZE,
- * PMI_SIZE or PMIX_RANK in the environment); else rank 0 of 1. */
+/* What the process launcher says about this process, from its environment: one table of the
+ * variables of Open MPI's mpirun (OMPI_COMM_WORLD_RANK/SIZE), MPICH/Hydra and Slurm's PMI-2
+ * (PMI_RANK/SIZE), PMIx (PMIX_RANK; no size variable) and Slurm's srun (SLURM_PROCID/NTASKS).
+ * rank and world are -1 where no variable gives them; mpi is 1 when an MPI launcher's variables
+ * are present (MPI_Init will find its peers), 0 for srun alone. */
+typedef struct milnce_launcher {
+    int rank, world;
+    int mpi;
+} milnce_launcher;
+milnce_launcher milnce_launcher_detect(void);
+
+/* Initialises MPI when built with it and launched by an MPI launcher (milnce_launcher_detect's
+ * mpi); else rank 0 of 1. */
 int milnce_dist_init(milnce_dist *d, int *argc, char ***argv, milnce_error *err);
 void milnce_dist_finalize(milnce_dist *d);
 

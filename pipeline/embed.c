@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
 #include "eval.h"
+#include "fileutil.h"
 #include "npy.h"
 #include "video_list.h"
 
@@ -157,8 +157,9 @@ int milnce_embed_run(milnce_eval_model *m, const milnce_embed_opts *o, milnce_em
     if (ret < 0) goto end;
     res->rows = r.n;
     res->dim = r.D;
-    snprintf(res->npy_path, sizeof res->npy_path, "%s.npy", o->out_prefix);
-    snprintf(res->ids_path, sizeof res->ids_path, "%s.ids.txt", o->out_prefix);
+    if ((ret = milnce_path(res->npy_path, sizeof res->npy_path, err, "%s.npy", o->out_prefix)) < 0 ||
+        (ret = milnce_path(res->ids_path, sizeof res->ids_path, err, "%s.ids.txt", o->out_prefix)) < 0)
+        goto end;
     int64_t shape[2] = {(int64_t)r.n, (int64_t)r.D};
     if ((ret = milnce_npy_write(res->npy_path, MILNCE_NPY_F32, 2, shape, r.v, err)) < 0) goto end;
     ret = milnce_write_file_atomic(res->ids_path, idbuf, idlen, err);

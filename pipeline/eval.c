@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "image_write.h"
 #include "model.h"
 #include "npy.h"
@@ -80,19 +80,6 @@ static int is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int mkdirs(const char *p, milnce_error *err) {
-    char buf[4200];
-    snprintf(buf, sizeof buf, "%s", p);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", buf, strerror(errno));
-    return 0;
-}
-
 /* An id from a CSV names a file under the video root: no separators, no "." / "..", no control
  * characters, so it can never reach outside the root. */
 static int id_unsafe(const char *id) {
@@ -102,47 +89,20 @@ static int id_unsafe(const char *id) {
     return 0;
 }
 
-static const char *const VIDEO_EXTS[] = {"mp4", "mkv", "webm", "mov", "avi", NULL};
-
 /* <root>/<id>.<ext>, <root>/<task>/<id>.<ext>, or <root>/<id> when the id carries its extension;
  * malloc'ed, or NULL when none exists. */
 static char *resolve_video(const char *root, const char *task, const char *id) {
-    char p[4400];
+    char p[MILNCE_PATH_MAX]; /* a path too long to build is one that does not exist here */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && (!task || id_unsafe(task))) break;
-        for (int e = 0; VIDEO_EXTS[e]; e++) {
-            if (pass == 0) snprintf(p, sizeof p, "%s/%s.%s", root, id, VIDEO_EXTS[e]);
-            else snprintf(p, sizeof p, "%s/%s/%s.%s", root, task, id, VIDEO_EXTS[e]);
-            if (is_file(p)) return strdup(p);
+        for (int e = 0; milnce_video_exts[e]; e++) {
+            int ok = pass == 0 ? milnce_path(p, sizeof p, NULL, "%s/%s.%s", root, id, milnce_video_exts[e])
+                               : milnce_path(p, sizeof p, NULL, "%s/%s/%s.%s", root, task, id, milnce_video_exts[e]);
+            if (ok == 0 && is_file(p)) return strdup(p);
         }
     }
-    snprintf(p, sizeof p, "%s/%s", root, id);
+    if (milnce_path(p, sizeof p, NULL, "%s/%s", root, id) < 0) return NULL;
     return strchr(id, '.') && is_file(p) ? strdup(p) : NULL;
-}
-
-static int read_file(const char *path, char **buf, size_t *n, milnce_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, errno == ENOENT ? MILNCE_ERR_NOTFOUND : MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    char *b = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = cap ? 2 * cap : 131072;
-            char *nb = realloc(b, cap);
-            if (!nb) { free(b); fclose(f); return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s", path); }
-            b = nb;
-        }
-        size_t r = fread(b + len, 1, 65536, f);
-        len += r;
-        if (r < 65536) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(b); return milnce_error_set(err, MILNCE_ERR_IO, "%s: read error", path); }
-    b[len] = '\0';
-    *buf = b;
-    *n = len;
-    return 0;
 }
 
 static int parse_seconds(const char *s, double *out) {
@@ -158,17 +118,21 @@ static int parse_seconds(const char *s, double *out) {
 /* YouCook2 (end,start,task,text,video_id) or MSR-VTT (key,vid_key,video_id,sentence). */
 static int read_csv_set(const milnce_config *cfg, int msrvtt, eval_set *s, milnce_error *err) {
     const char *path = cfg->eval.csv;
-    char *buf = NULL, root[4200];
+    char *buf = NULL, root[MILNCE_PATH_MAX];
     size_t n = 0;
     if (!path[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "key eval.csv: no evaluation CSV given");
-    int ret = read_file(path, &buf, &n, err);
+    int ret = milnce_read_file(path, 0, &buf, &n, NULL, err);
     if (ret < 0) return milnce_error_prefix(err, "key eval.csv");
-    if (cfg->eval.video_root[0]) snprintf(root, sizeof root, "%s", cfg->eval.video_root);
+    if (cfg->eval.video_root[0]) ret = milnce_path(root, sizeof root, err, "%s", cfg->eval.video_root);
     else {
-        snprintf(root, sizeof root, "%s", path);
+        ret = milnce_path(root, sizeof root, err, "%s", path);
         char *slash = strrchr(root, '/');
         if (slash) *slash = '\0';
         else strcpy(root, ".");
+    }
+    if (ret < 0) {
+        free(buf);
+        return ret;
     }
     milnce_csv c;
     milnce_csv_init(&c, buf, n);
@@ -277,12 +241,12 @@ static int open_item(const eval_set *s, const eval_item *it, const milnce_logger
         size_t sz;
         int ret = milnce_shard_get(s->shards[it->shard], it->sample, "mp4", &d, &sz, err);
         if (ret < 0) return ret;
-        char name[300];
-        snprintf(name, sizeof name, "%s.mp4", it->video_id);
+        char name[300]; /* a name for messages only: a cut one is harmless */
+        snprintf(name, sizeof name, "%.255s.mp4", it->video_id);
         return milnce_decoder_open_memory(dec, d, sz, name, lg, err);
     }
     if (!it->path)
-        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no file <id>.{mp4,mkv,webm,mov,avi} under eval.video_root (or its <task>/ folder)");
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "no file <id>.<video extension> under eval.video_root (or its <task>/ folder)");
     return milnce_decoder_open(dec, it->path, lg, err);
 }
 
@@ -320,9 +284,10 @@ static int write_thumb(milnce_eval_model *m, const eval_set *s, size_t j, const 
     milnce_decoder_free(&dec);
     if (ret < 0) return ret;
     if (m->frames.t == 0) return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no frame at %.2f s", it->video_id, mid);
-    snprintf(rel, relcap, "thumbs/item-%06zu.jpg", j);
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", out_dir, rel);
+    char path[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(rel, relcap, err, "thumbs/item-%06zu.jpg", j)) < 0 ||
+        (ret = milnce_path(path, sizeof path, err, "%s/%s", out_dir, rel)) < 0)
+        return ret;
     milnce_image_opts io = {.format = MILNCE_IMAGE_JPEG, .quality = 85};
     return milnce_image_write_file(path, m->frames.data, m->frames.w, m->frames.h, m->frames.w * 3, &io, err);
 }
@@ -368,10 +333,9 @@ static json_t *examples_json(milnce_eval_model *m, const eval_set *s, const miln
     uint8_t *failed = calloc(n, 1);
     if (!sc || !taken || !thumb || !failed) goto end;
     if (o->thumbnails) {
-        char td[4200];
+        char td[MILNCE_PATH_MAX];
         milnce_error e = {0};
-        snprintf(td, sizeof td, "%s/thumbs", out_dir);
-        if (mkdirs(td, &e) < 0) {
+        if (milnce_path(td, sizeof td, &e, "%s/thumbs", out_dir) < 0 || milnce_mkdirs(td, &e) < 0) {
             milnce_log(o->lg, MILNCE_LOG_WARN, "thumbnails: %s", e.msg);
             memset(failed, 1, n);
         }
@@ -456,7 +420,9 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     int msrvtt = strcmp(cfg->eval.format, "msrvtt") == 0, shards = strcmp(cfg->eval.format, "shards") == 0;
     snprintf(res->format, sizeof res->format, "%s", cfg->eval.format);
     snprintf(res->dataset, sizeof res->dataset, "%s", cfg->eval.csv);
-    snprintf(res->out_dir, sizeof res->out_dir, "%s", o->out_dir && o->out_dir[0] ? o->out_dir : m->run_dir);
+    if ((ret = milnce_path(res->out_dir, sizeof res->out_dir, err, "%s",
+                           o->out_dir && o->out_dir[0] ? o->out_dir : m->run_dir)) < 0)
+        goto end;
     if ((ret = shards ? read_shard_set(cfg, &s, lg, err) : read_csv_set(cfg, msrvtt, &s, err)) < 0) goto end;
     res->rows = s.n;
     size_t D = (size_t)m->E;
@@ -569,7 +535,7 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     res->chance_r5 = 100.0 * (n < 5 ? n : 5) / n;
     res->chance_r10 = 100.0 * (n < 10 ? n : 10) / n;
     /* ---- outputs ---- */
-    if ((ret = mkdirs(res->out_dir, err)) < 0) goto end;
+    if ((ret = milnce_mkdirs(res->out_dir, err)) < 0) goto end;
     root = json_object();
     json_object_set_new(root, "dataset", json_string(res->dataset));
     json_object_set_new(root, "format", json_string(res->format));
@@ -597,7 +563,7 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     json_object_set_new(root, "examples", examples_json(m, &s, res, o, res->out_dir));
     js = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(12));
     if (!js) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "eval.json"); goto end; }
-    snprintf(res->json_path, sizeof res->json_path, "%s/eval.json", res->out_dir);
+    if ((ret = milnce_path(res->json_path, sizeof res->json_path, err, "%s/eval.json", res->out_dir)) < 0) goto end;
     milnce_atomic_file af;
     if ((ret = milnce_atomic_open(&af, res->json_path, err)) < 0) goto end;
     if ((ret = milnce_atomic_write(&af, js, strlen(js), err)) < 0 || (ret = milnce_atomic_write(&af, "\n", 1, err)) < 0) {
@@ -606,14 +572,16 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     }
     if ((ret = milnce_atomic_commit(&af, err)) < 0) goto end;
     if (o->save_embeddings) {
-        char p[4400];
+        char p[MILNCE_PATH_MAX];
         int64_t shape[2] = {(int64_t)n, (int64_t)D};
-        snprintf(p, sizeof p, "%s/eval_text.npy", res->out_dir);
-        if ((ret = milnce_npy_write(p, MILNCE_NPY_F32, 2, shape, res->text, err)) < 0) goto end;
-        snprintf(p, sizeof p, "%s/eval_video.npy", res->out_dir);
-        if ((ret = milnce_npy_write(p, MILNCE_NPY_F32, 2, shape, res->video, err)) < 0) goto end;
-        snprintf(p, sizeof p, "%s/eval_ids.txt", res->out_dir);
-        if ((ret = write_ids(p, res->video_ids, res->start, res->end, res->queries, n, err)) < 0) goto end;
+        if ((ret = milnce_path(p, sizeof p, err, "%s/eval_text.npy", res->out_dir)) < 0 ||
+            (ret = milnce_npy_write(p, MILNCE_NPY_F32, 2, shape, res->text, err)) < 0)
+            goto end;
+        if ((ret = milnce_path(p, sizeof p, err, "%s/eval_video.npy", res->out_dir)) < 0 ||
+            (ret = milnce_npy_write(p, MILNCE_NPY_F32, 2, shape, res->video, err)) < 0)
+            goto end;
+        if ((ret = milnce_path(p, sizeof p, err, "%s/eval_ids.txt", res->out_dir)) < 0 ||
+            (ret = write_ids(p, res->video_ids, res->start, res->end, res->queries, n, err)) < 0) goto end;
     }
 end:
     if (ret < 0) milnce_eval_result_free(res);

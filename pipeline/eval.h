@@ -26,7 +26,7 @@
  * ## Inputs (eval.format)
  *   youcook2  CSV with header columns end,start,task,text,video_id (any order, extra columns
  *             ignored); video at <eval.video_root>/<video_id>.<ext> or
- *             <eval.video_root>/<task>/<video_id>.<ext>, ext in mp4, mkv, webm, mov, avi.
+ *             <eval.video_root>/<task>/<video_id>.<ext>, ext in milnce_video_exts (video_list.h).
  *   msrvtt    CSV key,vid_key,video_id,sentence; the clip is the whole video
  *             (<eval.video_root>/<video_id>.<ext>).
  *   shards    eval.csv names a folder of held-out shards (or one .tar): every sentence of every
@@ -47,6 +47,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "fileutil.h"
 #include "retrieval.h"
 #include "video.h"
 #include "vocab.h"
@@ -69,8 +70,8 @@ typedef struct milnce_eval_model {
     milnce_config cfg;           /* resolved: checkpoint config + overrides */
     struct milnce_model *model;  /* eval mode */
     milnce_vocab vocab;          /* empty without the text encoder */
-    char checkpoint[4096];       /* the file loaded */
-    char run_dir[4096];          /* the run folder (the checkpoints/ folder's parent, else the
+    char checkpoint[MILNCE_PATH_MAX]; /* the file loaded */
+    char run_dir[MILNCE_PATH_MAX];          /* the run folder (the checkpoints/ folder's parent, else the
                                     file's folder): the default output folder */
     int64_t step;                /* training steps of the checkpoint (metadata "step"; 0 if none) */
     int E;                       /* embedding width */
@@ -129,8 +130,8 @@ typedef struct milnce_eval_result {
     char **video_ids;        /* (n) */
     char **queries;          /* (n) */
     double *start, *end;     /* (n) clip spans, seconds */
-    char json_path[4200];
-    char out_dir[4096];
+    char json_path[MILNCE_PATH_MAX];
+    char out_dir[MILNCE_PATH_MAX];
 } milnce_eval_result;
 
 int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval_result *res,
@@ -155,7 +156,7 @@ typedef struct milnce_embed_result {
     size_t rows, dim;
     size_t items;   /* videos or sentences read */
     size_t skipped; /* videos that are missing or failed */
-    char npy_path[4200], ids_path[4200];
+    char npy_path[MILNCE_PATH_MAX], ids_path[MILNCE_PATH_MAX];
 } milnce_embed_result;
 
 /* Rows of <prefix>.ids.txt: "<video id>\t<window start, seconds %.3f>" per window, "<video id>"

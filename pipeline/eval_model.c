@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "model.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -67,18 +68,18 @@ static int resolve_config(milnce_eval_model *em, const milnce_eval_load_opts *o,
 
 static int load_vocab(milnce_eval_model *em, milnce_error *err) {
     const milnce_config *cfg = &em->cfg;
-    char used[4200];
-    if (cfg->model.vocab[0]) snprintf(used, sizeof used, "%s", cfg->model.vocab);
+    char used[MILNCE_PATH_MAX];
+    int ret;
+    if (cfg->model.vocab[0]) ret = milnce_path(used, sizeof used, err, "%s", cfg->model.vocab);
     else if (!cfg->data.shards[0])
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key model.vocab: no vocabulary given (set model.vocab, or data.shards with vocab.txt beside the shards)");
-    else if (is_dir(cfg->data.shards)) snprintf(used, sizeof used, "%s/vocab.txt", cfg->data.shards);
+    else if (is_dir(cfg->data.shards)) ret = milnce_path(used, sizeof used, err, "%s/vocab.txt", cfg->data.shards);
     else {
-        snprintf(used, sizeof used, "%s", cfg->data.shards);
-        char *slash = strrchr(used, '/');
-        if (slash) strcpy(slash + 1, "vocab.txt");
-        else snprintf(used, sizeof used, "vocab.txt");
+        const char *slash = strrchr(cfg->data.shards, '/');
+        ret = milnce_path(used, sizeof used, err, "%.*svocab.txt", slash ? (int)(slash + 1 - cfg->data.shards) : 0,
+                          cfg->data.shards);
     }
-    int ret = milnce_vocab_load(used, &em->vocab, err);
+    if (ret == 0) ret = milnce_vocab_load(used, &em->vocab, err);
     if (ret < 0) milnce_error_prefix(err, "key model.vocab: vocabulary (model.vocab, or vocab.txt beside data.shards)");
     return ret;
 }
@@ -92,8 +93,8 @@ static void parent_dir(char *p) {
 }
 
 static void set_run_dir(milnce_eval_model *em) {
-    char d[4096];
-    snprintf(d, sizeof d, "%s", em->checkpoint);
+    char d[sizeof em->checkpoint];
+    strcpy(d, em->checkpoint); /* fits: same size */
     parent_dir(d);
     const char *last = strrchr(d, '/');
     if (strcmp(last ? last + 1 : d, "checkpoints") == 0) parent_dir(d);
@@ -110,14 +111,17 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     milnce_safetensors st;
     int have_st = 0, ret = 0;
     if (is_dir(o->checkpoint)) {
-        milnce_train_latest(o->checkpoint, em->checkpoint, sizeof em->checkpoint);
+        if ((ret = milnce_train_latest(o->checkpoint, em->checkpoint, sizeof em->checkpoint)) < 0) {
+            milnce_error_set(err, ret, "%s: checkpoint path too long", o->checkpoint);
+            goto end;
+        }
         if (!em->checkpoint[0]) {
             ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no checkpoints/latest (not a run folder with a checkpoint)", o->checkpoint);
             goto end;
         }
-        snprintf(em->run_dir, sizeof em->run_dir, "%s", o->checkpoint);
+        if ((ret = milnce_path(em->run_dir, sizeof em->run_dir, err, "%s", o->checkpoint)) < 0) goto end;
     } else {
-        snprintf(em->checkpoint, sizeof em->checkpoint, "%s", o->checkpoint);
+        if ((ret = milnce_path(em->checkpoint, sizeof em->checkpoint, err, "%s", o->checkpoint)) < 0) goto end;
         set_run_dir(em);
     }
     if ((ret = milnce_safetensors_open(&st, em->checkpoint, err)) < 0) goto end;

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "cues.h"
+#include "fileutil.h"
 #include "input_identity.h"
 #include "shard.h"
 #include "tokenizer.h"
@@ -106,9 +106,8 @@ static void remove_stale_temps(const char *dir, int k) {
     struct dirent *de;
     while ((de = readdir(d))) {
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || !strstr(de->d_name, ".tmp.")) continue;
-        char p[4400];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
+        char p[MILNCE_PATH_MAX];
+        if (milnce_path(p, sizeof p, NULL, "%s/%s", dir, de->d_name) == 0) unlink(p);
     }
     closedir(d);
 }
@@ -141,8 +140,8 @@ enum { NARR_EXT_JSON = 4 };
 
 static int narration_file(const ctx *c, const milnce_video_entry *e, char *path, size_t cap) {
     for (int k = 0; k < (int)(sizeof narr_exts / sizeof narr_exts[0]); k++) {
-        snprintf(path, cap, "%s/%s.%s", c->o->captions, e->id, narr_exts[k]);
-        if (file_exists(path)) return k;
+        if (milnce_path(path, cap, NULL, "%s/%s.%s", c->o->captions, e->id, narr_exts[k]) == 0 && file_exists(path))
+            return k;
     }
     return -1;
 }
@@ -171,7 +170,7 @@ static int load_narration(ctx *c, size_t i, milnce_cues *cues, const char **cate
         }
         return 0;
     }
-    char path[4200];
+    char path[MILNCE_PATH_MAX];
     int k = narration_file(c, e, path, sizeof path);
     if (k >= 0) {
         if (k == NARR_EXT_JSON) to.video_id = e->id;
@@ -184,7 +183,7 @@ static int load_narration(ctx *c, size_t i, milnce_cues *cues, const char **cate
 /* Feeds into id what the narration of list entry e is read from: its file in a narration
  * folder, or its video (embedded subtitles). caption.json enters once, by the caller. */
 static void ident_narration(const ctx *c, const milnce_video_entry *e, milnce_ident *id) {
-    char path[4200];
+    char path[MILNCE_PATH_MAX];
     if (c->narr_mode == NARR_EMBEDDED) milnce_ident_file(id, e->path);
     else if (c->narr_mode == NARR_FOLDER) milnce_ident_file(id, narration_file(c, e, path, sizeof path) >= 0 ? path : NULL);
 }
@@ -284,9 +283,8 @@ static int remove_shards_beyond(const ctx *c, int nshards) {
         if (k % c->o->num_shards != c->o->shard_index) continue;
         const char *sfx = de->d_name + len;
         if (strcmp(sfx, "tar") && strcmp(sfx, "idx.json") && strcmp(sfx, "stats.json") && !strstr(sfx, ".tmp.")) continue;
-        char p[4400];
-        snprintf(p, sizeof p, "%s/%s", c->o->out_dir, de->d_name);
-        if (unlink(p) == 0) {
+        char p[MILNCE_PATH_MAX];
+        if (milnce_path(p, sizeof p, NULL, "%s/%s", c->o->out_dir, de->d_name) == 0 && unlink(p) == 0) {
             removed += strcmp(sfx, "tar") == 0;
             milnce_log(c->o->lg, MILNCE_LOG_WARN, "removed %s: the list has only %d shards", p, nshards);
         }
@@ -367,11 +365,12 @@ static int keep_caption_entries(ctx *c, milnce_error *err) {
 /* Loads the given vocabulary, or out/vocab.txt when it was built from the same inputs, or builds
  * and saves it; then digests the file's bytes into c->vocab_digest. */
 static int prepare_vocab(ctx *c, milnce_error *err) {
-    char path[4200], key_path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", c->o->out_dir);
-    snprintf(key_path, sizeof key_path, "%s/vocab.inputs", c->o->out_dir);
+    char path[MILNCE_PATH_MAX], key_path[MILNCE_PATH_MAX];
+    int ret;
+    if ((ret = milnce_path(path, sizeof path, err, "%s/vocab.txt", c->o->out_dir)) < 0 ||
+        (ret = milnce_path(key_path, sizeof key_path, err, "%s/vocab.inputs", c->o->out_dir)) < 0)
+        return ret;
     const char *given = c->o->vocab_path;
-    int ret = 0;
     int have = 0;
     if (given) {
         if ((ret = milnce_vocab_load(given, &c->vocab, err)) < 0) goto end;
@@ -510,8 +509,10 @@ static int64_t out_seek(void *opaque, int64_t off, int whence) {
  * shard's file system, not RAM) under a temporary name that remove_stale_temps knows, and
  * unlinked at once, so that nothing stays behind whatever kills the process. */
 static int open_spool(const ctx *c, size_t i, milnce_error *err) {
-    char p[4400];
-    snprintf(p, sizeof p, "%s/train-%06zu.%zu.tmp.spool", c->o->out_dir, i / (size_t)c->o->videos_per_shard, i);
+    char p[MILNCE_PATH_MAX];
+    int ret = milnce_path(p, sizeof p, err, "%s/train-%06zu.%zu.tmp.spool", c->o->out_dir,
+                          i / (size_t)c->o->videos_per_shard, i);
+    if (ret < 0) return ret;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0) {
@@ -652,8 +653,9 @@ static int copy_spool(milnce_shard_writer *w, const char *key, int fd, uint64_t 
     return ret;
 }
 
+/* out_dir was checked to leave room for every shard file name (milnce_preprocess_run). */
 static void shard_file(char *out, size_t cap, const ctx *c, int k, const char *suffix) {
-    snprintf(out, cap, "%s/train-%06d%s", c->o->out_dir, k, suffix);
+    milnce_path(out, cap, NULL, "%s/train-%06d%s", c->o->out_dir, k, suffix);
 }
 
 /* Reads a complete shard's stats file into the totals (and skips into log/by_reason). */
@@ -692,7 +694,7 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
     tot.videos = tot.skipped = tot.sentences = tot.bytes = 0;
     tot.seconds = 0;
     for (int s = 0; s < nmine && ret == 0; s++) {
-        char p[4200];
+        char p[MILNCE_PATH_MAX];
         shard_file(p, sizeof p, c, my_shards[s], ".stats.json");
         if (file_exists(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
     }
@@ -711,16 +713,16 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
         by_reason = NULL;
         char *txt = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
         json_decref(root);
-        char p[4200], q[4200];
+        char p[MILNCE_PATH_MAX], q[MILNCE_PATH_MAX];
         const char *sfx = "";
         char part[64] = "";
         if (c->o->num_shards > 1) {
             snprintf(part, sizeof part, ".part%d-of-%d", c->o->shard_index, c->o->num_shards);
             sfx = part;
         }
-        snprintf(p, sizeof p, "%s/stats%s.json", c->o->out_dir, sfx);
-        snprintf(q, sizeof q, "%s/errors%s.log", c->o->out_dir, sfx);
-        ret = milnce_write_file_atomic(p, txt, strlen(txt), err);
+        if ((ret = milnce_path(p, sizeof p, err, "%s/stats%s.json", c->o->out_dir, sfx)) == 0)
+            ret = milnce_path(q, sizeof q, err, "%s/errors%s.log", c->o->out_dir, sfx);
+        if (ret == 0) ret = milnce_write_file_atomic(p, txt, strlen(txt), err);
         free(txt);
         if (ret == 0) ret = milnce_write_file_atomic(q, logbuf ? logbuf : "", loglen, err);
     }
@@ -747,6 +749,11 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
         return milnce_error_set(err, MILNCE_ERR_RANGE, "shard index %d is not in [0, %d)", o->shard_index, o->num_shards);
     if (o->videos_per_shard < 1) return milnce_error_set(err, MILNCE_ERR_RANGE, "videos per shard must be >= 1");
+    /* Every file made here is out_dir + "/" + a name of at most 64 bytes (the longest: errors.partI-of-N.log,
+     * train-NNNNNN.idx.json.tmp.<pid>.<n>); checked once so that no name is cut further down. */
+    if (strlen(o->out_dir) + 1 + 64 >= MILNCE_PATH_MAX)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "output folder path too long (over %d bytes): %.64s...",
+                                MILNCE_PATH_MAX - 66, o->out_dir);
     if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
     struct stat cs;
     if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
@@ -766,7 +773,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     if ((ret = make_vocab_key(&c, err)) < 0 || (ret = prepare_vocab(&c, err)) < 0) goto end;
     for (int k = o->shard_index; k < nshards; k += o->num_shards) {
         mine[nmine++] = k;
-        char p[4200], have[65];
+        char p[MILNCE_PATH_MAX], have[65];
         if ((ret = make_shard_key(&c, k, keys[npending], err)) < 0) goto end;
         shard_file(p, sizeof p, &c, k, ".stats.json");
         if (file_exists(p)) {
@@ -802,8 +809,8 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     for (int s = 0; s < npending && ret == 0; s++) {
         int k = pending[s];
         if (o->cancel && *o->cancel) { ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped before shard %d", k); break; }
-        char prefix[4200];
-        snprintf(prefix, sizeof prefix, "%s/train", o->out_dir);
+        char prefix[MILNCE_PATH_MAX];
+        milnce_path(prefix, sizeof prefix, NULL, "%s/train", o->out_dir); /* fits: checked at the start */
         milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
         if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) break;
         json_t *stats = json_object(), *skips = json_array();
@@ -862,7 +869,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         }
         if (ret == 0) ret = milnce_shard_writer_close(w, err);
         if (ret == 0) {
-            char p[4200];
+            char p[MILNCE_PATH_MAX];
             int64_t bytes = 0;
             struct stat ts;
             shard_file(p, sizeof p, &c, k, ".tar");

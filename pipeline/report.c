@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "image_write.h"
 
 #define THUMB_MAX_BYTES (4u << 20)
@@ -197,47 +197,13 @@ static void note(rctx *c, const char *fmt, ...) {
     c->st.warnings++;
 }
 
-/* Reads a whole file of at most max bytes. 1 = read, 0 = absent, < 0 = error (noted). */
-static int slurp(rctx *c, const char *path, size_t max, uint8_t **data, size_t *size, int *truncated) {
-    *data = NULL;
-    *size = 0;
-    if (truncated) *truncated = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t cap = 65536, n = 0;
-    uint8_t *d = malloc(cap + 1);
-    while (d) {
-        if (n == cap) {
-            if (cap >= max) break;
-            cap = cap * 2 > max ? max : cap * 2;
-            uint8_t *t = realloc(d, cap + 1);
-            if (!t) {
-                free(d);
-                d = NULL;
-                break;
-            }
-            d = t;
-        }
-        size_t k = fread(d + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    int more = d && n == max && fgetc(f) != EOF;
-    int bad = ferror(f);
-    fclose(f);
-    if (!d || bad) {
-        free(d);
-        return -1;
-    }
-    if (truncated) *truncated = more;
-    else if (more) {
-        free(d);
-        return -2;
-    }
-    d[n] = 0;
-    *data = d;
-    *size = n;
-    return 1;
+/* Reads a whole file of at most max bytes. 1 = read, 0 = absent, -2 = larger than max (unless
+ * truncated is given: then its first max bytes and *truncated = 1), -1 = unreadable. */
+static int slurp(const char *path, size_t max, uint8_t **data, size_t *size, int *truncated) {
+    char *d = NULL;
+    int ret = milnce_read_file(path, max, &d, size, truncated, NULL);
+    *data = (uint8_t *)d;
+    return ret == 0 ? 1 : ret == MILNCE_ERR_NOTFOUND ? 0 : ret == MILNCE_ERR_RANGE ? -2 : -1;
 }
 
 /* ---------------------------------------------------------------- log.jsonl */
@@ -318,8 +284,8 @@ static int cmp_row(const void *a, const void *b) {
 
 /* 1 = read, 0 = absent, < 0 = out of memory. */
 static int read_log(rctx *c, logdata *L) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/log.jsonl", c->dir);
+    char path[MILNCE_PATH_MAX];
+    if (milnce_path(path, sizeof path, NULL, "%s/log.jsonl", c->dir) < 0) return 0; /* absent: noted by the caller */
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char *line = NULL, *clean = NULL;
@@ -788,13 +754,14 @@ static void render_thumb(rctx *c, sb *b, json_t *jt, const char *alt, size_t alt
     const char *why = NULL;
     uint8_t *data = NULL;
     size_t n = 0;
-    char path[4200], *real_dir = NULL, *real_file = NULL;
+    char path[MILNCE_PATH_MAX], *real_dir = NULL, *real_file = NULL;
     milnce_image_format fmt = MILNCE_IMAGE_AUTO;
     if (!rel || !*rel) why = "no thumbnail";
     else if (rel[0] == '/' || strstr(rel, "..") || strlen(rel) > 1024 || strlen(rel) != json_string_length(jt))
         why = "refused (outside the run folder)";
+    else if (milnce_path(path, sizeof path, NULL, "%s/%s", c->dir, rel) < 0)
+        why = "path too long";
     else {
-        snprintf(path, sizeof path, "%s/%s", c->dir, rel);
         real_dir = realpath(c->dir, NULL);
         real_file = realpath(path, NULL);
         size_t dl = real_dir ? strlen(real_dir) : 0;
@@ -802,7 +769,7 @@ static void render_thumb(rctx *c, sb *b, json_t *jt, const char *alt, size_t alt
         else if (!real_dir || strncmp(real_file, real_dir, dl) != 0 || real_file[dl] != '/')
             why = "refused (outside the run folder)";
         else {
-            int r = slurp(c, real_file, THUMB_MAX_BYTES, &data, &n, NULL);
+            int r = slurp(real_file, THUMB_MAX_BYTES, &data, &n, NULL);
             if (r == 0) why = "missing";
             else if (r == -2) why = "refused (larger than 4 MiB)";
             else if (r < 0) why = "unreadable";
@@ -950,11 +917,11 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
     uint8_t *cfg = NULL;
     size_t cfg_n = 0;
     int ret = 0, cfg_trunc = 0;
-    char path[4200];
+    char path[MILNCE_PATH_MAX];
 
     /* Inputs. */
-    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-    int rc = slurp(&c, path, CONFIG_MAX_BYTES, &cfg, &cfg_n, &cfg_trunc);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/config.yaml", run_dir)) < 0) goto end;
+    int rc = slurp(path, CONFIG_MAX_BYTES, &cfg, &cfg_n, &cfg_trunc);
     if (rc < 0) note(&c, "config.yaml: could not be read");
     c.st.has_config = rc > 0;
     if (cfg_trunc) note(&c, "config.yaml: longer than 1 MiB; the first 1 MiB is shown");
@@ -964,7 +931,7 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
         goto end;
     }
     c.st.has_log = rc > 0;
-    snprintf(path, sizeof path, "%s/eval.json", run_dir);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/eval.json", run_dir)) < 0) goto end;
     FILE *ef = fopen(path, "r");
     if (ef) {
         fclose(ef);
@@ -1073,10 +1040,11 @@ end:
 
 int milnce_report_write(const char *run_dir, const char *out_path, const milnce_report_opts *o,
                         milnce_report_stats *stats, const milnce_logger *lg, milnce_error *err) {
-    char def[4200];
+    char def[MILNCE_PATH_MAX];
     if (!out_path) {
         if (!run_dir) return milnce_error_set(err, MILNCE_ERR_INVALID, "report: no run folder");
-        snprintf(def, sizeof def, "%s/report.html", run_dir);
+        int ret = milnce_path(def, sizeof def, err, "%s/report.html", run_dir);
+        if (ret < 0) return ret;
         out_path = def;
     }
     char *html = NULL;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "atomic_file.h"
+#include "fileutil.h"
 #include "shard.h"
 #include "synth_render.h"
 #include "video_encode.h"
@@ -155,23 +155,6 @@ static void video_id(char *out, size_t cap, int split, int i) {
     snprintf(out, cap, "%s_%05d", split == MILNCE_SYNTH_EVAL ? "eval" : "vid", i);
 }
 
-static int mkdir_p(const char *path, milnce_error *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "path too long: %.64s...", path);
-    for (char *p = tmp + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return milnce_error_set(err, MILNCE_ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
-
 typedef struct synth_ctx {
     const milnce_synth_opts *o;
     const milnce_logger *lg;
@@ -188,7 +171,7 @@ static int do_video(synth_ctx *c, int job, milnce_error *err) {
     int split = job < o->videos ? MILNCE_SYNTH_TRAIN : MILNCE_SYNTH_EVAL;
     int i = split == MILNCE_SYNTH_TRAIN ? job : job - o->videos;
     const char *dir = split == MILNCE_SYNTH_TRAIN ? "train" : "eval";
-    char id[32], path[4200];
+    char id[32], path[MILNCE_PATH_MAX];
     milnce_synth_video v;
     uint8_t *mp4 = NULL;
     char *text = NULL;
@@ -197,12 +180,12 @@ static int do_video(synth_ctx *c, int job, milnce_error *err) {
     video_id(id, sizeof id, split, i);
     if ((ret = milnce_synth_video_make(&v, &o->params, split, i, err)) < 0) return ret;
     if ((ret = milnce_synth_encode(&v, o->crf, &mp4, &n, err)) < 0) goto end;
-    snprintf(path, sizeof path, "%s/%s/videos/%s.mp4", o->out, dir, id);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/%s/videos/%s.mp4", o->out, dir, id)) < 0) goto end;
     if ((ret = milnce_update_file_atomic(path, mp4, n, err)) < 0) goto end;
     if (split == MILNCE_SYNTH_TRAIN) {
         int fmt = i % 3;
         if ((ret = milnce_synth_narration(&v, fmt, &text, &tn, err)) < 0) goto end;
-        snprintf(path, sizeof path, "%s/train/captions/%s.%s", o->out, id, fmt_ext[fmt]);
+        if ((ret = milnce_path(path, sizeof path, err, "%s/train/captions/%s.%s", o->out, id, fmt_ext[fmt])) < 0) goto end;
         if ((ret = milnce_update_file_atomic(path, text, tn, err)) < 0) goto end;
     }
     pthread_mutex_lock(&c->lock);
@@ -281,23 +264,6 @@ static int write_json(const char *path, json_t *j, milnce_error *err) {
     return ret < 0 ? ret : 0;
 }
 
-static int read_all(const char *path, uint8_t **data, size_t *n, milnce_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !(*data = malloc((size_t)st.st_size + 1))) {
-        fclose(f);
-        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: cannot read", path);
-    }
-    *n = fread(*data, 1, (size_t)st.st_size, f);
-    fclose(f);
-    if (*n != (size_t)st.st_size) {
-        free(*data);
-        return milnce_error_set(err, MILNCE_ERR_IO, "%s: short read", path);
-    }
-    return 0;
-}
-
 /* The lists, the ground truth, the eval captions and (optionally) the shards: all from the
  * scripts, which are cheap to rebuild. */
 static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, milnce_error *err) {
@@ -305,15 +271,15 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
     sbuf tl = {0}, el = {0}, yc = {0};
     json_t *ttruth = json_array(), *etruth = json_array(), *meta = NULL;
     milnce_shard_writer *w = NULL;
-    char path[4200], id[32];
+    char path[MILNCE_PATH_MAX], id[32];
     milnce_synth_video v;
     memset(&v, 0, sizeof v);
     sb_printf(&tl, "video_path\n");
     sb_printf(&el, "video_path\n");
     sb_printf(&yc, "end,start,task,text,video_id\n");
     if (o->shard) {
-        char prefix[4200];
-        snprintf(prefix, sizeof prefix, "%s/shards/train", o->out);
+        char prefix[MILNCE_PATH_MAX];
+        if ((ret = milnce_path(prefix, sizeof prefix, err, "%s/shards/train", o->out)) < 0) goto end;
         milnce_shard_writer_opts so = {.prefix = prefix, .max_samples = (size_t)o->shard_samples};
         if ((ret = milnce_shard_writer_open(&w, &so, err)) < 0) goto end;
     }
@@ -332,10 +298,10 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
                 }
             }
             if (w && split == MILNCE_SYNTH_TRAIN) {
-                uint8_t *mp4 = NULL;
+                char *mp4 = NULL;
                 size_t n = 0;
-                snprintf(path, sizeof path, "%s/train/videos/%s.mp4", o->out, id);
-                if ((ret = read_all(path, &mp4, &n, err)) < 0) goto end;
+                if ((ret = milnce_path(path, sizeof path, err, "%s/train/videos/%s.mp4", o->out, id)) < 0) goto end;
+                if ((ret = milnce_read_file(path, 0, &mp4, &n, NULL, err)) < 0) goto end;
                 json_t *sent = json_array();
                 for (int k = 0; k < v.nlines; k++)
                     json_array_append_new(sent, json_pack("{s:f, s:f, s:s}", "start", v.lines[k].start, "end",
@@ -366,15 +332,15 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
         ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "synth: out of memory");
         goto end;
     }
-    snprintf(path, sizeof path, "%s/train/videos.csv", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/train/videos.csv", o->out)) < 0) goto end;
     if ((ret = milnce_update_file_atomic(path, tl.s, tl.n, err)) < 0) goto end;
-    snprintf(path, sizeof path, "%s/eval/videos.csv", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/eval/videos.csv", o->out)) < 0) goto end;
     if ((ret = milnce_update_file_atomic(path, el.s, el.n, err)) < 0) goto end;
-    snprintf(path, sizeof path, "%s/eval/youcook2_val.csv", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/eval/youcook2_val.csv", o->out)) < 0) goto end;
     if ((ret = milnce_update_file_atomic(path, yc.s, yc.n, err)) < 0) goto end;
-    snprintf(path, sizeof path, "%s/train/truth.json", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/train/truth.json", o->out)) < 0) goto end;
     if ((ret = write_json(path, ttruth, err)) < 0) goto end;
-    snprintf(path, sizeof path, "%s/eval/truth.json", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/eval/truth.json", o->out)) < 0) goto end;
     if ((ret = write_json(path, etruth, err)) < 0) goto end;
     if (w) {
         if ((ret = milnce_shard_writer_close(w, err)) < 0) goto end;
@@ -386,7 +352,7 @@ static int write_indexes(const milnce_synth_opts *o, milnce_synth_stats *st, mil
                      o->eval_videos, "min_seconds", p->min_seconds, "max_seconds", p->max_seconds, "width",
                      p->width, "height", p->height, "fps", p->fps, "max_shift", p->max_shift, "drop_prob",
                      p->drop_prob, "filler_per_segment", p->filler_per_segment, "crf", o->crf);
-    snprintf(path, sizeof path, "%s/synth.json", o->out);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/synth.json", o->out)) < 0) goto end;
     ret = write_json(path, meta, err);
 end:
     milnce_synth_video_free(&v);
@@ -403,7 +369,7 @@ end:
 int milnce_synth_run(const milnce_synth_opts *o, const milnce_logger *lg, milnce_synth_stats *st,
                      milnce_error *err) {
     int ret;
-    char path[4200];
+    char path[MILNCE_PATH_MAX];
     if (!o->out || !*o->out) return milnce_error_set(err, MILNCE_ERR_INVALID, "synth: no output folder");
     if (o->videos < 0 || o->eval_videos < 0 || o->videos > 99999 || o->eval_videos > 99999)
         return milnce_error_set(err, MILNCE_ERR_RANGE, "synth: video counts must be in 0..99999");
@@ -417,8 +383,8 @@ int milnce_synth_run(const milnce_synth_opts *o, const milnce_logger *lg, milnce
     static const char *const dirs[] = {"", "/train/videos", "/train/captions", "/eval/videos", "/shards"};
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         if (d == 4 && !o->shard) continue;
-        snprintf(path, sizeof path, "%s%s", o->out, dirs[d]);
-        if ((ret = mkdir_p(path, err)) < 0) return ret;
+        if ((ret = milnce_path(path, sizeof path, err, "%s%s", o->out, dirs[d])) < 0) return ret;
+        if ((ret = milnce_mkdirs(path, err)) < 0) return ret;
     }
     synth_ctx c;
     memset(&c, 0, sizeof c);

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "checkpoint.h"
+#include "fileutil.h"
 #include "loader.h"
 #include "loss.h"
 #include "model.h"
@@ -57,17 +57,18 @@ static int is_dir(const char *p) {
 }
 
 int milnce_train_latest(const char *out_dir, char *path, size_t cap) {
-    char p[4200], name[512] = "";
-    snprintf(p, sizeof p, "%s/checkpoints/latest", out_dir);
+    char p[MILNCE_PATH_MAX], name[512] = "";
     path[0] = '\0';
+    int ret = milnce_path(p, sizeof p, NULL, "%s/checkpoints/latest", out_dir);
+    if (ret < 0) return ret;
     FILE *f = fopen(p, "r");
     if (!f) return 0;
     if (fgets(name, sizeof name, f)) {
         name[strcspn(name, "\r\n")] = '\0';
-        if (name[0] && !strchr(name, '/')) snprintf(path, cap, "%s/checkpoints/%s", out_dir, name);
+        if (name[0] && !strchr(name, '/')) ret = milnce_path(path, cap, NULL, "%s/checkpoints/%s", out_dir, name);
     }
     fclose(f);
-    return 0;
+    return ret;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -89,8 +90,8 @@ static void prune(const char *dir, int keep, const milnce_logger *lg) {
     closedir(d);
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i + (size_t)keep < n; i++) {
-        char p[4600];
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        char p[MILNCE_PATH_MAX];
+        if (milnce_path(p, sizeof p, NULL, "%s/%s", dir, names[i]) < 0) continue; /* dir was built to fit */
         if (unlink(p) < 0) milnce_log(lg, MILNCE_LOG_WARN, "cannot remove old checkpoint %s: %s", p, strerror(errno));
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
@@ -99,20 +100,20 @@ static void prune(const char *dir, int keep, const milnce_logger *lg) {
 
 static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_optim *opt, int64_t step,
                            const char *yaml, char *written, size_t cap, const milnce_logger *lg, milnce_error *err) {
-    char dir[4200], path[4400], latest[4400], name[64];
-    snprintf(dir, sizeof dir, "%s/checkpoints", cfg->train.out_dir);
-    int ret = milnce_mkdirs(dir, err);
-    if (ret < 0) return ret;
+    char dir[MILNCE_PATH_MAX], path[MILNCE_PATH_MAX], latest[MILNCE_PATH_MAX], name[64];
+    int ret;
+    if ((ret = milnce_path(dir, sizeof dir, err, "%s/checkpoints", cfg->train.out_dir)) < 0) return ret;
+    if ((ret = milnce_mkdirs(dir, err)) < 0) return ret;
     snprintf(name, sizeof name, "step-%08lld.safetensors", (long long)step);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((ret = milnce_path(path, sizeof path, err, "%s/%s", dir, name)) < 0) return ret;
     milnce_checkpoint ck = {.params = &m->ptab, .param_block = m->params, .buffers = &m->btab,
                             .buffer_block = m->buffers, .optim = opt, .step = step, .config = yaml};
     if ((ret = milnce_checkpoint_save(path, &ck, NULL, 0, err)) < 0) return ret;
     char line[80];
     snprintf(line, sizeof line, "%s\n", name);
-    snprintf(latest, sizeof latest, "%s/latest", dir);
+    if ((ret = milnce_path(latest, sizeof latest, err, "%s/latest", dir)) < 0) return ret;
     if ((ret = milnce_write_file_atomic(latest, line, strlen(line), err)) < 0) return ret;
-    snprintf(written, cap, "%s", path);
+    if ((ret = milnce_path(written, cap, err, "%s", path)) < 0) return ret;
     prune(dir, cfg->train.keep_last, lg);
     return 0;
 }
@@ -138,15 +139,15 @@ static int trim_log(const char *path, int64_t step, milnce_error *err) {
 }
 
 static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, size_t cap, milnce_error *err) {
-    if (cfg->model.vocab[0]) snprintf(used, cap, "%s", cfg->model.vocab);
-    else if (is_dir(cfg->data.shards)) snprintf(used, cap, "%s/vocab.txt", cfg->data.shards);
+    int ret;
+    if (cfg->model.vocab[0]) ret = milnce_path(used, cap, err, "%s", cfg->model.vocab);
+    else if (is_dir(cfg->data.shards)) ret = milnce_path(used, cap, err, "%s/vocab.txt", cfg->data.shards);
     else {
-        snprintf(used, cap, "%s", cfg->data.shards);
-        char *slash = strrchr(used, '/');
-        if (slash) strcpy(slash + 1, "vocab.txt");
-        else snprintf(used, cap, "vocab.txt");
+        const char *slash = strrchr(cfg->data.shards, '/');
+        ret = milnce_path(used, cap, err, "%.*svocab.txt", slash ? (int)(slash + 1 - cfg->data.shards) : 0,
+                          cfg->data.shards);
     }
-    int ret = milnce_vocab_load(used, v, err);
+    if (ret == 0) ret = milnce_vocab_load(used, v, err);
     if (ret < 0) milnce_error_prefix(err, "vocabulary (model.vocab, or vocab.txt beside the shards)");
     return ret;
 }
@@ -230,7 +231,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     }
     lo.start_batch = 0;
     /* ---- resume ---- */
-    char ckpath[4400] = "";
+    char ckpath[MILNCE_PATH_MAX] = "";
     milnce_optim_config oc = milnce_optim_defaults();
     oc.kind = strcmp(cfg->train.optimizer, "sgd") == 0 ? MILNCE_OPTIM_SGD
             : cfg->train.decoupled_wd ? MILNCE_OPTIM_ADAMW : MILNCE_OPTIM_ADAM;
@@ -252,7 +253,10 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         }
     }
     if (o->resume) {
-        milnce_train_latest(cfg->train.out_dir, ckpath, sizeof ckpath);
+        if ((ret = milnce_train_latest(cfg->train.out_dir, ckpath, sizeof ckpath)) < 0) {
+            milnce_error_set(err, ret, "%s: checkpoint path too long", cfg->train.out_dir);
+            goto end;
+        }
         if (ckpath[0]) {
             milnce_checkpoint ck = {.params = &m->ptab, .param_block = m->params, .buffers = &m->btab,
                                     .buffer_block = m->buffers, .optim = &opt};
@@ -277,12 +281,12 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     maskg = malloc((size_t)Bg * K);
     if (!Vg || !Tg || !dV || !dT || !maskg) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "embeddings"); goto end; }
     /* ---- outputs ---- */
-    char logpath[4200];
-    snprintf(logpath, sizeof logpath, "%s/log.jsonl", cfg->train.out_dir);
+    char logpath[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(logpath, sizeof logpath, err, "%s/log.jsonl", cfg->train.out_dir)) < 0) goto end;
     if (d->rank == 0) {
         if ((ret = milnce_mkdirs(cfg->train.out_dir, err)) < 0) goto end;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/config.yaml", cfg->train.out_dir);
+        char p[MILNCE_PATH_MAX];
+        if ((ret = milnce_path(p, sizeof p, err, "%s/config.yaml", cfg->train.out_dir)) < 0) goto end;
         if ((ret = milnce_config_write(cfg, p, err)) < 0) goto end;
         if (o->resume && (ret = trim_log(logpath, opt.step, err)) < 0) goto end;
         if (!o->resume) unlink(logpath);

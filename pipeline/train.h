@@ -52,7 +52,8 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
 struct milnce_model_cfg;
 void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, struct milnce_model_cfg *out);
 
-/* Path of the newest checkpoint of a run folder ("" when none). */
+/* Path of the newest checkpoint of a run folder ("" when none); MILNCE_ERR_RANGE (and "") when
+ * the path does not fit in cap bytes. */
 int milnce_train_latest(const char *out_dir, char *path, size_t cap);
 
 #endif

@@ -118,7 +118,7 @@ typedef struct milnce_pool3d_cfg {
     int ceil_mode;
 } milnce_pool3d_cfg;
 
-/* TF "SAME" as DESIGN.md / the reference: pad_total = max(k - s, 0), front = total / 2, rest at
+/* TF "SAME" as docs/design.md / the reference: pad_total = max(k - s, 0), front = total / 2, rest at
  * the back, zeros participate, ceil mode. */
 milnce_pool3d_cfg milnce_pool3d_same(int kt, int kh, int kw, int st, int sh, int sw);
 /* Plain PyTorch MaxPool3d(k, s, padding p), floor mode (Inception branch 3: k 3, s 1, p 1). */

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "rng.h"
+
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -64,16 +66,10 @@ static uint64_t fnv1a64(const char *s) {
     return h;
 }
 
-static uint64_t splitmix64(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* Element i in [0, 1) as a double (exactly k / 2^24). */
 static double gen_u01(uint64_t key, size_t i) {
-    return (double)(splitmix64(key + (uint64_t)i) >> 40) / 16777216.0;
+    uint64_t state = key + (uint64_t)i; /* stateless: element i never depends on i - 1 */
+    return (double)(milnce_splitmix64(&state) >> 40) / 16777216.0;
 }
 
 static uint64_t gen_key(uint64_t seed, const char *name) {

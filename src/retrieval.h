@@ -1,4 +1,4 @@
-/* Clip-text retrieval metrics (DESIGN.md "Retrieval metrics").
+/* Clip-text retrieval metrics (docs/design.md "Reference semantics").
  *
  * Query i's ground truth is item i. rank_i = 1 + the number of items scoring strictly higher
  * than the ground truth: ties do not count against the query (an optimistic rank, stated in

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-static uint64_t splitmix64(uint64_t *x) {
+uint64_t milnce_splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -14,7 +14,7 @@ static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void milnce_rng_seed(milnce_rng *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r->s[i] = milnce_splitmix64(&x);
     /* splitmix64 output is a bijection of its counter, so four consecutive outputs cannot all
      * be zero; keep the guard anyway since an all-zero state would stick at zero. */
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
@@ -24,7 +24,7 @@ void milnce_rng_seed_stream(milnce_rng *r, uint64_t seed, uint64_t stream) {
     /* Mix the stream id through splitmix64 once so that nearby (seed, stream) pairs start far
      * apart in splitmix64's counter space. */
     uint64_t x = stream ^ 0x5851f42d4c957f2dULL;
-    uint64_t h = splitmix64(&x);
+    uint64_t h = milnce_splitmix64(&x);
     milnce_rng_seed(r, seed ^ h);
 }
 

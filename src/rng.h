@@ -20,6 +20,12 @@ typedef struct milnce_rng {
 /* Characters needed by milnce_rng_to_string including the NUL: 64 hex digits + NUL. */
 #define MILNCE_RNG_STATE_CHARS 65
 
+/* splitmix64 (Steele, Lea & Flood; Vigna's constants): adds the golden-ratio increment to *state
+ * and returns the mixed result. The one copy of it: it seeds xoshiro here, draws the model's
+ * deterministic initial weights (model.c, stateless: a copy of key + index as the state) and the
+ * synthetic corpus (synth_script.c), so none of those streams may change when it is edited. */
+uint64_t milnce_splitmix64(uint64_t *state);
+
 void milnce_rng_seed(milnce_rng *r, uint64_t seed);
 /* Stream `stream` of seed: for worker w of rank q use e.g. stream = q * 1024 + w. */
 void milnce_rng_seed_stream(milnce_rng *r, uint64_t seed, uint64_t stream);

@@ -280,7 +280,7 @@ static int add_inception(milnce_s3dg *s, const char *name, int in, int a, int b1
     return out;
 }
 
-/* The Inception table of DESIGN.md: name, a, b1, b2, c1, c2, d. */
+/* The Inception table of the reference (S3D_HowTo100M s3dg.py): name, a, b1, b2, c1, c2, d. */
 static const struct {
     const char *name;
     int a, b1, b2, c1, c2, d;

@@ -1,22 +1,20 @@
 #include "synth_script.h"
 
+#include "rng.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* splitmix64: tiny, well mixed, and the same everywhere. Kept local so the corpus does not
- * change when the training RNG does. */
+/* splitmix64 (milnce_splitmix64, the same function that seeds the training RNG): tiny, well
+ * mixed, and the same everywhere. The corpus uses it directly, not xoshiro, so the corpus does
+ * not change when the training RNG does. */
 typedef struct rng64 {
     uint64_t s;
 } rng64;
 
-static uint64_t next64(rng64 *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t next64(rng64 *r) { return milnce_splitmix64(&r->s); }
 
 static double uniform(rng64 *r) { return (double)(next64(r) >> 11) * (1.0 / 9007199254740992.0); }
 static double urange(rng64 *r, double a, double b) { return a + (b - a) * uniform(r); }

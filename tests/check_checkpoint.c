@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "fileutil.h"
 #include "npy.h"
 #include "optim.h"
 #include "params.h"
@@ -76,10 +77,10 @@ static void model_free(model *m) {
 }
 
 static char *path_in(const char *dir, const char *name) {
-    static char buf[4][4096];
+    static char buf[4][MILNCE_PATH_MAX];
     static int k;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/%s", dir, name); /* dir may be an earlier result */
+    char tmp[MILNCE_PATH_MAX];
+    ck_assert_int_eq(milnce_path(tmp, sizeof tmp, NULL, "%s/%s", dir, name), 0); /* dir may be an earlier result */
     k = (k + 1) % 4;
     memcpy(buf[k], tmp, sizeof tmp);
     return buf[k];

@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "eval.h"
+#include "fileutil.h"
 #include "image_write.h"
 #include "model.h"
 #include "npy.h"
@@ -54,7 +55,7 @@ static void tiny_config(milnce_config *cfg, const char *vocab) {
                                  "eval.num_windows=3", "eval.batch_size=4", "eval.max_words=8", NULL};
     milnce_error err = {0};
     for (int i = 0; sets[i]; i++) ck_assert_msg(milnce_config_set(cfg, sets[i], &err) == 0, "%s", err.msg);
-    snprintf(cfg->model.vocab, sizeof cfg->model.vocab, "%s", vocab);
+    ck_assert_int_eq(milnce_path(cfg->model.vocab, sizeof cfg->model.vocab, NULL, "%s", vocab), 0);
 }
 
 /* A run folder with one checkpoint of a tiny model, videos under ids, a YouCook2 CSV with one
@@ -408,7 +409,7 @@ START_TEST(test_config_resolution_and_errors) {
     char csv[4600];
     snprintf(csv, sizeof csv, "%s/none.csv", root);
     write_text(csv, "end,start,task,text,video_id\n2,1,x,onion,nothere\n");
-    snprintf(m->cfg.eval.csv, sizeof m->cfg.eval.csv, "%s", csv);
+    ck_assert_int_eq(milnce_path(m->cfg.eval.csv, sizeof m->cfg.eval.csv, NULL, "%s", csv), 0);
     ck_assert_int_eq(milnce_eval_run(m, &eo, &r, &err), MILNCE_ERR_NOTFOUND);
     write_text(csv, "end,start,text\n2,1,onion\n");
     ck_assert_int_eq(milnce_eval_run(m, &eo, &r, &err), MILNCE_ERR_FORMAT);
@@ -418,7 +419,7 @@ START_TEST(test_config_resolution_and_errors) {
     ck_assert_msg(strstr(err.msg, ":2:") != NULL, "%s", err.msg);
     /* an id that would leave the video root is treated as missing */
     write_text(csv, "end,start,task,text,video_id\n2,1,x,onion,../videos/vidA\n3,0,x,car,vidA\n");
-    snprintf(m->cfg.eval.video_root, sizeof m->cfg.eval.video_root, "%s", vid_root);
+    ck_assert_int_eq(milnce_path(m->cfg.eval.video_root, sizeof m->cfg.eval.video_root, NULL, "%s", vid_root), 0);
     ck_assert_msg(milnce_eval_run(m, &eo, &r, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_uint_eq(r.missing_videos, 1);

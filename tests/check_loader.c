@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "fileutil.h"
 #include "loader.h"
 #include "preprocess.h"
 #include "shard.h"
@@ -24,23 +25,23 @@ static void make_shards(void) {
                                    "stream-of-water.webm", "carphone_pristine.mp4"};
     static const char *caps[] = {"2Mn5sVpFDTg", "3lL8XUUWg_Q", "5VLwcVOLoFs", "9KzO5wNWRsM", "AXhnNiFZiGs", "D6Audos7iew"};
     char d[4200];
-    snprintf(d, sizeof d, "%s", tu_tmpdir());
+    ck_assert_int_eq(milnce_path(d, sizeof d, NULL, "%s", tu_tmpdir()), 0);
     char vd[4200], cd[4200], p[4400], q[4400];
-    snprintf(vd, sizeof vd, "%s/videos", d);
-    snprintf(cd, sizeof cd, "%s/captions", d);
+    ck_assert_int_eq(milnce_path(vd, sizeof vd, NULL, "%s/videos", d), 0);
+    ck_assert_int_eq(milnce_path(cd, sizeof cd, NULL, "%s/captions", d), 0);
     mkdir(vd, 0755);
     mkdir(cd, 0755);
     for (int i = 0; i < 6; i++) {
         const char *ext = strrchr(videos[i], '.');
-        snprintf(p, sizeof p, "%s/v%d%s", vd, i, ext);
+        ck_assert_int_eq(milnce_path(p, sizeof p, NULL, "%s/v%d%s", vd, i, ext), 0);
         char src[4200];
-        snprintf(src, sizeof src, "videos/%s", videos[i]);
+        ck_assert_int_eq(milnce_path(src, sizeof src, NULL, "videos/%s", videos[i]), 0);
         ck_assert_int_eq(symlink(tu_testdata(src), p), 0);
-        snprintf(src, sizeof src, "howto100m/captions/%s.csv", caps[i]);
-        snprintf(q, sizeof q, "%s/v%d.csv", cd, i);
+        ck_assert_int_eq(milnce_path(src, sizeof src, NULL, "howto100m/captions/%s.csv", caps[i]), 0);
+        ck_assert_int_eq(milnce_path(q, sizeof q, NULL, "%s/v%d.csv", cd, i), 0);
         ck_assert_int_eq(symlink(tu_testdata(src), q), 0);
     }
-    snprintf(shard_dir, sizeof shard_dir, "%s/shards", d);
+    ck_assert_int_eq(milnce_path(shard_dir, sizeof shard_dir, NULL, "%s/shards", d), 0);
     milnce_preprocess_opts o;
     milnce_preprocess_opts_default(&o);
     o.video_list = vd;

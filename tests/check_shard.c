@@ -90,7 +90,7 @@ START_TEST(test_round_trip) {
     milnce_error err = {0};
     int seen = 0;
     for (int s = 0; s < 3; s++) {
-        milnce_shard_path(path, sizeof path, prefix, s);
+        ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, s, NULL), 0);
         milnce_shard_reader *r = NULL;
         ck_assert_msg(milnce_shard_open(&r, path, NULL, &err) == 0, "%s", err.msg);
         ck_assert_uint_eq(milnce_shard_count(r), s < 2 ? 2 : 1);
@@ -123,7 +123,7 @@ START_TEST(test_round_trip) {
         ck_assert_ptr_null(r);
     }
     ck_assert_int_eq(seen, NS);
-    milnce_shard_path(path, sizeof path, prefix, 3);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 3, NULL), 0);
     ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST
@@ -135,7 +135,7 @@ START_TEST(test_max_bytes_rollover) {
     milnce_error err = {0};
     int total = 0, s;
     for (s = 0;; s++) {
-        milnce_shard_path(path, sizeof path, prefix, s);
+        ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, s, NULL), 0);
         if (access(path, F_OK) != 0) break;
         struct stat st;
         stat(path, &st);
@@ -157,11 +157,11 @@ START_TEST(test_deterministic_bytes) {
     snprintf(b, sizeof b, "%s/x", tu_tmpdir());
     write_samples(a, 0, 0, 1);
     write_samples(b, 0, 0, 1);
-    milnce_shard_path(pa, sizeof pa, a, 0);
-    milnce_shard_path(pb, sizeof pb, b, 0);
+    ck_assert_int_eq(milnce_shard_path(pa, sizeof pa, a, 0, NULL), 0);
+    ck_assert_int_eq(milnce_shard_path(pb, sizeof pb, b, 0, NULL), 0);
     ck_assert(same_file(pa, pb));
-    milnce_shard_index_path(pa, sizeof pa, a, 0);
-    milnce_shard_index_path(pb, sizeof pb, b, 0);
+    ck_assert_int_eq(milnce_shard_index_path(pa, sizeof pa, a, 0, NULL), 0);
+    ck_assert_int_eq(milnce_shard_index_path(pb, sizeof pb, b, 0, NULL), 0);
     ck_assert(same_file(pa, pb));
 }
 END_TEST
@@ -171,7 +171,7 @@ START_TEST(test_python_tarfile_agrees) {
     const char *dir = tu_tmpdir();
     snprintf(prefix, sizeof prefix, "%s/p", dir);
     write_samples(prefix, 0, 0, 1); /* one shard, with a pax long name */
-    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
     snprintf(out, sizeof out, "%s/py.json", dir);
     const char *src = getenv("MILNCE_SOURCE_DIR");
     snprintf(cmd, sizeof cmd, "%s %s/tests/reference/read_shards.py %s > %s", tu_python(), src ? src : ".",
@@ -210,8 +210,8 @@ START_TEST(test_truncated_and_damaged) {
     char prefix[4200], path[4200], ipath[4200];
     snprintf(prefix, sizeof prefix, "%s/t", tu_tmpdir());
     write_samples(prefix, 0, 0, 0);
-    milnce_shard_path(path, sizeof path, prefix, 0);
-    milnce_shard_index_path(ipath, sizeof ipath, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
+    ck_assert_int_eq(milnce_shard_index_path(ipath, sizeof ipath, prefix, 0, NULL), 0);
     size_t n;
     uint8_t *orig = slurp(path, &n);
     milnce_error err = {0};
@@ -294,7 +294,7 @@ START_TEST(test_bad_keys) {
     ck_assert_int_eq(milnce_shard_writer_shards(w), 0);
     milnce_shard_writer_free(&w);
     char path[4300];
-    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
     ck_assert_int_ne(access(path, F_OK), 0);
 }
 END_TEST
@@ -348,12 +348,12 @@ START_TEST(test_streamed_same_bytes) {
         write_samples_streamed(b, cfg[c].max_samples, cfg[c].long_names);
         int k = 0;
         for (;; k++) {
-            milnce_shard_path(pa, sizeof pa, a, k);
-            milnce_shard_path(pb, sizeof pb, b, k);
+            ck_assert_int_eq(milnce_shard_path(pa, sizeof pa, a, k, NULL), 0);
+            ck_assert_int_eq(milnce_shard_path(pb, sizeof pb, b, k, NULL), 0);
             if (access(pa, F_OK) != 0) break;
             ck_assert_msg(same_file(pa, pb), "config %zu: shard %d differs", c, k);
-            milnce_shard_index_path(pa, sizeof pa, a, k);
-            milnce_shard_index_path(pb, sizeof pb, b, k);
+            ck_assert_int_eq(milnce_shard_index_path(pa, sizeof pa, a, k, NULL), 0);
+            ck_assert_int_eq(milnce_shard_index_path(pb, sizeof pb, b, k, NULL), 0);
             ck_assert_msg(same_file(pa, pb), "config %zu: index %d differs", c, k);
         }
         ck_assert_int_gt(k, 0);
@@ -370,7 +370,7 @@ START_TEST(test_streamed_rollback) {
     milnce_error err = {0};
     char prefix[4200], path[4300];
     snprintf(prefix, sizeof prefix, "%s/r", tu_tmpdir());
-    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
     milnce_shard_writer *w = NULL;
     milnce_shard_writer_opts o = {.prefix = prefix};
     ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
@@ -449,7 +449,7 @@ START_TEST(test_streamed_rollback) {
 
     /* a writer freed in the middle of a streamed sample leaves no file */
     snprintf(prefix, sizeof prefix, "%s/f", tu_tmpdir());
-    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
     o.prefix = prefix;
     ck_assert_int_eq(milnce_shard_writer_open(&w, &o, &err), 0);
     ck_assert_int_eq(milnce_shard_writer_begin(w, "a", "mp4", &err), 0);

@@ -257,7 +257,7 @@ START_TEST(test_stream_into_shard_with_rollback) {
     milnce_error err = {0};
     char prefix[4200], path[4300], cmd[9000];
     snprintf(prefix, sizeof prefix, "%s/train", tu_tmpdir());
-    milnce_shard_path(path, sizeof path, prefix, 0);
+    ck_assert_int_eq(milnce_shard_path(path, sizeof path, prefix, 0, NULL), 0);
     milnce_shard_writer *w = NULL;
     milnce_shard_writer_opts wo = {.prefix = prefix};
     ck_assert_int_eq(milnce_shard_writer_open(&w, &wo, &err), 0);

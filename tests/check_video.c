@@ -109,9 +109,10 @@ static void compare_clip(const char *path, const span *sp, int *checked) {
                  lrint(sp->cy * (H - ch)));
     }
     if (sp->start > 0) snprintf(ss, sizeof ss, "-ss %g", sp->start);
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -v quiet -threads 1 %s -i '%s' -t %g -vf \"%s\" -pix_fmt rgb24 -f rawvideo -",
-             ss, path, sp->end - sp->start, vf);
+    ck_assert_int_lt(snprintf(cmd, sizeof cmd,
+                              "ffmpeg -nostdin -v quiet -threads 1 %s -i '%s' -t %g -vf \"%s\" -pix_fmt rgb24 -f rawvideo -",
+                              ss, path, sp->end - sp->start, vf),
+                     (int)sizeof cmd);
     size_t nb;
     uint8_t *ref = run_capture(cmd, &nb);
     if (fr.t == 0) {

@@ -139,7 +139,7 @@ START_TEST(test_wpt_file_parsing_all) {
         write_json(f, &v);
         fclose(f);
         milnce_vtt_free(&v);
-        snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s' 2>&1", harness, json, js);
+        ck_assert_int_lt(snprintf(cmd, sizeof cmd, "node '%s' '%s' '%s' 2>&1", harness, json, js), (int)sizeof cmd);
         FILE *p = popen(cmd, "r");
         char msg[600] = "";
         size_t got = fread(msg, 1, sizeof msg - 1, p);
