@@ -96,7 +96,8 @@ int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, mil
                 const AVSubtitleRect *rect = sub.rects[r];
                 const char *t = rect->type == SUBTITLE_ASS && rect->ass ? ass_text(rect->ass)
                               : rect->type == SUBTITLE_TEXT && rect->text ? rect->text : NULL;
-                if (t) rc = milnce_cues_push(out, start, end, t, (size_t)-1, err);
+                if (t && (rc = milnce_cues_push(out, start < 0 ? 0 : start, end < 0 ? 0 : end, t, (size_t)-1, err)) < 0)
+                    milnce_error_prefix(err, "%s: subtitle stream %d", path, si);
             }
             avsubtitle_free(&sub);
         }
