@@ -82,11 +82,15 @@ int milnce_cmd_eval(int argc, char **argv) {
     milnce_eval_load_opts lo = {.checkpoint = ckpt, .config = config, .sets = sets, .nsets = nsets,
                                 .with_video = 1, .with_text = 1, .lg = &lg};
     milnce_eval_model *m = NULL;
+    if (milnce_cmd_check_config("eval", config, sets, nsets) < 0) {
+        free(sets);
+        return MILNCE_EXIT_USAGE;
+    }
     int ret = milnce_eval_model_load(&m, &lo, &err);
     free(sets);
-    if (ret < 0) {
+    if (ret < 0) { /* the checkpoint, its stored config, the vocabulary: file content */
         fprintf(stderr, "milnce eval: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID || ret == MILNCE_ERR_RANGE ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR;
     }
     prog ps = {isatty(2)};
     milnce_eval_opts eo = {.out_dir = out, .num_examples = examples, .thumbnails = thumbs, .save_embeddings = save,
@@ -96,7 +100,7 @@ int milnce_cmd_eval(int argc, char **argv) {
     milnce_eval_model_free(&m);
     if (ret < 0) {
         fprintf(stderr, "milnce eval: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR;
     }
     printf("eval: %s (%s): %zu queries", r.dataset, r.format, r.n);
     if (r.dropped_queries) printf(", %zu dropped (%zu missing or unreadable videos)", r.dropped_queries, r.missing_videos);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config.h"
 
 int milnce_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -34,4 +35,14 @@ const volatile int *milnce_stop_on_signals(void) {
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     return &stop_flag;
+}
+
+int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets) {
+    milnce_config cfg;
+    milnce_error err = {0};
+    milnce_config_defaults(&cfg);
+    int ret = config ? milnce_config_load(&cfg, config, &err) : 0;
+    for (int i = 0; i < nsets && ret == 0; i++) ret = milnce_config_set(&cfg, sets[i], &err);
+    if (ret < 0) fprintf(stderr, "milnce %s: %s\n", cmd, err.msg);
+    return ret < 0 ? -1 : 0;
 }

@@ -28,6 +28,11 @@ int milnce_cmd_embed(int argc, char **argv);
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);
 
+/* The user's --config FILE and --set assignments (part of the command line) load: 0, or -1 with
+ * the message printed (the command then exits MILNCE_EXIT_USAGE). Errors after this point, in
+ * files the command reads (a checkpoint, its stored config, shards), exit MILNCE_EXIT_ERROR. */
+int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets);
+
 /* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
  * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
 const volatile int *milnce_stop_on_signals(void);
