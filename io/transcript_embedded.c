@@ -65,6 +65,7 @@ int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, mil
         goto end;
     }
     dec = avcodec_alloc_context3(codec);
+    if (dec) dec->opaque = (void *)path; /* named in FFmpeg's messages (the command's av_log callback) */
     pkt = av_packet_alloc();
     if (!dec || !pkt) { rc = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: decoder", path); goto end; }
     if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0 ||

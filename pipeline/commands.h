@@ -33,6 +33,10 @@ int milnce_wants_help(int argc, char **argv);
  * files the command reads (a checkpoint, its stored config, shards), exit MILNCE_EXIT_ERROR. */
 int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets);
 
+/* FFmpeg's own messages go to stderr prefixed with the video's path (when the message comes
+ * from a demuxer or a decoder of a milnce reader). */
+void milnce_ffmpeg_log_with_paths(void);
+
 /* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
  * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
 const volatile int *milnce_stop_on_signals(void);
