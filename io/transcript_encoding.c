@@ -167,6 +167,6 @@ int milnce_text_to_utf8(const char *name, const void *data, size_t n, const char
     }
     return milnce_error_set(err, MILNCE_ERR_FORMAT,
                             "%s:%zu: byte offset %zu is not valid UTF-8 and no fallback encoding "
-                            "matched (declare the encoding, e.g. GB18030 or CP1252)",
+                            "matched (declare the encoding, e.g. GB18030 or CP1252: --encoding, or --encodings to try several)",
                             name, line_of(s, bad), bad + skip);
 }

@@ -17,7 +17,8 @@
 static void help(void) {
     printf("usage: milnce captions FILE [--format auto|csv|json|srt|vtt|sbv|embedded] [--dedupe]\n"
            "                        [--window nearest:K|symmetric:k[:max_gap]] [--min-time S]\n"
-           "                        [--vocab FILE] [--max-words N] [--keep-case] [--video-id ID]\n\n"
+           "                        [--vocab FILE] [--max-words N] [--keep-case] [--video-id ID]\n"
+           "                        [--encoding ENC] [--encodings LIST]\n\n"
            "Prints the cues of FILE as JSON: {start, end, text, tokens} each, sorted by start.\n"
            "  --format F       caption format (default: from the extension, then the content)\n"
            "  --dedupe         drop words that repeat the end of the previous line (HowTo100M ASR\n"
@@ -28,7 +29,10 @@ static void help(void) {
            "  --vocab FILE     vocabulary (one word per line, id = line number): adds \"ids\"\n"
            "  --max-words N    ids per sentence, padded with 0 (default 20)\n"
            "  --keep-case      do not lower-case before tokenizing\n"
-           "  --video-id ID    entry of a HowTo100M caption.json (default: the first)\n");
+           "  --video-id ID    entry of a HowTo100M caption.json (default: the first)\n"
+           "  --encoding ENC   the file's encoding (iconv name, e.g. GB18030); a byte-order mark wins\n"
+           "  --encodings LIST iconv encodings tried in order when the file is not UTF-8 (e.g.\n"
+           "                   GB18030,CP1252), as preprocess --encodings\n");
 }
 
 /* A JSON string of UTF-8 text, invalid bytes replaced by U+FFFD (jansson refuses them). */
@@ -106,6 +110,10 @@ int milnce_cmd_captions(int argc, char **argv) {
             flags |= MILNCE_TOKENIZE_KEEP_CASE;
         } else if (strcmp(a, "--video-id") == 0 && has_val) {
             opts.video_id = argv[++i];
+        } else if (strcmp(a, "--encoding") == 0 && has_val) {
+            opts.encoding = argv[++i];
+        } else if (strcmp(a, "--encodings") == 0 && has_val) {
+            opts.fallback_encodings = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "milnce captions: unknown option or missing value '%s' (see --help)\n", a);
             return MILNCE_EXIT_USAGE;
