@@ -134,15 +134,21 @@ static int trim_log(const char *path, int64_t step, milnce_error *err) {
     return ret;
 }
 
+/* vocab.txt beside the shards: in the folder, or beside the one .tar given. */
+static void shards_vocab_path(const char *shards, char *out, size_t cap) {
+    if (is_dir(shards)) {
+        snprintf(out, cap, "%s/vocab.txt", shards);
+        return;
+    }
+    snprintf(out, cap, "%s", shards);
+    char *slash = strrchr(out, '/');
+    if (slash) snprintf(slash + 1, cap - (size_t)(slash + 1 - out), "vocab.txt");
+    else snprintf(out, cap, "vocab.txt");
+}
+
 static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, size_t cap, milnce_error *err) {
     if (cfg->model.vocab[0]) snprintf(used, cap, "%s", cfg->model.vocab);
-    else if (is_dir(cfg->data.shards)) snprintf(used, cap, "%s/vocab.txt", cfg->data.shards);
-    else {
-        snprintf(used, cap, "%s", cfg->data.shards);
-        char *slash = strrchr(used, '/');
-        if (slash) strcpy(slash + 1, "vocab.txt");
-        else snprintf(used, cap, "vocab.txt");
-    }
+    else shards_vocab_path(cfg->data.shards, used, cap);
     int ret = milnce_vocab_load(used, v, err);
     if (ret < 0) return milnce_error_prefix(err, "vocabulary (model.vocab, or vocab.txt beside the shards)");
     if (v->n == 0)
@@ -150,13 +156,7 @@ static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, siz
     /* A given vocabulary must keep the ids of the one the shards were made with (vocab.txt
      * beside them): the same words first, in the same order. */
     char theirs[4200];
-    if (is_dir(cfg->data.shards)) snprintf(theirs, sizeof theirs, "%s/vocab.txt", cfg->data.shards);
-    else {
-        snprintf(theirs, sizeof theirs, "%s", cfg->data.shards);
-        char *slash = strrchr(theirs, '/');
-        if (slash) strcpy(slash + 1, "vocab.txt");
-        else snprintf(theirs, sizeof theirs, "vocab.txt");
-    }
+    shards_vocab_path(cfg->data.shards, theirs, sizeof theirs);
     struct stat a, b;
     if (!cfg->model.vocab[0] || stat(theirs, &b) < 0 || (stat(used, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
         return 0;
