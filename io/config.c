@@ -11,6 +11,8 @@
 
 #include "fileutil.h"
 
+#define YAML_BINARY_TAG "tag:yaml.org,2002:binary"
+
 #define OFF(f) offsetof(milnce_config, f)
 #define SZ(f) sizeof(((milnce_config *)0)->f)
 #define INT(n, f, d, lo, hi, h) {n, MILNCE_CFG_INT, OFF(f), SZ(f), d, lo, hi, NULL, h}
@@ -179,9 +181,12 @@ int milnce_config_set(milnce_config *cfg, const char *assignment, milnce_error *
     return set_value(cfg, k, eq + 1, "--set", err);
 }
 
+static int base64_decode(const char *in, char *out, size_t cap);
+
 /* The YAML layout is fixed at two levels: section -> key -> scalar. Parsing with libyaml's
  * event API keeps the line of every key for messages. */
-static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *path, milnce_error *err) {
+static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *text, size_t len, const char *path,
+                      milnce_error *err) {
     yaml_event_t ev;
     int ret = 0, have_ev = 0;
     char section[64] = "", where[4200];
@@ -190,8 +195,14 @@ static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *path, mi
     char key[128] = "";
     for (;;) {
         if (!yaml_parser_parse(p, &ev)) {
-            ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s:%zu: YAML error: %s", path,
-                                   p->problem_mark.line + 1, p->problem ? p->problem : "unknown");
+            /* A reader error (bad UTF-8, a control character) has an offset, not a mark. */
+            size_t line = p->problem_mark.line + 1;
+            if (p->error == YAML_READER_ERROR) {
+                line = 1;
+                for (size_t i = 0; i < p->problem_offset && i < len; i++) line += text[i] == '\n';
+            }
+            ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s:%zu: YAML error: %s", path, line,
+                                   p->problem ? p->problem : "unknown");
             goto end;
         }
         have_ev = 1;
@@ -212,6 +223,11 @@ static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *path, mi
             else depth = 0;
             break;
         case YAML_SEQUENCE_START_EVENT:
+            if (depth == 0) {
+                ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: the document is a list; a config file is a "
+                                       "mapping of sections (data, model, train, eval)", where);
+                goto end;
+            }
             ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: %s%s%s: lists are not allowed here", where,
                                    section, depth == 2 ? "." : "", depth == 2 ? key : "");
             goto end;
@@ -253,7 +269,19 @@ static int parse_yaml(milnce_config *cfg, yaml_parser_t *p, const char *path, mi
                     ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: unknown key '%s'", where, full);
                     goto end;
                 }
-                if ((ret = set_value(cfg, k, v, where, err)) < 0) goto end;
+                const char *tag = (const char *)ev.data.scalar.tag;
+                if (tag && strcmp(tag, YAML_BINARY_TAG) == 0) {
+                    /* A string that is not UTF-8, as milnce_config_to_yaml writes it. */
+                    char bytes[MILNCE_CONFIG_STR + 4];
+                    if (base64_decode(v, bytes, sizeof bytes) < 0) {
+                        ret = milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: key %s: bad !!binary value (base64 of at most %d bytes, no NUL)",
+                                               where, full, MILNCE_CONFIG_STR - 1);
+                        goto end;
+                    }
+                    if ((ret = set_value(cfg, k, bytes, where, err)) < 0) goto end;
+                } else if ((ret = set_value(cfg, k, v, where, err)) < 0) {
+                    goto end;
+                }
                 expect_key = 1;
             }
             break;
@@ -268,25 +296,41 @@ end:
     return ret;
 }
 
-int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+static int load_bytes(milnce_config *cfg, const char *text, size_t len, const char *name, milnce_error *err) {
     yaml_parser_t p;
     yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    int ret = parse_yaml(cfg, &p, path, err);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int ret = parse_yaml(cfg, &p, text, len, name, err);
     yaml_parser_delete(&p);
+    return ret;
+}
+
+int milnce_config_load(milnce_config *cfg, const char *path, milnce_error *err) {
+    /* Whole file in memory (configs are small): a reader error's byte offset becomes a line. */
+    FILE *f = fopen(path, "rb");
+    if (!f) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? 2 * cap : 16384;
+            char *t = realloc(text, cap);
+            if (!t) { free(text); fclose(f); return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: reading", path); }
+            text = t;
+        }
+        size_t r = fread(text + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
     fclose(f);
+    int ret = bad ? milnce_error_set(err, MILNCE_ERR_IO, "%s: read error", path) : load_bytes(cfg, text, len, path, err);
+    free(text);
     return ret;
 }
 
 int milnce_config_load_string(milnce_config *cfg, const char *text, const char *name, milnce_error *err) {
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
-    int ret = parse_yaml(cfg, &p, name, err);
-    yaml_parser_delete(&p);
-    return ret;
+    return load_bytes(cfg, text, strlen(text), name, err);
 }
 
 int milnce_config_validate(const milnce_config *cfg, milnce_error *err) {
@@ -310,7 +354,106 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s) {
     *len += n;
 }
 
-/* Strings are always quoted (with YAML double-quote escapes) so any path round-trips. */
+/* Length of the valid UTF-8 sequence at s that YAML may hold as is, or 0 when the bytes are not
+ * valid UTF-8 (overlong, surrogate, > U+10FFFF, cut short); *cp receives the code point. */
+static size_t utf8_seq(const unsigned char *s, unsigned long *cp) {
+    unsigned char c = s[0];
+    size_t k;
+    unsigned long v, min;
+    if (c < 0x80) { *cp = c; return 1; }
+    if ((c & 0xE0) == 0xC0) { k = 2; v = c & 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { k = 3; v = c & 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { k = 4; v = c & 0x07; min = 0x10000; }
+    else return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((s[j] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[j] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return k;
+}
+
+static const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* base64 text (whitespace ignored, '=' padding) -> NUL-terminated bytes in out (cap bytes);
+ * -1 when malformed, too long or holding a NUL. */
+static int base64_decode(const char *in, char *out, size_t cap) {
+    size_t n = 0;
+    unsigned long acc = 0;
+    int bits = 0, pad = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') continue;
+        if (*p == '=') { pad++; continue; }
+        const char *q = strchr(k_b64, *p);
+        if (!q || pad) return -1;
+        acc = (acc << 6) | (unsigned long)(q - k_b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)((acc >> bits) & 0xFF);
+            if (c == '\0' || n + 1 >= cap) return -1;
+            out[n++] = c;
+        }
+    }
+    if (pad > 2) return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+/* A string value as YAML that reads back to the same bytes: valid UTF-8 is double-quoted, with
+ * '"', '\\' and every character YAML may not hold as is (C0 and C1 controls, DEL, U+FEFF,
+ * U+FFFE/U+FFFF) or folds as a line break (U+0085, U+2028, U+2029) escaped; a string that is
+ * not UTF-8 (a legal path on Linux) is written as !!binary base64. Returns malloc'ed text. */
+static char *yaml_string(const char *v) {
+    size_t n = strlen(v);
+    int utf8 = 1;
+    for (size_t i = 0; i < n && utf8;) {
+        unsigned long cp;
+        size_t k = utf8_seq((const unsigned char *)v + i, &cp);
+        if (!k) utf8 = 0;
+        i += k;
+    }
+    char *q = malloc(6 * n + 32);
+    if (!q) return NULL;
+    size_t j = 0;
+    if (!utf8) {
+        j += (size_t)sprintf(q, "!!binary \"");
+        const unsigned char *s = (const unsigned char *)v;
+        for (size_t i = 0; i < n; i += 3) {
+            unsigned long w = (unsigned long)s[i] << 16 | (i + 1 < n ? (unsigned long)s[i + 1] << 8 : 0) |
+                              (i + 2 < n ? s[i + 2] : 0);
+            q[j++] = k_b64[(w >> 18) & 63];
+            q[j++] = k_b64[(w >> 12) & 63];
+            q[j++] = i + 1 < n ? k_b64[(w >> 6) & 63] : '=';
+            q[j++] = i + 2 < n ? k_b64[w & 63] : '=';
+        }
+        q[j++] = '"';
+        q[j] = '\0';
+        return q;
+    }
+    q[j++] = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned long cp;
+        size_t k = utf8_seq((const unsigned char *)v + i, &cp);
+        if (cp == '"' || cp == '\\') {
+            q[j++] = '\\';
+            q[j++] = (char)cp;
+        } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF ||
+                   cp == 0x2028 || cp == 0x2029) {
+            j += (size_t)sprintf(q + j, cp < 0x100 ? "\\x%02lX" : "\\u%04lX", cp);
+        } else {
+            memcpy(q + j, v + i, k);
+            j += k;
+        }
+        i += k;
+    }
+    q[j++] = '"';
+    q[j] = '\0';
+    return q;
+}
+
+/* Every string is quoted or !!binary (yaml_string), so any value round-trips. */
 char *milnce_config_to_yaml(const milnce_config *cfg) {
     char *buf = NULL, line[4096];
     size_t len = 0, cap = 0;
@@ -342,16 +485,13 @@ char *milnce_config_to_yaml(const milnce_config *cfg) {
         case MILNCE_CFG_BOOL: snprintf(line, sizeof line, "  %s: %s\n", dot + 1, *(const int *)base ? "true" : "false"); break;
         case MILNCE_CFG_STRING:
         case MILNCE_CFG_ENUM: {
-            char q[2 * MILNCE_CONFIG_STR + 8];
-            size_t j = 0;
-            q[j++] = '"';
-            for (const char *s = base; *s; s++) {
-                if (*s == '"' || *s == '\\') q[j++] = '\\';
-                q[j++] = *s;
-            }
-            q[j++] = '"';
-            q[j] = '\0';
-            snprintf(line, sizeof line, "  %s: %s\n", dot + 1, q);
+            char *q = yaml_string(base);
+            if (!q) { free(buf); return NULL; }
+            snprintf(line, sizeof line, "  %s: ", dot + 1);
+            append(&buf, &len, &cap, line);
+            append(&buf, &len, &cap, q);
+            free(q);
+            snprintf(line, sizeof line, "\n");
             break;
         }
         }

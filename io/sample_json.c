@@ -5,6 +5,8 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "cues.h"
+
 /* Where the parse is. depth counts open containers: 1 = the top-level object, 2 = the
  * "sentences" array, 3 = a sentence object, 4 = its "tokens" array. A value nobody wants (any
  * other member, at any depth) is skipped: skip counts the containers open inside it. */
@@ -90,8 +92,11 @@ static int cb_number(void *ctx, const char *v, size_t n) {
     milnce_sample_sentences *s = p->s;
     if (p->depth == 1) {
         s->duration = strtod(buf, NULL);
+        if (!milnce_cue_time_ok(s->duration)) return fail(p, MILNCE_ERR_FORMAT, "\"duration\" outside 0 to 1e7 s");
     } else if (p->depth == 3) {
-        (p->key == K_START ? s->start : s->end)[s->n - 1] = strtod(buf, NULL);
+        double t = strtod(buf, NULL);
+        if (!milnce_cue_time_ok(t)) return fail(p, MILNCE_ERR_FORMAT, "a sentence's start or end outside 0 to 1e7 s");
+        (p->key == K_START ? s->start : s->end)[s->n - 1] = t;
         p->have |= p->key == K_START ? 1 : 2;
     } else {
         char *e;

@@ -109,6 +109,8 @@ int milnce_shard_open(milnce_shard_reader **r, const char *tar_path, const char 
 void milnce_shard_close(milnce_shard_reader **r);
 
 size_t milnce_shard_count(const milnce_shard_reader *r);
+/* The tar's path as opened (for messages). */
+const char *milnce_shard_reader_path(const milnce_shard_reader *r);
 const char *milnce_shard_key(const milnce_shard_reader *r, size_t i);
 /* Index of the sample with key, or -1. */
 long milnce_shard_find(const milnce_shard_reader *r, const char *key);

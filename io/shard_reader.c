@@ -382,6 +382,8 @@ end:
     return 0;
 }
 
+const char *milnce_shard_reader_path(const milnce_shard_reader *r) { return r->path; }
+
 size_t milnce_shard_count(const milnce_shard_reader *r) { return r->nsamples; }
 
 const char *milnce_shard_key(const milnce_shard_reader *r, size_t i) {

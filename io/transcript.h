@@ -10,7 +10,7 @@
  *                            YouTube automatic captions (rolling lines de-duplicated)
  *   embedded                 text/ASS subtitle streams inside a container (libavformat)
  *
- * Text is UTF-8 on output. Input may be UTF-8 (BOM or not), UTF-16 with BOM, or any iconv
+ * Text is UTF-8 on output. Input may be UTF-8 (BOM or not), UTF-16 or UTF-32 with BOM, or any iconv
  * encoding that is declared (opts.encoding) or found by trying opts.fallback_encodings when the
  * bytes are not valid UTF-8; otherwise the read fails with an error naming the file.
  *
@@ -163,6 +163,7 @@ void milnce_vtt_free(milnce_vtt *v);
 
 /* --- Encodings ------------------------------------------------------------------------------ */
 /* Converts bytes to NUL-terminated UTF-8 following the rules above: BOM (UTF-8/UTF-16LE/BE)
+ * (UTF-8, UTF-32LE/BE before UTF-16LE/BE)
  * first, then declared encoding, then UTF-8 validity, then the fallback list. *out is malloc'ed
  * (the BOM removed), *out_len excludes the NUL. name is used in messages. */
 int milnce_text_to_utf8(const char *name, const void *data, size_t n, const char *encoding,

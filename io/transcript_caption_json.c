@@ -143,10 +143,11 @@ static int finish_entry(milnce_caption_json *r) {
     for (size_t i = 0; i < r->n_st; i++) {
         double s = r->st[i], en = r->en[i];
         if (en < s && s >= 0 && en >= 0) en = s; /* a point in time, as the other readers do */
-        if (!(s >= 0 && en >= s && isfinite(en))) {
+        if (!(milnce_cue_time_ok(s) && milnce_cue_time_ok(en) && en >= s)) {
             if (r->opts.strict) {
                 char what[512];
-                snprintf(what, sizeof what, "video '%.200s' item %zu: start %g end %g", id, i, s, en);
+                snprintf(what, sizeof what, "video '%.200s' item %zu: start %g end %g (times from 0 to %g s)", id, i,
+                         s, en, MILNCE_CUE_TIME_MAX);
                 milnce_cues_free(&e.cues);
                 return cb_fail(r, MILNCE_ERR_FORMAT, what);
             }
@@ -157,7 +158,7 @@ static int finish_entry(milnce_caption_json *r) {
             return cb_fail(r, MILNCE_ERR_NOMEM, "cues");
         }
     }
-    if (milnce__postprocess(r->name, &e.cues, &r->opts, r->lg, &err) < 0) {
+    if (milnce__postprocess(r->name, &e.cues, &r->opts, MILNCE_MARKUP_KNOWN_TAGS, r->lg, &err) < 0) {
         milnce_cues_free(&e.cues);
         return cb_fail(r, err.code, err.msg);
     }

@@ -99,7 +99,7 @@ static int parse_time(const char *s, double *v) {
     char *e;
     *v = strtod(s, &e);
     while (isspace((unsigned char)*e)) e++;
-    return (*e || !isfinite(*v) || *v < 0) ? -1 : 0;
+    return (*e || !milnce_cue_time_ok(*v)) ? -1 : 0;
 }
 
 static int col_of(const record *h, const char *want) {
@@ -172,8 +172,8 @@ int milnce__parse_csv(const char *name, const char *text, size_t len,
         if (parse_time(r.f[cs], &s) < 0 || parse_time(r.f[ce], &e) < 0) {
             if (o->strict) {
                 rc = milnce_error_set(err, MILNCE_ERR_FORMAT,
-                                      "%s:%zu: bad times start='%.40s' end='%.40s' (need numbers >= 0)",
-                                      name, rec_line, r.f[cs], r.f[ce]);
+                                      "%s:%zu: bad times start='%.40s' end='%.40s' (need numbers from 0 to %g s)",
+                                      name, rec_line, r.f[cs], r.f[ce], MILNCE_CUE_TIME_MAX);
                 goto done;
             }
             milnce_log(lg, MILNCE_LOG_WARN, "%s:%zu: bad times, line skipped", name, rec_line);

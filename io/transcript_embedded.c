@@ -65,6 +65,7 @@ int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, mil
         goto end;
     }
     dec = avcodec_alloc_context3(codec);
+    if (dec) dec->opaque = (void *)path; /* named in FFmpeg's messages (the command's av_log callback) */
     pkt = av_packet_alloc();
     if (!dec || !pkt) { rc = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: decoder", path); goto end; }
     if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0 ||
@@ -96,7 +97,8 @@ int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, mil
                 const AVSubtitleRect *rect = sub.rects[r];
                 const char *t = rect->type == SUBTITLE_ASS && rect->ass ? ass_text(rect->ass)
                               : rect->type == SUBTITLE_TEXT && rect->text ? rect->text : NULL;
-                if (t) rc = milnce_cues_push(out, start, end, t, (size_t)-1, err);
+                if (t && (rc = milnce_cues_push(out, start < 0 ? 0 : start, end < 0 ? 0 : end, t, (size_t)-1, err)) < 0)
+                    milnce_error_prefix(err, "%s: subtitle stream %d", path, si);
             }
             avsubtitle_free(&sub);
         }

@@ -114,7 +114,10 @@ int milnce_text_to_utf8(const char *name, const void *data, size_t n, const char
     *out_len = 0;
     const char *bom_enc = NULL;
     size_t skip = 0;
+    /* The 4-byte marks first: FF FE 00 00 (UTF-32LE) begins like FF FE (UTF-16LE). */
     if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) { bom_enc = "UTF-8"; skip = 3; }
+    else if (n >= 4 && s[0] == 0xFF && s[1] == 0xFE && s[2] == 0 && s[3] == 0) { bom_enc = "UTF-32LE"; skip = 4; }
+    else if (n >= 4 && s[0] == 0 && s[1] == 0 && s[2] == 0xFE && s[3] == 0xFF) { bom_enc = "UTF-32BE"; skip = 4; }
     else if (n >= 2 && s[0] == 0xFF && s[1] == 0xFE) { bom_enc = "UTF-16LE"; skip = 2; }
     else if (n >= 2 && s[0] == 0xFE && s[1] == 0xFF) { bom_enc = "UTF-16BE"; skip = 2; }
     /* A BOM is the file's own statement and wins over a declared encoding. */
@@ -164,6 +167,6 @@ int milnce_text_to_utf8(const char *name, const void *data, size_t n, const char
     }
     return milnce_error_set(err, MILNCE_ERR_FORMAT,
                             "%s:%zu: byte offset %zu is not valid UTF-8 and no fallback encoding "
-                            "matched (declare the encoding, e.g. GB18030 or CP1252)",
+                            "matched (declare the encoding, e.g. GB18030 or CP1252: --encoding, or --encodings to try several)",
                             name, line_of(s, bad), bad + skip);
 }

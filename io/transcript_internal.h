@@ -22,8 +22,9 @@ int milnce__parse_caption_json_mem(const char *name, const char *text, size_t le
 int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, milnce_cues *out,
                           const milnce_logger *lg, milnce_error *err);
 
-/* Cleaning, rolling de-duplication, sorting and overlap handling on raw cues, as opts say. */
-int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o,
+/* Cleaning, rolling de-duplication, sorting and overlap handling on raw cues, as opts say.
+ * markup: MILNCE_MARKUP_* (src/caption_clean.h), how '<' in the cue text is read. */
+int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o, int markup,
                         const milnce_logger *lg, milnce_error *err);
 
 /* Whole file into memory (NUL-terminated). */

@@ -75,7 +75,7 @@ static milnce_caption_format sniff(const char *t) {
     return MILNCE_CAPTIONS_AUTO;
 }
 
-int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o,
+int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o, int markup,
                         const milnce_logger *lg, milnce_error *err) {
     int rc;
     int rolling = o->rolling == MILNCE_ROLLING_ON ||
@@ -84,7 +84,7 @@ int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transc
         size_t k = 0;
         for (size_t i = 0; i < cues->n; i++) {
             char *t;
-            if ((rc = milnce_caption_clean_text(cues->v[i].text, strlen(cues->v[i].text), &t, err)) < 0) {
+            if ((rc = milnce_caption_clean_markup(cues->v[i].text, strlen(cues->v[i].text), markup, &t, err)) < 0) {
                 /* Keep the list consistent for the caller's free. */
                 for (size_t j = k; j < i; j++) cues->v[j].text = NULL;
                 for (size_t j = i; j < cues->n; j++) cues->v[k++] = cues->v[j];
@@ -157,7 +157,9 @@ int milnce_transcript_parse(const char *name, const void *data, size_t n,
     default: rc = milnce_error_set(err, MILNCE_ERR_INVALID, "%s: bad caption format %d", name, (int)fmt);
     }
     free(text);
-    if (rc >= 0) rc = milnce__postprocess(name, out, opts, lg, err);
+    if (rc >= 0)
+        rc = milnce__postprocess(name, out, opts, fmt == MILNCE_CAPTIONS_VTT ? MILNCE_MARKUP_WEBVTT : MILNCE_MARKUP_KNOWN_TAGS,
+                                 lg, err);
     if (rc < 0) milnce_cues_clear(out);
     return rc < 0 ? rc : 0;
 }
@@ -174,7 +176,7 @@ int milnce_transcript_read(const char *path, milnce_caption_format fmt,
     if (fmt == MILNCE_CAPTIONS_AUTO) fmt = milnce_caption_format_guess(path);
     if (fmt == MILNCE_CAPTIONS_EMBEDDED) {
         int rc = milnce__read_embedded(path, opts, out, lg, err);
-        if (rc >= 0) rc = milnce__postprocess(path, out, opts, lg, err);
+        if (rc >= 0) rc = milnce__postprocess(path, out, opts, MILNCE_MARKUP_KNOWN_TAGS, lg, err);
         if (rc < 0) milnce_cues_clear(out);
         return rc < 0 ? rc : 0;
     }

@@ -112,6 +112,18 @@ int milnce__parse_srt(const char *name, const char *text, size_t len, int sbv,
         if (!sbv && all_digits(L[i]) && i + 1 < nl) tl = i + 1; /* index line */
         t = parse_timing(L[tl], sbv, !o->strict, &a, &b);
         if (t == -1 && tl != i) { tl = i; t = parse_timing(L[i], sbv, !o->strict, &a, &b); }
+        if (t == 0 && (!milnce_cue_time_ok(a) || !milnce_cue_time_ok(b))) {
+            if (o->strict) {
+                rc = milnce_error_set(err, MILNCE_ERR_RANGE, "%s:%zu: %s: cue time %g --> %g s beyond the limit of %g s",
+                                      name, tl + 1, fmt, a, b, MILNCE_CUE_TIME_MAX);
+                break;
+            }
+            milnce_log(lg, MILNCE_LOG_WARN, "%s:%zu: cue time beyond %g s, block skipped", name, tl + 1,
+                       MILNCE_CUE_TIME_MAX);
+            i = tl + 1;
+            while (i < nl && !blank(L[i])) i++;
+            continue;
+        }
         if (t == 0 && b < a) {
             /* webvtt-py's sample.sbv has one; the words are still good, the time is a point. */
             milnce_log(lg, MILNCE_LOG_WARN, "%s:%zu: cue ends before it starts; end set to start", name, tl + 1);

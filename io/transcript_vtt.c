@@ -493,6 +493,17 @@ int milnce__parse_vtt(const char *name, const char *text, size_t len,
     for (size_t k = 0; k < v.n && rc == 0; k++) {
         milnce_vtt_cue *c = &v.cues[k];
         double end = c->end;
+        if (!milnce_cue_time_ok(c->start) || !milnce_cue_time_ok(end)) {
+            /* Legal WebVTT (hours have no upper bound) but no video is that long. */
+            if (o->strict) {
+                rc = milnce_error_set(err, MILNCE_ERR_RANGE, "%s:%d: cue time %g --> %g s beyond the limit of %g s",
+                                      name, c->line_no, c->start, end, MILNCE_CUE_TIME_MAX);
+                break;
+            }
+            milnce_log(lg, MILNCE_LOG_WARN, "%s:%d: cue time beyond %g s, cue skipped", name, c->line_no,
+                       MILNCE_CUE_TIME_MAX);
+            continue;
+        }
         if (end < c->start) {
             /* Legal WebVTT (the W3C timings-negative case); a point in time for milnce_cues. */
             milnce_log(lg, MILNCE_LOG_WARN, "%s:%d: cue ends before it starts; end set to start",

@@ -234,6 +234,9 @@ static int open_input(milnce_decoder *d, const char *path, const uint8_t *buf, s
         return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: codec parameters: %s", d->in.name,
                                 av_err2str(ret));
     d->dec->pkt_timebase = d->st->time_base;
+    /* The video's name for FFmpeg's own messages (the command's av_log callback prints it);
+     * d->in.name is refilled when the decoder moves to another member. */
+    d->dec->opaque = d->in.name;
     d->dec->thread_count = 1; /* one decoder per thread: no codec threads, least CPU per clip */
     if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0)
         return milnce_error_set(err, milnce_video_averr(ret), "%s: cannot open %s decoder: %s",

@@ -140,7 +140,7 @@ void milnce_csv_free(milnce_csv *c) {
 }
 
 static int add_entry(milnce_video_list *l, const char *id, const char *path, const char *error,
-                     size_t line, milnce_error *err) {
+                     const char *category, size_t line, milnce_error *err) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         milnce_video_entry *v = realloc(l->v, cap * sizeof *v);
@@ -153,6 +153,7 @@ static int add_entry(milnce_video_list *l, const char *id, const char *path, con
     e->path = path ? strdup(path) : NULL;
     e->error = error ? strdup(error) : NULL;
     e->line = line;
+    e->category = error ? category : NULL;
     if (!e->id || (path && !e->path) || (error && !e->error))
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "video list");
     l->n++;
@@ -209,12 +210,52 @@ static int read_folder(const char *dir, milnce_video_list *out, milnce_error *er
         stem_of(names[i], id, sizeof id);
         milnce_error e = {0};
         int bad = milnce_video_id_check(id, &e) < 0;
-        ret = add_entry(out, id, path, bad ? e.msg : NULL, 0, err);
+        ret = add_entry(out, id, path, bad ? e.msg : NULL, MILNCE_VIDEO_UNSAFE_ID, 0, err);
     }
 end:
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
     closedir(d);
+    return ret;
+}
+
+typedef struct {
+    const char *id;
+    size_t i;
+} id_at;
+
+static int cmp_id_at(const void *a, const void *b) {
+    const id_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Every usable entry whose id an earlier usable entry has gets an error naming that one. */
+static int mark_duplicates(milnce_video_list *l, const char *list_path, milnce_error *err) {
+    if (l->n < 2) return 0;
+    id_at *v = malloc(l->n * sizeof *v);
+    if (!v) return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: %zu ids", list_path, l->n);
+    size_t m = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->v[i].error) v[m++] = (id_at){l->v[i].id, i};
+    qsort(v, m, sizeof *v, cmp_id_at);
+    int ret = 0;
+    for (size_t k = 1; k < m && ret == 0; k++) {
+        size_t first = k;
+        while (first > 0 && strcmp(v[first - 1].id, v[k].id) == 0) first--;
+        if (first == k) continue;
+        const milnce_video_entry *a = &l->v[v[first].i];
+        milnce_video_entry *b = &l->v[v[k].i];
+        char msg[1200];
+        if (a->line)
+            snprintf(msg, sizeof msg, "%s:%zu: duplicate id '%.255s' (line %zu has it already: %.400s)", list_path,
+                     b->line, b->id, a->line, a->path ? a->path : "");
+        else
+            snprintf(msg, sizeof msg, "duplicate id '%.255s': %.400s has it already", b->id, a->path ? a->path : "");
+        if (!(b->error = strdup(msg))) ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%s", list_path);
+        b->category = MILNCE_VIDEO_DUPLICATE;
+    }
+    free(v);
     return ret;
 }
 
@@ -229,7 +270,12 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
     memset(out, 0, sizeof *out);
     struct stat st;
     if (stat(path, &st) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return read_folder(path, out, err);
+    if (S_ISDIR(st.st_mode)) {
+        int ret = read_folder(path, out, err);
+        if (ret == 0) ret = mark_duplicates(out, path, err);
+        if (ret < 0) milnce_video_list_free(out);
+        return ret;
+    }
     char *data;
     size_t n;
     int ret = milnce_read_file(path, 0, &data, &n, NULL, err);
@@ -255,7 +301,7 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
     }
     while ((ret = milnce_csv_next(&c, path, err)) == 1) {
         char id[512], full[MILNCE_PATH_MAX];
-        const char *p = NULL;
+        const char *p = NULL, *category = MILNCE_VIDEO_UNSAFE_ID;
         milnce_error e = {0};
         if (cpath >= 0 && (size_t)cpath < c.nfields && *c.fields[cpath]) {
             const char *vp = c.fields[cpath];
@@ -283,13 +329,17 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
             snprintf(id, sizeof id, "line%zu", c.record_line);
             e.code = MILNCE_ERR_INVALID;
             snprintf(e.msg, sizeof e.msg, "%s:%zu: no video_path or video_id", path, c.record_line);
+            category = MILNCE_VIDEO_BAD_LINE;
         }
-        if (!e.code && milnce_video_id_check(id, &e) == 0 && !p)
+        if (!e.code && milnce_video_id_check(id, &e) == 0 && !p) {
             milnce_error_set(&e, MILNCE_ERR_NOTFOUND, "no video file for id %s under %s", id, root);
+            category = MILNCE_VIDEO_MISSING;
+        }
         /* an unusable id is logged under a safe placeholder name */
         if (e.code && milnce_video_id_check(id, NULL) < 0) snprintf(id, sizeof id, "line%zu", c.record_line);
-        if ((ret = add_entry(out, id, p, e.code ? e.msg : NULL, c.record_line, err)) < 0) goto end;
+        if ((ret = add_entry(out, id, p, e.code ? e.msg : NULL, category, c.record_line, err)) < 0) goto end;
     }
+    if (ret == 0) ret = mark_duplicates(out, path, err);
 end:
     milnce_csv_free(&c);
     free(data);

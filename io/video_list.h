@@ -8,7 +8,9 @@
  * Relative paths in a CSV are taken from the CSV's folder. Every id becomes a shard key and the
  * name of derived files, so ids that could escape the output folder or break the WebDataset
  * layout (empty, '.', '/', '\\', "..", NUL, control characters, over 255 bytes) are refused: the
- * entry is kept with `error` set, so the run logs it and goes on. */
+ * entry is kept with `error` set, so the run logs it and goes on. Two entries with one id (flower.mp4
+ * and flower.webm in a folder, or two rows) would be two samples under one shard key: the first
+ * is kept, each later one gets `error` naming the first (its line or path). */
 #ifndef MILNCE_VIDEO_LIST_H
 #define MILNCE_VIDEO_LIST_H
 
@@ -27,10 +29,17 @@ extern const char *const milnce_video_exts[];
 enum { MILNCE_MEDIA_NONE = 0, MILNCE_MEDIA_VIDEO = 1, MILNCE_MEDIA_OTHER = 2 };
 int milnce_media_ext(const char *ext);
 
+/* Why an entry is refused (static strings: errors.log and stats group skips by them). */
+#define MILNCE_VIDEO_UNSAFE_ID "unsafe id"
+#define MILNCE_VIDEO_MISSING "missing video"
+#define MILNCE_VIDEO_DUPLICATE "duplicate id"
+#define MILNCE_VIDEO_BAD_LINE "bad list line"
+
 typedef struct milnce_video_entry {
     char *id;    /* shard key; never NULL */
     char *path;  /* video file; NULL when not found */
     char *error; /* NULL, or why this entry will be skipped */
+    const char *category; /* with error: MILNCE_VIDEO_UNSAFE_ID, _MISSING, _DUPLICATE or _BAD_LINE */
     size_t line; /* 1-based CSV line (0 for a folder listing) */
 } milnce_video_entry;
 

@@ -22,7 +22,7 @@ typedef struct window_opt {
 } window_opt;
 
 typedef struct captions_args {
-    const char *path, *vocab_path, *video_id;
+    const char *path, *vocab_path, *video_id, *encoding, *encodings;
     milnce_caption_format fmt;
     window_opt window;
     int dedupe, keep_case, max_words;
@@ -51,6 +51,8 @@ static const milnce_opt captions_opts[] = {
     {.name = "max-words", .type = MILNCE_OPT_INT, .off = A(max_words), .meta = "N", .lo = 1, .hi = 100000, .help = "ids per sentence, padded with 0"},
     {.name = "keep-case", .type = MILNCE_OPT_FLAG, .off = A(keep_case), .help = "do not lower-case before tokenizing"},
     {.name = "video-id", .type = MILNCE_OPT_STRING, .off = A(video_id), .meta = "ID", .dflt = "the first", .help = "entry of a HowTo100M caption.json"},
+    {.name = "encoding", .type = MILNCE_OPT_STRING, .off = A(encoding), .meta = "ENC", .help = "the file's encoding (iconv name, e.g. GB18030); a byte-order mark wins"},
+    {.name = "encodings", .type = MILNCE_OPT_STRING, .off = A(encodings), .meta = "LIST", .help = "iconv encodings tried in order when the file is not UTF-8 (e.g.\nGB18030,CP1252), as preprocess --encodings"},
     {0}};
 
 const milnce_cmd_spec milnce_cmd_captions_spec = {
@@ -94,6 +96,8 @@ int milnce_cmd_captions(int argc, char **argv) {
     milnce_transcript_opts_default(&opts);
     if (a.dedupe) opts.overlap = MILNCE_OVERLAP_DEDUPE;
     if (a.video_id) opts.video_id = a.video_id;
+    if (a.encoding) opts.encoding = a.encoding;
+    if (a.encodings) opts.fallback_encodings = a.encodings;
     milnce_window_spec win = a.window.spec;
     int have_window = a.window.given, flags = a.keep_case ? MILNCE_TOKENIZE_KEEP_CASE : 0;
     long max_words = a.max_words;

@@ -61,11 +61,15 @@ int milnce_cmd_embed(int argc, char **argv) {
     milnce_eval_load_opts lo = {.checkpoint = ckpt, .config = cli.config, .sets = cli.sets, .nsets = cli.nsets,
                                 .with_video = eo.videos != NULL, .with_text = eo.sentences != NULL, .lg = &lg};
     milnce_eval_model *m = NULL;
+    if (milnce_cmd_check_config("embed", cli.config, cli.sets, cli.nsets) < 0) {
+        milnce_cli_free(&cli);
+        return MILNCE_EXIT_USAGE;
+    }
     int ret = milnce_eval_model_load(&m, &lo, &err);
     milnce_cli_free(&cli);
-    if (ret < 0) {
+    if (ret < 0) { /* the checkpoint, its stored config, the vocabulary: file content */
         fprintf(stderr, "milnce embed: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID || ret == MILNCE_ERR_RANGE ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR;
     }
     eo.lg = &lg;
     milnce_embed_result r;

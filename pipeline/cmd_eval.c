@@ -66,11 +66,15 @@ int milnce_cmd_eval(int argc, char **argv) {
     milnce_eval_load_opts lo = {.checkpoint = a.ckpt, .config = cli.config, .sets = cli.sets, .nsets = cli.nsets,
                                 .with_video = 1, .with_text = 1, .lg = &lg};
     milnce_eval_model *m = NULL;
+    if (milnce_cmd_check_config("eval", cli.config, cli.sets, cli.nsets) < 0) {
+        milnce_cli_free(&cli);
+        return MILNCE_EXIT_USAGE;
+    }
     int ret = milnce_eval_model_load(&m, &lo, &err);
     milnce_cli_free(&cli);
-    if (ret < 0) {
+    if (ret < 0) { /* the checkpoint, its stored config, the vocabulary: file content */
         fprintf(stderr, "milnce eval: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID || ret == MILNCE_ERR_RANGE ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR;
     }
     prog ps = {isatty(2)};
     milnce_eval_opts eo = {.out_dir = a.out, .num_examples = examples, .thumbnails = !a.no_thumbs, .save_embeddings = a.save,
@@ -80,7 +84,7 @@ int milnce_cmd_eval(int argc, char **argv) {
     milnce_eval_model_free(&m);
     if (ret < 0) {
         fprintf(stderr, "milnce eval: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR;
     }
     printf("eval: %s (%s): %zu queries", r.dataset, r.format, r.n);
     if (r.dropped_queries) printf(", %zu dropped (%zu missing or unreadable videos)", r.dropped_queries, r.missing_videos);

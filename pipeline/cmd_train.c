@@ -66,6 +66,10 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
         return MILNCE_EXIT_USAGE;
     }
     int resume = a.resume;
+    if (milnce_config_validate(&cfg, &err) < 0) {
+        fprintf(stderr, "milnce train: %s\n", err.msg);
+        return MILNCE_EXIT_USAGE;
+    }
     milnce_dist d;
     if (milnce_dist_init(&d, &argc, &argv, &err) < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
@@ -81,7 +85,7 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
     milnce_dist_finalize(&d);
     if (ret < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
-        return ret == MILNCE_ERR_INVALID || ret == MILNCE_ERR_RANGE ? MILNCE_EXIT_USAGE : MILNCE_EXIT_ERROR;
+        return MILNCE_EXIT_ERROR; /* the command line was checked above: this is the data's or the run's */
     }
     if (d.rank == 0)
         printf("train: %lld steps, loss %.4f -> %.4f, %.1f clips/s, data wait %.0f%%, checkpoint %s\n",

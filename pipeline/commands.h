@@ -55,6 +55,15 @@ typedef struct milnce_train_test_hooks {
 } milnce_train_test_hooks;
 int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks *hooks);
 
+/* The user's --config FILE and --set assignments (part of the command line) load: 0, or -1 with
+ * the message printed (the command then exits MILNCE_EXIT_USAGE). Errors after this point, in
+ * files the command reads (a checkpoint, its stored config, shards), exit MILNCE_EXIT_ERROR. */
+int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets);
+
+/* FFmpeg's own messages go to stderr prefixed with the video's path (when the message comes
+ * from a demuxer or a decoder of a milnce reader). */
+void milnce_ffmpeg_log_with_paths(void);
+
 /* SIGINT and SIGTERM set the returned flag instead of killing the process: long runs pass it
  * to the library as their cancel flag, finish the unit in progress (checkpoint, shard) and stop. */
 const volatile sig_atomic_t *milnce_stop_on_signals(void);

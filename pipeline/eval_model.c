@@ -153,7 +153,12 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
             goto end;
         }
     }
-    if ((ret = milnce_model_create(&em->model, &mc, err)) < 0) goto end;
+    if ((ret = milnce_model_create(&em->model, &mc, err)) < 0) {
+        if (ret == MILNCE_ERR_INVALID)
+            milnce_error_prefix(err, "keys data.num_frames = %d and data.size = %d give a clip the video encoder cannot take",
+                                em->cfg.data.num_frames, em->cfg.data.size);
+        goto end;
+    }
     milnce_st_group groups[2] = {{&em->model->ptab, em->model->params, NULL}, {&em->model->btab, em->model->buffers, NULL}};
     milnce_st_load_opts lo = {.allow_missing = 0, .allow_unexpected = !(o->with_video && o->with_text),
                               .ignore_prefix = "optim.", .log = NULL};

@@ -73,6 +73,7 @@ struct milnce_loader {
     pthread_cond_t cv;
     int64_t next_claim, next_deliver, released;
     int stop;
+    int64_t replaced; /* bad samples replaced so far (atomic) */
     /* wait accounting */
     double t_open, waited;
     worker_state sync_ws; /* for milnce_loader_make_batch */
@@ -147,6 +148,20 @@ static const int *epoch_perm(milnce_loader *l, worker_state *w, int epoch) {
 }
 
 /* Fills slot b of the batch with video v, randomness from r. */
+/* Token ids the text model cannot look up: a bad sample (replaced), not the end of the run. */
+static int check_tokens(const milnce_loader *l, const milnce_shard_reader *sh, const char *key,
+                        const milnce_sample_sentences *s, milnce_error *err) {
+    if (l->o.vocab_words <= 0) return 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (int k = 0; k < s->ntok[i]; k++)
+            if (s->tok[i][k] > l->o.vocab_words)
+                return milnce_error_set(err, MILNCE_ERR_FORMAT, "%s: sample %s: sentence %zu: token id %d beyond the "
+                                        "vocabulary %s (%lld words)", milnce_shard_reader_path(sh), key, i,
+                                        (int)s->tok[i][k], l->o.vocab_name ? l->o.vocab_name : "",
+                                        (long long)l->o.vocab_words);
+    return 0;
+}
+
 static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int b, size_t v, milnce_rng *r,
                        milnce_error *err) {
     const milnce_loader_opts *o = &l->o;
@@ -164,7 +179,11 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
         w->sent_video = -1;
         char name[300];
         snprintf(name, sizeof name, "%s.json", key);
-        if ((ret = milnce_sample_sentences_parse(js, js_size, name, &w->sent, err)) < 0) return ret;
+        if ((ret = milnce_sample_sentences_parse(js, js_size, name, &w->sent, err)) < 0 ||
+            (ret = check_tokens(l, sh, key, &w->sent, err)) < 0) {
+            milnce_sample_sentences_free(&w->sent);
+            return ret;
+        }
         w->sent_video = (int64_t)v;
     }
     const milnce_sample_sentences s = w->sent;
@@ -241,7 +260,9 @@ static int build_batch(milnce_loader *l, worker_state *w, int64_t index, milnce_
             milnce_rng_seed_stream(&r, o->seed, ((uint64_t)epoch << 40) ^ ((uint64_t)pos << 3) ^ attempt);
             size_t v = (size_t)perm[(pos + attempt * 7919) % l->nvideos];
             ret = make_sample(l, w, bt, b, v, &r, &e2);
-            if (ret < 0) milnce_log(o->lg, MILNCE_LOG_WARN, "sample replaced: %s", e2.msg);
+            if (ret < 0)
+                milnce_log(o->lg, MILNCE_LOG_WARN, "sample replaced (%lld so far): %s",
+                           (long long)__atomic_add_fetch(&l->replaced, 1, __ATOMIC_RELAXED), e2.msg);
         }
         if (ret < 0) return milnce_error_set(err, ret, "batch %lld: 8 samples in a row failed; last: %s", (long long)index, e2.msg);
     }

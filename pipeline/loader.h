@@ -49,6 +49,9 @@ typedef struct milnce_loader_opts {
     uint64_t seed;
     int rank, world;         /* data-parallel split of the global batch; 0, 1 alone */
     int64_t start_batch;     /* first global batch index to produce (resume) */
+    int64_t vocab_words;     /* > 0: a sample with a token id above it (ids 1..vocab_words, 0 =
+                                padding) is bad and replaced, warning with shard and key */
+    const char *vocab_name;  /* the vocabulary file, for those warnings */
     const struct milnce_logger *lg;
 } milnce_loader_opts;
 

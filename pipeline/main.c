@@ -21,6 +21,7 @@ int main(int argc, char **argv) {
      * command sets it: errors only, unless MILNCE_FFMPEG_LOG=1. Library code reports through
      * milnce_logger. */
     if (!getenv("MILNCE_FFMPEG_LOG")) av_log_set_level(AV_LOG_ERROR);
+    milnce_ffmpeg_log_with_paths();
     if (argc < 2) {
         usage(stderr);
         return MILNCE_EXIT_USAGE;

@@ -537,7 +537,7 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
     rendition_out out = {.w = direct, .fd = -1};
     memset(r, 0, sizeof *r);
     if (e->error) {
-        r->category = e->path ? "bad id" : "missing video";
+        r->category = e->category ? e->category : MILNCE_VIDEO_UNSAFE_ID;
         r->reason = strdup(e->error);
         goto end;
     }

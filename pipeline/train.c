@@ -138,17 +138,39 @@ static int trim_log(const char *path, int64_t step, milnce_error *err) {
     return ret;
 }
 
+/* vocab.txt beside the shards: in the folder, or beside the one .tar given. */
+static int shards_vocab_path(const char *shards, char *out, size_t cap, milnce_error *err) {
+    if (is_dir(shards)) return milnce_path(out, cap, err, "%s/vocab.txt", shards);
+    const char *slash = strrchr(shards, '/');
+    return milnce_path(out, cap, err, "%.*svocab.txt", slash ? (int)(slash + 1 - shards) : 0, shards);
+}
+
 static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, size_t cap, milnce_error *err) {
-    int ret;
-    if (cfg->model.vocab[0]) ret = milnce_path(used, cap, err, "%s", cfg->model.vocab);
-    else if (is_dir(cfg->data.shards)) ret = milnce_path(used, cap, err, "%s/vocab.txt", cfg->data.shards);
-    else {
-        const char *slash = strrchr(cfg->data.shards, '/');
-        ret = milnce_path(used, cap, err, "%.*svocab.txt", slash ? (int)(slash + 1 - cfg->data.shards) : 0,
-                          cfg->data.shards);
-    }
+    int ret = cfg->model.vocab[0] ? milnce_path(used, cap, err, "%s", cfg->model.vocab)
+                                  : shards_vocab_path(cfg->data.shards, used, cap, err);
     if (ret == 0) ret = milnce_vocab_load(used, v, err);
-    if (ret < 0) milnce_error_prefix(err, "vocabulary (model.vocab, or vocab.txt beside the shards)");
+    if (ret < 0) return milnce_error_prefix(err, "vocabulary (model.vocab, or vocab.txt beside the shards)");
+    if (v->n == 0)
+        return milnce_error_set(err, MILNCE_ERR_FORMAT, "vocabulary %s is empty (one word per line expected)", used);
+    /* A given vocabulary must keep the ids of the one the shards were made with (vocab.txt
+     * beside them): the same words first, in the same order. */
+    char theirs[MILNCE_PATH_MAX];
+    struct stat a, b;
+    if (!cfg->model.vocab[0] || shards_vocab_path(cfg->data.shards, theirs, sizeof theirs, err) < 0 ||
+        stat(theirs, &b) < 0 || (stat(used, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+        return 0;
+    milnce_vocab sv = {0};
+    if ((ret = milnce_vocab_load(theirs, &sv, err)) < 0) return milnce_error_prefix(err, "the shards' vocabulary");
+    size_t bad = 0;
+    if (sv.n > v->n) bad = v->n + 1;
+    for (size_t id = 1; id <= sv.n && id <= v->n && !bad; id++)
+        if (sv.lens[id] != v->lens[id] || memcmp(sv.words[id], v->words[id], sv.lens[id]) != 0) bad = id;
+    if (bad)
+        ret = milnce_error_set(err, MILNCE_ERR_INVALID, "key model.vocab: %s (%zu words) does not keep the ids of the "
+                               "shards' vocabulary %s (%zu words): id %zu is '%.64s' there and '%.64s' here",
+                               used, v->n, theirs, sv.n, bad, bad <= sv.n ? sv.words[bad] : "",
+                               bad <= v->n ? v->words[bad] : "(none)");
+    milnce_vocab_free(&sv);
     return ret;
 }
 
@@ -200,11 +222,19 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     lo.rank = d->rank;
     lo.world = d->world;
     lo.lg = o->lg;
+    lo.vocab_words = (int64_t)vocab.n;
+    lo.vocab_name = vocab_path;
     int K = milnce_window_bag_size(&lo.window);
     milnce_model_cfg mc;
     milnce_train_model_cfg(cfg, (int)vocab.n + 1, B * K > B ? B * K : B, &mc);
     mc.video.max_batch = B;
-    if ((ret = milnce_model_create(&m, &mc, err)) < 0) goto end;
+    if ((ret = milnce_model_create(&m, &mc, err)) < 0) {
+        /* The clip's shape comes from the config: say which keys make it too small. */
+        if (ret == MILNCE_ERR_INVALID)
+            milnce_error_prefix(err, "keys data.num_frames = %d and data.size = %d give a clip the video encoder cannot take",
+                                cfg->data.num_frames, cfg->data.size);
+        goto end;
+    }
     milnce_model_init(m, (uint64_t)cfg->train.seed);
     if (cfg->model.word2vec[0]) {
         milnce_wordvec wv;

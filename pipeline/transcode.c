@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "video.h"
 #include "video_stream.h"
 
 typedef struct encode_state {
@@ -53,6 +54,16 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
     info->src_height = vi->display_height ? vi->display_height : vi->height;
     snprintf(info->src_codec, sizeof info->src_codec, "%s", vi->codec);
     if (!(vi->duration > 0)) {
+        /* No duration in the header (a live WebM recording): scan the packets as `milnce probe`
+         * does. An extra pass over the file, for such files only. */
+        milnce_video_info pi;
+        if (milnce_video_probe(path, &pi, err) < 0) {
+            ret = milnce_error_prefix(err, "scanning for the duration");
+            goto end;
+        }
+        info->duration = pi.duration;
+    }
+    if (!(info->duration > 0)) {
         ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no duration (empty or unreadable video)", path);
         goto end;
     }
@@ -61,7 +72,7 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
                                path, info->src_width, info->src_height);
         goto end;
     }
-    double total = vi->duration;
+    double total = info->duration;
     if (o->max_seconds > 0 && o->max_seconds < total) total = o->max_seconds;
     /* One clip [0, total) at fps: slot k holds the frame shown at k / fps s from the container
      * start, as milnce_decoder_clip picks it. */

@@ -9,6 +9,7 @@ PKGS=(
   openmpi-bin libopenmpi-dev
   ffmpeg python3 python3-numpy python3-torch python3-av
   valgrind chromium fonts-dejavu-core bc
+  clang libclang-rt-14-dev
 )
 missing=()
 # The WebVTT conformance test runs the W3C expectation files (.js) with node.

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int put_utf8(milnce_buf *b, unsigned long cp) {
     char u[4];
@@ -59,17 +60,63 @@ static size_t entity(const char *s, size_t n, milnce_buf *b, int *fail) {
     return 0;
 }
 
-/* A '<' opens a tag when a '>' follows on the same line and the next byte can start a tag name,
- * an end tag or a timestamp. */
-static size_t tag_len(const char *s, size_t n) {
-    if (n < 2) return 0;
-    unsigned char c = (unsigned char)s[1];
-    if (!(isalpha(c) || c == '/' || isdigit(c) || c == '.' || c == '>')) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] == '\n') return 0;
-        if (s[i] == '>') return i + 1;
+/* Tag names that are markup outside WebVTT: SRT's (b i u s font), common HTML ones, and WebVTT's
+ * (c v lang ruby rt) that converted files carry. Anything else between '<' and '>' is text. */
+static const char *const k_known_tags[] = {"b", "i", "u", "s", "font", "em", "strong", "span", "br",
+                                           "p", "sub", "sup", "c", "v", "lang", "ruby", "rt"};
+
+/* <[h+:]mm:ss.ttt> as in WebVTT and YouTube captions; returns the length through '>' or 0. */
+static size_t timestamp_tag_len(const char *s, size_t n) {
+    size_t i = 1, groups = 0;
+    for (;;) {
+        size_t d = i;
+        while (i < n && isdigit((unsigned char)s[i])) i++;
+        if (i == d) return 0;
+        groups++;
+        if (i < n && s[i] == ':' && groups < 3) { i++; continue; }
+        break;
+    }
+    if (groups < 2 || i >= n || s[i] != '.') return 0;
+    size_t d = ++i;
+    while (i < n && isdigit((unsigned char)s[i])) i++;
+    if (i == d || i >= n || s[i] != '>') return 0;
+    return i + 1;
+}
+
+/* Outside WebVTT: a '<' opens a tag when a known tag name (or a timestamp) follows, then '>' on
+ * the same line. *line_break is set for <br>. */
+static size_t tag_len_known(const char *s, size_t n, int *line_break) {
+    *line_break = 0;
+    size_t t = timestamp_tag_len(s, n);
+    if (t) return t;
+    size_t i = 1;
+    if (i < n && s[i] == '/') i++;
+    size_t b = i;
+    while (i < n && isalpha((unsigned char)s[i])) i++;
+    size_t L = i - b;
+    if (L == 0 || i >= n || !(s[i] == '>' || s[i] == ' ' || s[i] == '\t' || s[i] == '.' || s[i] == '/'))
+        return 0;
+    int known = 0;
+    for (size_t k = 0; k < sizeof k_known_tags / sizeof k_known_tags[0] && !known; k++)
+        known = strlen(k_known_tags[k]) == L && strncasecmp(s + b, k_known_tags[k], L) == 0;
+    if (!known) return 0;
+    for (; i < n; i++) {
+        if (s[i] == '\n' || s[i] == '<') return 0;
+        if (s[i] == '>') {
+            *line_break = L == 2 && strncasecmp(s + b, "br", 2) == 0;
+            return i + 1;
+        }
     }
     return 0;
+}
+
+/* WebVTT cue text (the W3C cue-text tokenizer): a '<' always begins a tag token, which runs to
+ * the next '>' (line breaks included) or to the end of the text. Tags, known or not, and
+ * timestamps carry no text; so "<v It's a blue apple tree!" and "</c awesome!" leave nothing
+ * and "a < b" leaves "a " (a literal '<' in WebVTT is written &lt;). */
+static size_t tag_len_webvtt(const char *s, size_t n) {
+    const char *gt = memchr(s, '>', n);
+    return gt ? (size_t)(gt - s) + 1 : n;
 }
 
 /* "{\...}" ASS override block. */
@@ -83,6 +130,10 @@ static size_t ass_len(const char *s, size_t n) {
 }
 
 int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error *err) {
+    return milnce_caption_clean_markup(in, n, MILNCE_MARKUP_KNOWN_TAGS, out, err);
+}
+
+int milnce_caption_clean_markup(const char *in, size_t n, int markup, char **out, milnce_error *err) {
     milnce_buf raw = {0}, res = {0};
     int fail = 0;
     *out = NULL;
@@ -90,7 +141,13 @@ int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error
     for (size_t i = 0; i < n && !fail;) {
         char c = in[i];
         size_t k;
-        if (c == '<' && (k = tag_len(in + i, n - i))) { i += k; continue; }
+        if (c == '<' && markup == MILNCE_MARKUP_WEBVTT) { i += tag_len_webvtt(in + i, n - i); continue; }
+        int br;
+        if (c == '<' && (k = tag_len_known(in + i, n - i, &br))) {
+            if (br) fail |= milnce_buf_putc(&raw, '\n') < 0;
+            i += k;
+            continue;
+        }
         if (c == '{' && (k = ass_len(in + i, n - i))) { i += k; continue; }
         if (c == '&' && (k = entity(in + i, n - i, &raw, &fail))) { i += k; continue; }
         if (c == '\\' && i + 1 < n && (in[i + 1] == 'N' || in[i + 1] == 'n')) {

@@ -8,15 +8,25 @@
 #include "cues.h"
 #include "error.h"
 
+/* How '<' is read in cue text. */
+enum {
+    MILNCE_MARKUP_KNOWN_TAGS = 0, /* SRT, SBV, CSV, caption.json, embedded: only known SRT/HTML/
+                                     WebVTT tag names (b i u s font em strong span br p sub sup c
+                                     v lang ruby rt) and timestamps <00:00:01.000> are markup,
+                                     ending with '>' on the same line; "2<3,5>1" is text */
+    MILNCE_MARKUP_WEBVTT = 1      /* the W3C cue-text tokenizer: every '<' begins a tag that runs
+                                     to the next '>' or the end of the cue; tags carry no text */
+};
+
 /* Cue text as written -> the words a person hears:
- * - removes markup: WebVTT/HTML tags (<i>, </c>, <c.colorE5E5E5>, <v Bob>, <00:00:01.000>,
- *   <font color=..>) and ASS override blocks ({\an8}); ASS "\N" and "\n" become line breaks,
- *   "\h" a space;
+ * - removes markup as markup says (tags, <00:00:01.000> timestamps; <br> becomes a line break)
+ *   and ASS override blocks ({\an8}); ASS "\N" and "\n" become line breaks, "\h" a space;
  * - decodes entities (&amp; &lt; &gt; &quot; &apos; &nbsp; &lrm; &rlm; &#NN; &#xHH;); NBSP and
  *   the direction marks become a space or nothing;
  * - collapses runs of spaces/tabs, trims each line, drops empty lines.
- * A '<' that does not open a tag (no '>' on the same line, or followed by a space/digit-less
- * punctuation as in "a < b") is kept as text. *out is malloc'ed, lines joined by '\n'. */
+ * *out is malloc'ed, lines joined by '\n'. */
+int milnce_caption_clean_markup(const char *in, size_t n, int markup, char **out, milnce_error *err);
+/* milnce_caption_clean_markup with MILNCE_MARKUP_KNOWN_TAGS. */
 int milnce_caption_clean_text(const char *in, size_t n, char **out, milnce_error *err);
 
 /* True when raw (uncleaned) cue texts look like YouTube automatic captions: inline timestamp

@@ -5,6 +5,9 @@
 
 int milnce_cues_push(milnce_cues *c, double start, double end, const char *text, size_t len,
                      milnce_error *err) {
+    if (!milnce_cue_time_ok(start) || !milnce_cue_time_ok(end))
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "cue time %g --> %g s outside 0 to %g s", start, end,
+                                MILNCE_CUE_TIME_MAX);
     if (len == (size_t)-1) len = strlen(text);
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;

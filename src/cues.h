@@ -7,6 +7,14 @@
 
 #include "error.h"
 
+/* Largest time a cue may carry, seconds (10^7 s, about 116 days: far beyond any video, far
+ * below where a double loses whole milliseconds or an int64 cast overflows). Every reader
+ * refuses a larger time with an error naming the file and line; milnce_cues_push refuses one too. */
+#define MILNCE_CUE_TIME_MAX 1e7
+
+/* 1 when t is a time a cue may carry: finite, 0 <= t <= MILNCE_CUE_TIME_MAX. */
+static inline int milnce_cue_time_ok(double t) { return t >= 0 && t <= MILNCE_CUE_TIME_MAX; }
+
 typedef struct milnce_cue {
     double start; /* seconds */
     double end;   /* seconds, >= start */
@@ -18,7 +26,8 @@ typedef struct milnce_cues {
     size_t n, cap;
 } milnce_cues;
 
-/* Appends a cue with a copy of text (len bytes, or strlen when len == (size_t)-1). */
+/* Appends a cue with a copy of text (len bytes, or strlen when len == (size_t)-1). A time that
+ * is not milnce_cue_time_ok is MILNCE_ERR_RANGE (the caller prefixes file and line). */
 int milnce_cues_push(milnce_cues *c, double start, double end, const char *text, size_t len,
                      milnce_error *err);
 /* Stable sort by start time (ties keep input order), as the reference does before windowing. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cues.h"
+
 int milnce_window_nearest(int64_t *bag, const double *start, const double *end, size_t n,
                           size_t anchor, int K, milnce_error *err) {
     if (n == 0 || anchor >= n || K < 1 || !bag || !start || !end)
@@ -66,9 +68,12 @@ void milnce_clip_span(double *out_start, double *out_end, double start, double e
     *out_end = end;
 }
 
+static double clamp_time(double t) { return t > 0 ? (t < MILNCE_CUE_TIME_MAX ? t : MILNCE_CUE_TIME_MAX) : 0; }
+
 void milnce_clip_start_range(double span_start, double span_end, double clip_len, int64_t *lo, int64_t *hi) {
-    /* Python's int() truncates toward zero; the span never starts below 0. */
-    double s = trunc(span_start), e = trunc(span_end);
+    /* Python's int() truncates toward zero; the span never starts below 0. Times are clamped to
+     * [0, MILNCE_CUE_TIME_MAX] (NaN to 0) first so the int64 casts are always defined. */
+    double s = clamp_time(trunc(span_start)), e = clamp_time(trunc(span_end));
     *lo = (int64_t)s;
     *hi = (int64_t)trunc(e - clip_len > s ? e - clip_len : s);
 }

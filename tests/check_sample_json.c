@@ -127,6 +127,11 @@ START_TEST(test_malformed_documents) {
         {"{\"sentences\": [{\"start\": 0, \"end\": 1, \"tokens\": [\"w\"]}]}", "not an integer"},
         {"{\"duration\": [1], \"sentences\": [{\"start\": 0, \"end\": 1, \"tokens\": []}]}", "\"duration\""},
         {"{\"sentences\": [{\"start\": 0, \"end\": 1, \"tokens\": []}]} x", "b.json"}, /* trailing bytes */
+        /* times beyond MILNCE_CUE_TIME_MAX (1e7 s), NaN-producing or negative */
+        {"{\"sentences\": [{\"start\": 3.6e23, \"end\": 3.6e23, \"tokens\": [1]}]}", "outside 0 to 1e7 s"},
+        {"{\"sentences\": [{\"start\": 0, \"end\": 1e999, \"tokens\": [1]}]}", "outside 0 to 1e7 s"},
+        {"{\"sentences\": [{\"start\": -1, \"end\": 1, \"tokens\": [1]}]}", "outside 0 to 1e7 s"},
+        {"{\"duration\": 1e300, \"sentences\": [{\"start\": 0, \"end\": 1, \"tokens\": []}]}", "\"duration\" outside"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         milnce_sample_sentences s;

@@ -716,6 +716,119 @@ START_TEST(test_fuzz_truncated_and_random) {
 }
 END_TEST
 
+
+/* ---- issue 15: bounded times, UTF-32 marks, SRT text with '<' ------------------------------- */
+
+/* Every reader refuses a time beyond MILNCE_CUE_TIME_MAX (1e7 s) with an error naming the file
+ * and line (strict), or skips the cue (lax); nothing that large reaches the cues. */
+START_TEST(test_times_bounded) {
+    static const struct { const char *text; milnce_caption_format fmt; const char *where; } k[] = {
+        {"WEBVTT\n\n99999999999999999999:00:00.000 --> 99999999999999999999:00:01.000\nhuge\n\n"
+         "00:01.000 --> 00:02.000\nok\n", MILNCE_CAPTIONS_VTT, "t.in:3:"},
+        {"WEBVTT\n\n00:00.000 --> 10000000:00:00.000\nhuge end\n", MILNCE_CAPTIONS_VTT, "t.in:3:"},
+        {"1\n9999999999:00:00,000 --> 9999999999:00:01,000\nhuge\n", MILNCE_CAPTIONS_SRT, "t.in:2:"},
+        {"9999999999:00:00.000,9999999999:00:01.000\nhuge\n", MILNCE_CAPTIONS_SBV, "t.in:1:"},
+        {"start,end,text\n1e30,2e30,huge\n", MILNCE_CAPTIONS_CSV, "t.in:2:"},
+        {"start,end,text\n0,1e8,huge\n", MILNCE_CAPTIONS_CSV, "t.in:2:"},
+        {"{\"v\": {\"start\": [3.6e23], \"end\": [3.6e23], \"text\": [\"huge\"]}}", MILNCE_CAPTIONS_JSON, "t.in"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        milnce_cues c = {0};
+        milnce_error err = {0};
+        int rc = milnce_transcript_parse("t.in", k[i].text, strlen(k[i].text), k[i].fmt, NULL, &c, NULL, &err);
+        ck_assert_msg(rc < 0, "case %zu: accepted (%zu cues, first at %g s)", i, c.n, c.n ? c.v[0].start : 0.0);
+        ck_assert_msg(strstr(err.msg, k[i].where) != NULL, "case %zu: '%s' lacks '%s'", i, err.msg, k[i].where);
+        milnce_transcript_opts lax;
+        milnce_transcript_opts_default(&lax);
+        lax.strict = 0;
+        rc = milnce_transcript_parse("t.in", k[i].text, strlen(k[i].text), k[i].fmt, &lax, &c, NULL, &err);
+        ck_assert_msg(rc == 0, "case %zu lax: %s", i, err.msg);
+        for (size_t j = 0; j < c.n; j++) ck_assert(c.v[j].end <= MILNCE_CUE_TIME_MAX);
+        milnce_cues_free(&c);
+    }
+    /* The limit itself is accepted. */
+    const char *edge = "start,end,text\n9999999,10000000,edge\n";
+    milnce_cues c = {0};
+    ck_assert_int_eq(milnce_transcript_parse("e.csv", edge, strlen(edge), MILNCE_CAPTIONS_CSV, NULL, &c, NULL, NULL), 0);
+    ck_assert_uint_eq(c.n, 1);
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_cues_push(&c, 0, 1e30, "x", 1, &err), MILNCE_ERR_RANGE);
+    ck_assert_int_eq(milnce_cues_push(&c, NAN, 1, "x", 1, &err), MILNCE_ERR_RANGE);
+    ck_assert_uint_eq(c.n, 1);
+    milnce_cues_free(&c);
+}
+END_TEST
+
+static size_t to_utf32(const char *u8, size_t n, unsigned char *out, int be) {
+    size_t k = 0;
+    unsigned char bom[4] = {0xFF, 0xFE, 0, 0};
+    if (be) { bom[0] = 0; bom[1] = 0; bom[2] = 0xFE; bom[3] = 0xFF; }
+    memcpy(out, bom, 4);
+    k = 4;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)u8[i];
+        unsigned long cp;
+        size_t L = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        cp = L == 1 ? c : L == 2 ? c & 0x1F : L == 3 ? c & 0x0F : c & 0x07;
+        for (size_t j = 1; j < L; j++) cp = (cp << 6) | ((unsigned char)u8[i + j] & 0x3F);
+        i += L;
+        for (int b = 0; b < 4; b++) out[k + (be ? 3 - b : b)] = (unsigned char)(cp >> (8 * b));
+        k += 4;
+    }
+    return k;
+}
+
+/* FF FE 00 00 is UTF-32LE, not UTF-16LE followed by a NUL. */
+START_TEST(test_utf32_bom) {
+    size_t n;
+    char *d = slurp(tu_testdata("subtitles/srt/subtitles-unicode.srt"), &n);
+    ck_assert_ptr_nonnull(d);
+    milnce_cues ref = {0}, c = {0};
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_transcript_parse("u8", d, n, MILNCE_CAPTIONS_SRT, NULL, &ref, NULL, &err), 0);
+    ck_assert_uint_gt(ref.n, 0);
+    unsigned char *u = malloc(4 * n + 4);
+    for (int be = 0; be < 2; be++) {
+        size_t m = to_utf32(d, n, u, be);
+        ck_assert_msg(milnce_transcript_parse("u32.srt", u, m, MILNCE_CAPTIONS_SRT, NULL, &c, NULL, &err) == 0,
+                      "%s: %s", be ? "BE" : "LE", err.msg);
+        ck_assert_uint_eq(c.n, ref.n);
+        for (size_t i = 0; i < c.n; i++) ck_assert_str_eq(c.v[i].text, ref.v[i].text);
+    }
+    free(u);
+    free(d);
+    milnce_cues_free(&c);
+    milnce_cues_free(&ref);
+}
+END_TEST
+
+/* SRT (and the other non-WebVTT formats): only known SRT/HTML tags are markup; '<' in arithmetic
+ * or prose keeps its text. */
+START_TEST(test_srt_lt_text) {
+    static const char *k[][2] = {
+        {"2<3,5>1,4<6", "2<3,5>1,4<6"},
+        {"<i>it</i> is <b>bold</b> <u>u</u> <s>s</s>", "it is bold u s"},
+        {"<font color=\"#ff0000\">red</font> <FONT size=2>x</FONT>", "red x"},
+        {"a <3 b", "a <3 b"},
+        {"x<y and y>z", "x<y and y>z"},
+        {"<unknown>kept</unknown>", "<unknown>kept</unknown>"},
+        {"line<br>break", "line\nbreak"},
+        {"{\\an8}top", "top"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        char srt[512];
+        snprintf(srt, sizeof srt, "1\n00:00:01,000 --> 00:00:02,000\n%s\n", k[i][0]);
+        milnce_cues c = {0};
+        milnce_error err = {0};
+        ck_assert_msg(milnce_transcript_parse("lt.srt", srt, strlen(srt), MILNCE_CAPTIONS_SRT, NULL, &c, NULL, &err) == 0,
+                      "%s", err.msg);
+        ck_assert_uint_eq(c.n, 1);
+        ck_assert_msg(strcmp(c.v[0].text, k[i][1]) == 0, "'%s' -> '%s', want '%s'", k[i][0], c.v[0].text, k[i][1]);
+        milnce_cues_free(&c);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv) {
     tu_need_cmd(tu_python(), "reads the CSVs with Python's csv module");
     tu_need_cmd("ffmpeg", "muxes subtitle streams");
@@ -737,6 +850,9 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_utf16_and_bom);
     tcase_add_test(tc, test_format_names);
     tcase_add_test(tc, test_fuzz_truncated_and_random);
+    tcase_add_test(tc, test_times_bounded);
+    tcase_add_test(tc, test_utf32_bom);
+    tcase_add_test(tc, test_srt_lt_text);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }

@@ -77,6 +77,10 @@ START_TEST(test_unsafe_ids_refused) {
     ck_assert_ptr_nonnull(strstr(l.v[0].error, "separator"));
     ck_assert_ptr_nonnull(strstr(l.v[2].error, "'.'"));
     ck_assert_ptr_nonnull(strstr(l.v[4].error, "control"));
+    /* errors.log groups them by category: refused ids are "unsafe id", not "missing video" */
+    ck_assert_str_eq(l.v[0].category, MILNCE_VIDEO_UNSAFE_ID);
+    ck_assert_str_eq(l.v[2].category, MILNCE_VIDEO_UNSAFE_ID);
+    ck_assert_str_eq(l.v[3].category, MILNCE_VIDEO_MISSING);
     milnce_video_list_free(&l);
     ck_assert_int_lt(milnce_video_id_check("", NULL), 0);
     ck_assert_int_lt(milnce_video_id_check("..", NULL), 0);
@@ -108,11 +112,47 @@ START_TEST(test_folder_and_errors) {
 }
 END_TEST
 
+/* One id twice (flower.mp4 + flower.webm, or two rows): the first is kept, the later one refused
+ * naming the first; both would otherwise be samples under one shard key. */
+START_TEST(test_duplicate_ids_refused) {
+    const char *d = tu_tmpdir();
+    touch(d, "flower.mp4");
+    touch(d, "flower.webm");
+    touch(d, "other.mkv");
+    milnce_video_list l;
+    milnce_error err = {0};
+    ck_assert_msg(milnce_video_list_read(d, NULL, &l, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.v[0].id, "flower");
+    ck_assert_ptr_null(l.v[0].error);
+    ck_assert_str_eq(l.v[1].id, "flower");
+    ck_assert_ptr_nonnull(l.v[1].error);
+    ck_assert_str_eq(l.v[1].category, MILNCE_VIDEO_DUPLICATE);
+    ck_assert_msg(strstr(l.v[1].error, "duplicate id 'flower'") && strstr(l.v[1].error, "flower.mp4"), "%s", l.v[1].error);
+    ck_assert_ptr_null(l.v[2].error);
+    milnce_video_list_free(&l);
+
+    const char *csv = write_file(d, "dups.csv", "video_path,video_id\nflower.mp4,\nflower.webm,\nother.mkv,flower\nother.mkv,\n");
+    ck_assert_msg(milnce_video_list_read(csv, NULL, &l, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(l.n, 4);
+    ck_assert_ptr_null(l.v[0].error);
+    for (int i = 1; i < 3; i++) {
+        ck_assert_ptr_nonnull(l.v[i].error);
+        ck_assert_str_eq(l.v[i].category, MILNCE_VIDEO_DUPLICATE);
+        ck_assert_msg(strstr(l.v[i].error, "line 2 has it already"), "%s", l.v[i].error);
+    }
+    ck_assert_msg(strstr(l.v[2].error, "dups.csv:4:"), "%s", l.v[2].error);
+    ck_assert_ptr_null(l.v[3].error); /* id "other" */
+    milnce_video_list_free(&l);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("video_list");
     TCase *tc = tcase_create("video_list");
     tcase_add_test(tc, test_csv_paths_and_ids);
     tcase_add_test(tc, test_unsafe_ids_refused);
+    tcase_add_test(tc, test_duplicate_ids_refused);
     tcase_add_test(tc, test_folder_and_errors);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);

@@ -203,6 +203,22 @@ START_TEST(test_symmetric_and_span_by_hand) {
 }
 END_TEST
 
+/* Spans beyond any video (a corrupt or hostile time) are clamped before the int64 casts: no
+ * undefined behaviour (the sanitizer build checks float-cast-overflow), a usable range. */
+START_TEST(test_start_range_huge_times) {
+    int64_t lo = -1, hi = -1;
+    milnce_clip_start_range(3.6e23, 3.6e23 + 5, 1.6, &lo, &hi);
+    ck_assert_int_eq(lo, 10000000);
+    ck_assert_int_eq(hi, 10000000);
+    milnce_clip_start_range(NAN, INFINITY, 1.6, &lo, &hi);
+    ck_assert_int_eq(lo, 0);
+    ck_assert_int_eq(hi, 9999998);
+    milnce_clip_start_range(-1e30, 4, 1.6, &lo, &hi);
+    ck_assert_int_eq(lo, 0);
+    ck_assert_int_eq(hi, 2);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     tu_need_fixtures("window");
     Suite *s = suite_create("window");
@@ -214,6 +230,7 @@ int main(int argc, char **argv) {
     TCase *th = tcase_create("by_hand");
     tcase_add_test(th, test_nearest_by_hand);
     tcase_add_test(th, test_symmetric_and_span_by_hand);
+    tcase_add_test(th, test_start_range_huge_times);
     suite_add_tcase(s, th);
     return tu_run(s, argc, argv);
 }

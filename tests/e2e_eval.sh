@@ -64,6 +64,35 @@ grep -q "eval.csv" "$T/err" || fail "no eval.csv in the error: $(cat "$T/err")"
 "$BIN" embed --help | grep -q "usage: milnce embed" || fail "embed --help"
 ok "usage and errors"
 
+# Bad file content exits 1 (runtime error), not 2 (usage): a checkpoint with a tensor the model
+# does not have, and one whose stored config does not parse.
+ck=$(cat "$T/run/checkpoints/latest")
+case "$ck" in /*) ;; *) ck="$T/run/checkpoints/$ck" ;; esac
+"$PY" - "$ck" "$T/extra.safetensors" "$T/badcfg.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+def write(path, h, d):
+    t = json.dumps(h).encode()
+    t += b" " * (-len(t) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(t)) + t + d)
+h = dict(hdr)
+h["bogus.weight"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
+write(sys.argv[2], h, data + struct.pack("<f", 1.0))
+h = dict(hdr)
+h["__metadata__"] = dict(hdr["__metadata__"], config="data:\n  num_frames: [1\n")
+write(sys.argv[3], h, data)
+PY
+set +e
+"$BIN" eval --checkpoint "$T/extra.safetensors" >/dev/null 2>"$T/err1"; rc1=$?
+"$BIN" eval --checkpoint "$T/badcfg.safetensors" >/dev/null 2>"$T/err2"; rc2=$?
+"$BIN" embed --checkpoint "$T/extra.safetensors" --sentences /dev/null --out "$T/e" >/dev/null 2>"$T/err3"; rc3=$?
+set -e
+[ "$rc1$rc2$rc3" = 111 ] || fail "bad checkpoint content exits $rc1 $rc2 $rc3, want 1 1 1: $(cat "$T/err1" "$T/err2" "$T/err3")"
+grep -q "bogus.weight" "$T/err1" || fail "unexpected tensor not named: $(cat "$T/err1")"
+ok "bad checkpoint content exits 1"
+
 # YouCook2 layout, spans inside the videos, one video missing (2 rows)
 cat >"$T/yc.csv" <<CSV
 end,start,task,text,video_id
