@@ -24,6 +24,7 @@ int milnce_cmd_demo(int argc, char **argv);
 int milnce_cmd_synth(int argc, char **argv);
 int milnce_cmd_eval(int argc, char **argv);
 int milnce_cmd_embed(int argc, char **argv);
+int milnce_cmd_import(int argc, char **argv);
 
 /* True when argv holds -h or --help (for subcommands that parse their own options). */
 int milnce_wants_help(int argc, char **argv);

@@ -19,6 +19,7 @@ static const milnce_command commands[] = {
     {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder"},
     {"synth", milnce_cmd_synth, "write a synthetic narrated corpus with a known answer (videos, ASR-like narration, eval split)"},
     {"eval", milnce_cmd_eval, "clip<->text retrieval of a checkpoint (YouCook2, MSR-VTT, held-out shards) -> eval.json"},
+    {"import", milnce_cmd_import, "import the released S3D HowTo100M model or MIL-NCE's word2vec from PyTorch files (no Python)"},
     {"embed", milnce_cmd_embed, "embed videos (per window or averaged) or sentences with a checkpoint -> .npy + ids"},
 };
 
