@@ -224,8 +224,9 @@ static int decode_window(milnce_eval_model *m, milnce_decoder *dec, double t0, i
 }
 
 int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const double *starts, int n,
-                              int mixed5c, int average, float *out, milnce_error *err) {
+                              int mixed5c, int average, float *out, int *empty, milnce_error *err) {
     if (!m->model->video) return milnce_error_set(err, MILNCE_ERR_INVALID, "the model was loaded without its video encoder");
+    if (empty) *empty = 0;
     int D = mixed5c ? m->F : m->E;
     if (average) memset(out, 0, sizeof *out * (size_t)D);
     for (int w0 = 0; w0 < n; w0 += m->batch) {
@@ -235,6 +236,8 @@ int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const d
             if ((ret = decode_window(m, dec, starts[w0 + b], b, err)) < 0) {
                 milnce_error_prefix(err, "window at %.3f s", starts[w0 + b]);
                 return ret;
+            } else if (empty && m->frames.t == 0) {
+                (*empty)++;
             }
         const float *emb, *mix;
         if ((ret = milnce_model_video_forward(m->model, m->clip_buf, B, 0, &emb, &mix, err)) < 0) return ret;

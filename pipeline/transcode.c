@@ -52,15 +52,7 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
     info->src_width = vi->display_width ? vi->display_width : vi->width;
     info->src_height = vi->display_height ? vi->display_height : vi->height;
     snprintf(info->src_codec, sizeof info->src_codec, "%s", vi->codec);
-    if (!(vi->duration > 0)) {
-        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no duration (empty or unreadable video)", path);
-        goto end;
-    }
-    if (info->src_width < 2 || info->src_height < 2) {
-        ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: %dx%d video is too small to train on",
-                               path, info->src_width, info->src_height);
-        goto end;
-    }
+    if ((ret = milnce_video_check_usable(path, vi, err)) < 0) goto end; /* embed refuses the same */
     double total = vi->duration;
     if (o->max_seconds > 0 && o->max_seconds < total) total = o->max_seconds;
     /* One clip [0, total) at fps: slot k holds the frame shown at k / fps s from the container
