@@ -276,6 +276,7 @@ int milnce_torch_load(milnce_torch_file *f, const char *path, milnce_error *err)
     for (size_t w = 0; w < 3; w++) {
         const milnce_pk *sd = milnce_pk_get(root, WRAP[w]);
         if (sd && sd->kind == MILNCE_PK_DICT) {
+            f->skipped += root->n / 2 - 1; /* the checkpoint's other entries (epoch, optimizer, ...) */
             root = sd;
             snprintf(f->container, sizeof f->container, "%s", WRAP[w]);
             break;
