@@ -189,3 +189,36 @@ int milnce_checkpoint_check_finite(const char *what, const milnce_st_group *grou
     return milnce_error_set(err, MILNCE_ERR_NUMERIC, "%s: %zu non-finite value%s (NaN/Inf) in %zu tensor%s: %s%s", what, bad_values,
                             bad_values == 1 ? "" : "s", bad_tensors, bad_tensors == 1 ? "" : "s", names, bad_tensors > 4 ? ", ..." : "");
 }
+
+int milnce_checkpoint_check_file_finite(const milnce_safetensors *st, milnce_error *err) {
+    char names[600] = "";
+    size_t bad_tensors = 0, bad_values = 0, len = 0;
+    for (int i = 0; i < st->n; i++) {
+        const milnce_st_entry *e = &st->e[i];
+        if (strncmp(e->name, "optim.", 6) == 0) continue;
+        size_t bad = 0;
+        const uint8_t *p = st->data + e->begin;
+        if (e->dtype == MILNCE_ST_F32)
+            for (size_t k = 0; k < e->count; k++) {
+                float x;
+                memcpy(&x, p + 4 * k, 4);
+                bad += !isfinite(x);
+            }
+        else if (e->dtype == MILNCE_ST_F64)
+            for (size_t k = 0; k < e->count; k++) {
+                double x;
+                memcpy(&x, p + 8 * k, 8);
+                bad += !isfinite(x);
+            }
+        else
+            continue; /* F16/BF16 are converted (and checked) by the loader's caller */
+        if (!bad) continue;
+        if (bad_tensors < 4)
+            len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s (%zu)", bad_tensors ? ", " : "", e->name, bad);
+        bad_tensors++;
+        bad_values += bad;
+    }
+    if (!bad_tensors) return 0;
+    return milnce_error_set(err, MILNCE_ERR_NUMERIC, "%s: %zu non-finite value%s (NaN/Inf) in %zu tensor%s: %s%s", st->path, bad_values,
+                            bad_values == 1 ? "" : "s", bad_tensors, bad_tensors == 1 ? "" : "s", names, bad_tensors > 4 ? ", ..." : "");
+}

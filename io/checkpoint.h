@@ -57,4 +57,8 @@ int milnce_checkpoint_load(const char *path, milnce_checkpoint *ck, const milnce
  * how many values. */
 int milnce_checkpoint_check_finite(const char *what, const milnce_st_group *groups, int ngroups, milnce_error *err);
 
+/* The same over every float tensor of an open file (optimizer moments "optim.*" aside), whether
+ * or not the caller loads it: a checkpoint with a non-finite weight is refused as a whole. */
+int milnce_checkpoint_check_file_finite(const milnce_safetensors *st, milnce_error *err);
+
 #endif

@@ -141,6 +141,8 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     }
     if ((ret = milnce_safetensors_open(&st, em->checkpoint, err)) < 0) goto end;
     have_st = 1;
+    /* a NaN/Inf weight would give NaN scores that never rank below the truth: every query first */
+    if ((ret = milnce_checkpoint_check_file_finite(&st, err)) < 0) goto end;
     const char *ver = milnce_safetensors_meta(&st, "format_version");
     if (ver && atoi(ver) > 1) {
         ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: checkpoint format_version %.20s; this milnce reads version 1 (upgrade milnce)",
@@ -176,8 +178,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
         milnce_error_prefix(err, "%s", em->checkpoint);
         goto end;
     }
-    /* a NaN/Inf weight would give NaN scores that never rank below the truth: every query first */
-    if ((ret = milnce_checkpoint_check_finite(em->checkpoint, groups, em->model->btab.n ? 2 : 1, err)) < 0) goto end;
+    if ((ret = milnce_checkpoint_check_finite(em->checkpoint, groups, em->model->btab.n ? 2 : 1, err)) < 0) goto end; /* F16/BF16 files */
     em->E = em->cfg.model.embed_dim;
     if (o->with_video) {
         em->F = milnce_s3dg_feat_dim(em->model->video);
