@@ -2,7 +2,7 @@
  *
  * A model checkpoint holds the parameters and the buffers (BatchNorm running statistics) under
  * their PyTorch reference names, so a converted reference state_dict
- * (tests/reference/convert_state_dict.py) loads with milnce_checkpoint_load as is.
+ * (`milnce import`, pipeline/import.h) loads with milnce_checkpoint_load as is.
  * A training checkpoint adds the optimizer moments as "optim.m.<name>" / "optim.v.<name>".
  * Metadata (all strings):
  *   format "milnce", format_version "1", step (training iterations done), config (the resolved

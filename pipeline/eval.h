@@ -6,12 +6,15 @@
  *
  * ## Model and config
  * The checkpoint's metadata "config" (the training run's resolved YAML) gives model.* and
- * data.num_frames/fps/size; eval.* comes from that config overridden by --config / --set. From
+ * data.num_frames/fps/size, which eval.num_frames/fps/size replace when non-zero (the encoder is
+ * fully convolutional); eval.* comes from that config overridden by --config / --set. From
  * the overrides only eval.*, model.vocab and data.shards (file locations) are taken; any other
  * key they change is ignored with a warning (the shapes are the checkpoint's). A checkpoint
  * without a stored config (a converted reference state_dict) takes every key from the overrides.
- * Vocabulary: model.vocab, else vocab.txt beside data.shards (as train), else an error naming
- * model.vocab. The model runs in eval mode (BatchNorm running statistics).
+ * Vocabulary: the checkpoint's own (metadata "vocab"); for checkpoints of older milnce versions,
+ * model.vocab, else vocab.txt beside data.shards (as train), with a note, else an error naming
+ * model.vocab. Every float tensor of the file must be finite (else an error naming them). The
+ * model runs in eval mode (BatchNorm running statistics).
  *
  * ## Protocol (the reference's YouCook2 / MSR-VTT evaluation)
  * Clip [start, end] -> W = eval.num_windows windows of T frames at data.fps, window starts
