@@ -47,6 +47,8 @@ class Released(nn.Module):
             sd[k] = v
         for k, v in self.text_module.state_dict().items():
             sd["text_module." + k] = v
+        # as nn.Module.state_dict() does: pickled as the OrderedDict's state (a BUILD opcode)
+        sd._metadata = collections.OrderedDict([("", {"version": 1}), ("conv1", {"version": 1})])
         return sd
 
 
