@@ -81,10 +81,10 @@ int milnce_ranks_blocked_ties(const float *text, const float *video, size_t n, s
     }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(diag[i])) {
+            double v = diag[i];
             free(S);
             free(diag);
-            return milnce_error_set(err, MILNCE_ERR_NUMERIC, "retrieval: the score of query %zu with its own item is %g (non-finite embeddings)", i,
-                                    (double)diag[i]);
+            return milnce_error_set(err, MILNCE_ERR_NUMERIC, "retrieval: the score of query %zu with its own item is %g (non-finite embeddings)", i, v);
         }
         t2v_rank[i] = v2t_rank[i] = 1;
         if (t2v_ties) t2v_ties[i] = -1; /* the ground truth ties with itself */
