@@ -1,13 +1,17 @@
 #include "checkpoint.h"
 
+#include <math.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vocab_io.h"
+
 static const char *const RESERVED[] = {"format", "format_version", "step", "config", "rng", "optim.kind",
-                                       "optim.step"};
+                                       "optim.step", "vocab"};
 
 /* Groups of a checkpoint: parameters, buffers, then moments (prefixed). Returns the count. */
 static int make_groups(milnce_st_group g[4], const milnce_checkpoint *ck) {
@@ -31,11 +35,15 @@ int milnce_checkpoint_save(const char *path, const milnce_checkpoint *ck, const 
             if (strcmp(extra[i].key, RESERVED[r]) == 0)
                 return milnce_error_set(err, MILNCE_ERR_INVALID, "%s: metadata key %s is reserved", path, extra[i].key);
     int nmeta = 0, ret;
-    milnce_st_meta *meta = malloc(sizeof *meta * (size_t)(8 + (nextra > 0 ? nextra : 0)));
+    char *vocab = NULL;
+    if (ck->vocab && !(vocab = milnce_vocab_to_text(ck->vocab)))
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: vocabulary of %zu words", path, ck->vocab->n);
+    milnce_st_meta *meta = malloc(sizeof *meta * (size_t)(9 + (nextra > 0 ? nextra : 0)));
     char *rng = malloc((size_t)(ck->nrng > 0 ? ck->nrng : 1) * MILNCE_RNG_STATE_CHARS);
     if (!meta || !rng) {
         free(meta);
         free(rng);
+        free(vocab);
         return milnce_error_set(err, MILNCE_ERR_NOMEM, "%s: metadata", path);
     }
     char version[16], step[32], ostep[32];
@@ -45,6 +53,7 @@ int milnce_checkpoint_save(const char *path, const milnce_checkpoint *ck, const 
     meta[nmeta++] = (milnce_st_meta){"format_version", version};
     meta[nmeta++] = (milnce_st_meta){"step", step};
     if (ck->config) meta[nmeta++] = (milnce_st_meta){"config", ck->config};
+    if (vocab) meta[nmeta++] = (milnce_st_meta){"vocab", vocab};
     if (ck->rngs && ck->nrng > 0) {
         rng[0] = '\0';
         for (int i = 0; i < ck->nrng; i++) {
@@ -64,6 +73,7 @@ int milnce_checkpoint_save(const char *path, const milnce_checkpoint *ck, const 
     ret = milnce_safetensors_write(path, g, ng, meta, nmeta, err);
     free(meta);
     free(rng);
+    free(vocab);
     return ret;
 }
 
@@ -156,4 +166,59 @@ end:
     if (keep && ret == 0) *keep = st;
     else milnce_safetensors_close(&st);
     return ret;
+}
+
+int milnce_checkpoint_check_finite(const char *what, const milnce_st_group *groups, int ngroups, milnce_error *err) {
+    char names[600] = "";
+    size_t bad_tensors = 0, bad_values = 0, len = 0;
+    for (int g = 0; g < ngroups; g++) {
+        const milnce_param_table *tab = groups[g].tab;
+        for (size_t i = 0; i < tab->n; i++) {
+            const float *x = groups[g].block + tab->t[i].offset;
+            size_t bad = 0;
+            for (size_t k = 0; k < tab->t[i].count; k++) bad += !isfinite(x[k]);
+            if (!bad) continue;
+            if (bad_tensors < 4)
+                len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s%s (%zu)",
+                                        bad_tensors ? ", " : "", groups[g].prefix ? groups[g].prefix : "", tab->t[i].name, bad);
+            bad_tensors++;
+            bad_values += bad;
+        }
+    }
+    if (!bad_tensors) return 0;
+    return milnce_error_set(err, MILNCE_ERR_NUMERIC, "%s: %zu non-finite value%s (NaN/Inf) in %zu tensor%s: %s%s", what, bad_values,
+                            bad_values == 1 ? "" : "s", bad_tensors, bad_tensors == 1 ? "" : "s", names, bad_tensors > 4 ? ", ..." : "");
+}
+
+int milnce_checkpoint_check_file_finite(const milnce_safetensors *st, milnce_error *err) {
+    char names[600] = "";
+    size_t bad_tensors = 0, bad_values = 0, len = 0;
+    for (int i = 0; i < st->n; i++) {
+        const milnce_st_entry *e = &st->e[i];
+        if (strncmp(e->name, "optim.", 6) == 0) continue;
+        size_t bad = 0;
+        const uint8_t *p = st->data + e->begin;
+        if (e->dtype == MILNCE_ST_F32)
+            for (size_t k = 0; k < e->count; k++) {
+                float x;
+                memcpy(&x, p + 4 * k, 4);
+                bad += !isfinite(x);
+            }
+        else if (e->dtype == MILNCE_ST_F64)
+            for (size_t k = 0; k < e->count; k++) {
+                double x;
+                memcpy(&x, p + 8 * k, 8);
+                bad += !isfinite(x);
+            }
+        else
+            continue; /* F16/BF16 are converted (and checked) by the loader's caller */
+        if (!bad) continue;
+        if (bad_tensors < 4)
+            len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s (%zu)", bad_tensors ? ", " : "", e->name, bad);
+        bad_tensors++;
+        bad_values += bad;
+    }
+    if (!bad_tensors) return 0;
+    return milnce_error_set(err, MILNCE_ERR_NUMERIC, "%s: %zu non-finite value%s (NaN/Inf) in %zu tensor%s: %s%s", st->path, bad_values,
+                            bad_values == 1 ? "" : "s", bad_tensors, bad_tensors == 1 ? "" : "s", names, bad_tensors > 4 ? ", ..." : "");
 }

@@ -2,12 +2,14 @@
  *
  * A model checkpoint holds the parameters and the buffers (BatchNorm running statistics) under
  * their PyTorch reference names, so a converted reference state_dict
- * (tests/reference/convert_state_dict.py) loads with milnce_checkpoint_load as is.
+ * (`milnce import`, pipeline/import.h) loads with milnce_checkpoint_load as is.
  * A training checkpoint adds the optimizer moments as "optim.m.<name>" / "optim.v.<name>".
  * Metadata (all strings):
  *   format "milnce", format_version "1", step (training iterations done), config (the resolved
  *   config text), rng (comma-separated xoshiro states, milnce_rng_to_string), optim.kind,
- *   optim.step, plus whatever extra pairs the caller adds (data loader position, ...). */
+ *   optim.step, vocab (the vocabulary, words joined by '\n' in id order: id 1 first; so eval and
+ *   embed need nothing but the checkpoint), plus whatever extra pairs the caller adds (data
+ *   loader position, provenance of an imported model, ...). */
 #ifndef MILNCE_CHECKPOINT_H
 #define MILNCE_CHECKPOINT_H
 
@@ -18,6 +20,7 @@
 #include "params.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "vocab.h"
 
 #define MILNCE_CHECKPOINT_VERSION 1
 #define MILNCE_CHECKPOINT_OPTIM_M "optim.m."
@@ -33,6 +36,8 @@ typedef struct milnce_checkpoint {
     int nrng;
     int64_t step;         /* written; filled on load (0 when the file has none) */
     const char *config;   /* written when not NULL; on load read it with milnce_safetensors_meta */
+    const milnce_vocab *vocab; /* written as metadata "vocab" when not NULL (read it with
+                                  milnce_vocab_from_text) */
 } milnce_checkpoint;
 
 /* Writes ck (+ extra metadata pairs) to path atomically. */
@@ -46,5 +51,14 @@ int milnce_checkpoint_save(const char *path, const milnce_checkpoint *ck, const 
  * opts may be NULL (strict: missing or unexpected tensors are errors). */
 int milnce_checkpoint_load(const char *path, milnce_checkpoint *ck, const milnce_st_load_opts *opts,
                            milnce_safetensors *keep, milnce_error *err);
+
+/* Checks that every float tensor of the groups' blocks is finite. On the first tensor holding a
+ * NaN or Inf: MILNCE_ERR_NUMERIC naming what (path), the tensor(s) (up to 4, then a count) and
+ * how many values. */
+int milnce_checkpoint_check_finite(const char *what, const milnce_st_group *groups, int ngroups, milnce_error *err);
+
+/* The same over every float tensor of an open file (optimizer moments "optim.*" aside), whether
+ * or not the caller loads it: a checkpoint with a non-finite weight is refused as a whole. */
+int milnce_checkpoint_check_file_finite(const milnce_safetensors *st, milnce_error *err);
 
 #endif

@@ -86,6 +86,11 @@ static const milnce_config_key schema[] = {
     INT("eval.max_words", eval.max_words, "30", 1, 256, "tokens per sentence in evaluation"),
     BOOL("eval.normalize", eval.normalize, "false", "L2-normalise embeddings before scoring"),
     INT("eval.batch_size", eval.batch_size, "16", 1, 100000, "clips per forward pass"),
+    INT("eval.num_frames", eval.num_frames, "0", 0, 512, "frames per evaluation window (0 = data.num_frames, the training value)"),
+    FLT("eval.fps", eval.fps, "0", 0, 120, "frames per second of the evaluation windows (0 = data.fps)"),
+    INT("eval.size", eval.size, "0", 0, 1024, "centre-crop side of the evaluation windows in pixels (0 = data.size)"),
+    ENUM("eval.ties", eval.ties, "optimistic", "optimistic|official",
+         "tied scores: optimistic (rank = 1 + strictly higher) or official (MIL-NCE_HowTo100M metrics.compute_metrics: every tied position counted)"),
     {NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -79,6 +79,10 @@ typedef struct milnce_config {
         int max_words;                      /* tokens per sentence, evaluation */
         int normalize;
         int batch_size;
+        int num_frames;                     /* frames per window; 0 = data.num_frames */
+        double fps;                         /* 0 = data.fps */
+        int size;                           /* crop side; 0 = data.size */
+        char ties[16];                      /* "optimistic" | "official" (reference metrics) */
     } eval;
 } milnce_config;
 

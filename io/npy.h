@@ -42,4 +42,12 @@ int milnce_npy_read_f32(const char *path, float **out_data, int *ndim, int64_t *
 
 void milnce_npy_free(milnce_npy *a);
 
+/* Reads an array of strings (any shape, C order, flattened): numpy unicode '<U<w>' (w UTF-32
+ * code points per element, NUL-padded: what np.save writes for np.array(list_of_str)) or bytes
+ * '|S<w>', each element returned as a NUL-terminated UTF-8 string without its padding. Object
+ * arrays ('|O': pickled Python objects) are refused with the command that converts them.
+ * *out (n strings) is freed with milnce_npy_strings_free. */
+int milnce_npy_read_strings(const char *path, char ***out, size_t *n, milnce_error *err);
+void milnce_npy_strings_free(char **s, size_t n);
+
 #endif

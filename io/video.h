@@ -55,6 +55,11 @@ typedef struct milnce_video_info {
     milnce_stream_info streams[MILNCE_VIDEO_MAX_STREAMS];
 } milnce_video_info;
 
+/* What preprocess refuses in a video before decoding it, with its reasons (so embed and
+ * preprocess agree): no duration (empty or unreadable) is MILNCE_ERR_DECODE, a displayed side
+ * under 2 pixels MILNCE_ERR_UNSUPPORTED ("too small to train on"). */
+int milnce_video_check_usable(const char *path, const milnce_video_info *vi, milnce_error *err);
+
 /* Fills info for a file (or a memory buffer). Scans packets when the header has no duration. */
 int milnce_video_probe(const char *path, milnce_video_info *info, milnce_error *err);
 int milnce_video_probe_memory(const uint8_t *buf, size_t size, const char *name_for_messages,

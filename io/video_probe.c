@@ -308,3 +308,10 @@ int milnce_video_probe_memory(const uint8_t *buf, size_t size, const char *name_
                                       name_for_messages ? name_for_messages : "<memory>");
     return probe(NULL, buf, size, name_for_messages, info, err);
 }
+
+int milnce_video_check_usable(const char *path, const milnce_video_info *vi, milnce_error *err) {
+    int w = vi->display_width ? vi->display_width : vi->width, h = vi->display_height ? vi->display_height : vi->height;
+    if (!(vi->duration > 0)) return milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no duration (empty or unreadable video)", path);
+    if (w < 2 || h < 2) return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: %dx%d video is too small to train on", path, w, h);
+    return 0;
+}

@@ -13,4 +13,12 @@ int milnce_vocab_save(const char *path, const milnce_vocab *v, milnce_error *err
  * seen twice or a NUL byte is a format error naming the file and line. */
 int milnce_vocab_load(const char *path, milnce_vocab *out, milnce_error *err);
 
+/* The words of v joined by '\n' in id order (id 1 first, no trailing newline): how a checkpoint
+ * carries its vocabulary. malloc'ed; NULL when out of memory. */
+char *milnce_vocab_to_text(const milnce_vocab *v);
+
+/* Parses such a text (or a vocab.txt held in memory: a trailing newline and CRs are accepted)
+ * into out (empty), with the rules of milnce_vocab_load; name is used in messages. */
+int milnce_vocab_from_text(const char *text, size_t n, const char *name, milnce_vocab *out, milnce_error *err);
+
 #endif

@@ -22,6 +22,7 @@ const milnce_command *milnce_commands(size_t *n) {
         {"report", milnce_cmd_report, "write the self-contained HTML report of a run folder", &milnce_cmd_report_spec},
         {"synth", milnce_cmd_synth, "write a synthetic narrated corpus with a known answer (videos, ASR-like narration, eval split)", &milnce_cmd_synth_spec},
         {"eval", milnce_cmd_eval, "clip<->text retrieval of a checkpoint (YouCook2, MSR-VTT, held-out shards) -> eval.json", &milnce_cmd_eval_spec},
+        {"import", milnce_cmd_import, "import the released S3D HowTo100M model or MIL-NCE's word2vec from PyTorch files (no Python)", &milnce_cmd_import_spec},
         {"embed", milnce_cmd_embed, "embed videos (per window or averaged) or sentences with a checkpoint -> .npy + ids", &milnce_cmd_embed_spec},
     };
     *n = sizeof commands / sizeof commands[0];

@@ -47,6 +47,8 @@ int milnce_cmd_eval(int argc, char **argv);
 extern const struct milnce_cmd_spec milnce_cmd_eval_spec;
 int milnce_cmd_embed(int argc, char **argv);
 extern const struct milnce_cmd_spec milnce_cmd_embed_spec;
+int milnce_cmd_import(int argc, char **argv);
+extern const struct milnce_cmd_spec milnce_cmd_import_spec;
 
 /* Test-only entry points: `milnce train` with faults injected, reached through the test driver
  * tests/hooks/milnce_testhooks.c (not installed), never through the shipped command. */

@@ -69,7 +69,8 @@ static int embed_videos(milnce_eval_model *m, const milnce_embed_opts *o, rows *
         milnce_error e2 = {0};
         double *starts = NULL;
         int k = 0, r2;
-        if ((r2 = milnce_decoder_open(&dec, e->path, o->lg, &e2)) == 0) {
+        if ((r2 = milnce_decoder_open(&dec, e->path, o->lg, &e2)) == 0 &&
+            (r2 = milnce_video_check_usable(e->path, milnce_decoder_info(dec), &e2)) == 0) {
             const milnce_video_info *vi = milnce_decoder_info(dec);
             if (video_windows(vi->duration > 0 ? vi->duration : 0, clip_len, o->num_windows, stride, &starts, &k) < 0) {
                 milnce_decoder_free(&dec);
@@ -79,11 +80,11 @@ static int embed_videos(milnce_eval_model *m, const milnce_embed_opts *o, rows *
             size_t before = r->n;
             float *dst = rows_add(r, o->average ? 1 : (size_t)k, err);
             if (!dst) { free(starts); milnce_decoder_free(&dec); ret = MILNCE_ERR_NOMEM; goto end; }
-            r2 = milnce_eval_embed_windows(m, dec, starts, k, o->mixed5c, o->average, dst, &e2);
+            r2 = milnce_eval_embed_windows(m, dec, starts, k, o->mixed5c, o->average, dst, NULL, &e2);
             if (r2 < 0) r->n = before;
         }
         milnce_decoder_free(&dec);
-        if (r2 == MILNCE_ERR_NOMEM || r2 == MILNCE_ERR_INVALID) {
+        if (r2 == MILNCE_ERR_NOMEM || r2 == MILNCE_ERR_INVALID || r2 == MILNCE_ERR_NUMERIC) {
             free(starts);
             ret = milnce_error_set(err, r2, "%s: %s", e->id, e2.msg);
             goto end;
@@ -161,6 +162,13 @@ int milnce_embed_run(milnce_eval_model *m, const milnce_embed_opts *o, milnce_em
         (ret = milnce_path(res->ids_path, sizeof res->ids_path, err, "%s.ids.txt", o->out_prefix)) < 0)
         goto end;
     int64_t shape[2] = {(int64_t)r.n, (int64_t)r.D};
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", o->out_prefix);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) { /* --out DIR/prefix: DIR is made */
+        *slash = '\0';
+        if ((ret = milnce_mkdirs(dir, err)) < 0) goto end;
+    }
     if ((ret = milnce_npy_write(res->npy_path, MILNCE_NPY_F32, 2, shape, r.v, err)) < 0) goto end;
     ret = milnce_write_file_atomic(res->ids_path, idbuf, idlen, err);
 end:

@@ -16,10 +16,14 @@
 #include "image_write.h"
 #include "model.h"
 #include "npy.h"
+#include "tokenizer.h"
 #include "shard.h"
 #include "video_list.h"
 
 #define TIE_RULE "rank = 1 + number of items scoring strictly higher than the ground truth (ties count in the query's favour)"
+#define TIE_RULE_OFFICIAL "MIL-NCE_HowTo100M metrics.compute_metrics: a ground truth tied with t other items counts t + 1 times, at the positions rank-1 .. rank-1+t of a descending sort; R@K, median and mean over all these entries"
+#define IDENTICAL_WARN_FRACTION 0.02 /* clips sharing an embedding with a different clip */
+#define COVERAGE_WARN 0.9
 
 /* One query: a sentence and its clip. */
 typedef struct eval_item {
@@ -391,6 +395,50 @@ end:
     return arr;
 }
 
+/* Query words in the vocabulary: a low share means the vocabulary does not fit the data. */
+static void count_tokens(milnce_eval_model *m, milnce_eval_result *r, const milnce_logger *lg) {
+    milnce_tokens tok = {0};
+    for (size_t i = 0; i < r->n; i++) {
+        milnce_tokens_clear(&tok);
+        if (milnce_tokenize(r->queries[i], (size_t)-1, 0, &tok, NULL) < 0) continue;
+        r->tokens += tok.n;
+        for (size_t k = 0; k < tok.n; k++) r->known_tokens += milnce_vocab_id(&m->vocab, milnce_tokens_word(&tok, k), tok.len[k]) > 0;
+    }
+    milnce_tokens_free(&tok);
+    if (r->tokens && (double)r->known_tokens < COVERAGE_WARN * (double)r->tokens)
+        milnce_log(lg, MILNCE_LOG_WARN, "only %zu of %zu query words (%.1f%%) are in the model's vocabulary: the text embeddings see little of the queries",
+                   r->known_tokens, r->tokens, 100.0 * (double)r->known_tokens / (double)r->tokens);
+}
+
+static int cmp_rows(const void *a, const void *b, void *user) {
+    const milnce_eval_result *r = user;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = memcmp(r->video + i * r->dim, r->video + j * r->dim, r->dim * sizeof(float));
+    return c ? c : (i > j) - (i < j);
+}
+
+/* Kept clips whose video embedding equals, bit for bit, that of a clip with another video or span. */
+static size_t identical_clips(const milnce_eval_result *r, const eval_item *items) {
+    size_t n = r->n, *ord = malloc(n * sizeof *ord), count = 0;
+    if (!ord) return 0;
+    for (size_t i = 0; i < n; i++) ord[i] = i;
+    qsort_r(ord, n, sizeof *ord, cmp_rows, (void *)r);
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && memcmp(r->video + ord[a] * r->dim, r->video + ord[b] * r->dim, r->dim * sizeof(float)) == 0) b++;
+        /* a group: its members count unless they are all the same clip */
+        int differ = 0;
+        for (size_t k = a + 1; k < b && !differ; k++) {
+            const eval_item *x = &items[ord[a]], *y = &items[ord[k]];
+            differ = strcmp(x->video_id, y->video_id) != 0 || x->start != y->start || x->end != y->end;
+        }
+        if (differ) count += b - a;
+        a = b;
+    }
+    free(ord);
+    return count;
+}
+
 void milnce_eval_result_free(milnce_eval_result *r) {
     if (r->video_ids)
         for (size_t i = 0; i < r->n; i++) free(r->video_ids[i]);
@@ -408,10 +456,11 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     eval_set s = {0};
     milnce_decoder *dec = NULL;
     const eval_item *dec_item = NULL; /* the item whose video dec holds */
-    uint8_t *dropped = NULL;
+    uint8_t *dropped = NULL; /* 1 missing video, 2 start after the video's end, 3 no decodable frame */
     size_t *badv = NULL, nbad = 0; /* first row of each failed video */
     float *video = NULL;
     double *starts = NULL;
+    int64_t *ties_t = NULL, *ties_v = NULL;
     json_t *root = NULL;
     char *js = NULL;
     int ret = 0;
@@ -453,11 +502,25 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
             it->end = vi->duration > 0 ? vi->duration : 0;
         }
         if (r == 0) {
+            const milnce_video_info *vi = milnce_decoder_info(dec);
+            if (vi->duration > 0 && it->start >= vi->duration) {
+                dropped[i] = 2;
+                res->invalid_past_end++;
+                if (o->progress) o->progress(o->progress_user, i + 1, s.n);
+                continue;
+            }
+            int empty = 0;
             milnce_eval_window_starts(it->start, it->end, clip_len, W, starts);
-            r = milnce_eval_embed_windows(m, dec, starts, W, 0, 1, video + i * D, &e);
-            if (r == MILNCE_ERR_NOMEM || r == MILNCE_ERR_INVALID) {
+            r = milnce_eval_embed_windows(m, dec, starts, W, 0, 1, video + i * D, &empty, &e);
+            if (r == MILNCE_ERR_NOMEM || r == MILNCE_ERR_INVALID || r == MILNCE_ERR_NUMERIC) {
                 ret = milnce_error_set(err, r, "%s", e.msg);
                 goto end;
+            }
+            if (r == 0 && empty == W) {
+                dropped[i] = 3;
+                res->invalid_no_frame++;
+                if (o->progress) o->progress(o->progress_user, i + 1, s.n);
+                continue;
             }
         }
         if (r < 0) {
@@ -472,10 +535,26 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
         if (o->progress) o->progress(o->progress_user, i + 1, s.n);
     }
     milnce_decoder_free(&dec);
+    if (res->invalid_past_end + res->invalid_no_frame) {
+        char first[600] = "";
+        size_t len = 0, shown = 0;
+        for (size_t i = 0; i < s.n && shown < 3; i++)
+            if (dropped[i] >= 2) {
+                len += (size_t)snprintf(first + len, len < sizeof first ? sizeof first - len : 0, "%s%s %.1f-%.1f s (%s)", shown ? "; " : "",
+                                        s.v[i].video_id, s.v[i].start, s.v[i].end, dropped[i] == 2 ? "starts after the video's end" : "no decodable frame");
+                shown++;
+            }
+        milnce_log(lg, MILNCE_LOG_WARN, "%zu of %zu rows have a segment past their video's end (%zu) or without a decodable frame (%zu): left out "
+                   "(invalid_segments in eval.json); first: %s", res->invalid_past_end + res->invalid_no_frame, s.n, res->invalid_past_end,
+                   res->invalid_no_frame, first);
+    }
     /* ---- compact to the kept queries ---- */
     size_t n = 0;
     for (size_t i = 0; i < s.n; i++) {
-        if (dropped[i]) { res->dropped_queries++; continue; }
+        if (dropped[i]) {
+            if (dropped[i] == 1) res->dropped_queries++;
+            continue;
+        }
         if (n != i) {
             memmove(video + n * D, video + i * D, D * sizeof *video);
             eval_item tmp = s.v[n];
@@ -485,8 +564,8 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
         n++;
     }
     if (n == 0) {
-        ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: none of the %zu queries has a usable video (%zu missing videos; eval.video_root '%s')",
-                               res->dataset, s.n, res->missing_videos, cfg->eval.video_root);
+        ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: none of the %zu queries has a usable video (%zu missing videos, %zu invalid segments; eval.video_root '%s')",
+                               res->dataset, s.n, res->missing_videos, res->invalid_past_end + res->invalid_no_frame, cfg->eval.video_root);
         goto end;
     }
     res->n = n;
@@ -528,9 +607,29 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
         l2_normalise(res->text, n, D);
         l2_normalise(res->video, n, D);
     }
-    if ((ret = milnce_ranks_blocked(res->text, res->video, n, D, 0, res->t2v_rank, res->v2t_rank, err)) < 0) goto end;
-    milnce_recall_from_ranks(res->t2v_rank, n, &res->t2v);
-    milnce_recall_from_ranks(res->v2t_rank, n, &res->v2t);
+    count_tokens(m, res, lg);
+    res->identical_video = identical_clips(res, s.v);
+    if ((double)res->identical_video > IDENTICAL_WARN_FRACTION * (double)n)
+        milnce_log(lg, MILNCE_LOG_WARN, "%zu of %zu clips (%.1f%%) have exactly the embedding of a different clip: their frames are probably "
+                   "identical (blank, frozen or past the video's end); check the segments and the videos", res->identical_video, n,
+                   100.0 * (double)res->identical_video / (double)n);
+    int official = strcmp(cfg->eval.ties, "official") == 0;
+    ties_t = official ? malloc(n * sizeof *ties_t) : NULL;
+    ties_v = official ? malloc(n * sizeof *ties_v) : NULL;
+    if (official && (!ties_t || !ties_v)) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%zu tie counts", n); goto end; }
+    if ((ret = milnce_ranks_blocked_ties(res->text, res->video, n, D, 0, res->t2v_rank, res->v2t_rank, ties_t, ties_v, err)) < 0) {
+        milnce_error_prefix(err, "checkpoint %s", m->checkpoint);
+        goto end;
+    }
+    if (official) {
+        if (milnce_recall_official(res->t2v_rank, ties_t, n, &res->t2v) < 0 || milnce_recall_official(res->v2t_rank, ties_v, n, &res->v2t) < 0) {
+            ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "%zu tie counts", n);
+            goto end;
+        }
+    } else {
+        milnce_recall_from_ranks(res->t2v_rank, n, &res->t2v);
+        milnce_recall_from_ranks(res->v2t_rank, n, &res->v2t);
+    }
     res->chance_r1 = 100.0 / n;
     res->chance_r5 = 100.0 * (n < 5 ? n : 5) / n;
     res->chance_r10 = 100.0 * (n < 10 ? n : 10) / n;
@@ -550,7 +649,18 @@ int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval
     json_object_set_new(root, "max_words", json_integer(cfg->eval.max_words));
     json_object_set_new(root, "normalize", json_boolean(cfg->eval.normalize));
     json_object_set_new(root, "dim", json_integer((json_int_t)D));
-    json_object_set_new(root, "tie_rule", json_string(TIE_RULE));
+    json_object_set_new(root, "ties", json_string(official ? "official" : "optimistic"));
+    json_object_set_new(root, "tie_rule", json_string(official ? TIE_RULE_OFFICIAL : TIE_RULE));
+    json_t *inv = json_object();
+    json_object_set_new(inv, "start_after_video_end", json_integer((json_int_t)res->invalid_past_end));
+    json_object_set_new(inv, "no_decodable_frame", json_integer((json_int_t)res->invalid_no_frame));
+    json_object_set_new(root, "invalid_segments", inv);
+    json_object_set_new(root, "identical_video_embeddings", json_integer((json_int_t)res->identical_video));
+    json_object_set_new(root, "tokens", json_integer((json_int_t)res->tokens));
+    json_object_set_new(root, "token_coverage", json_real(res->tokens ? (double)res->known_tokens / (double)res->tokens : 1.0));
+    json_object_set_new(root, "num_frames", json_integer(cfg->data.num_frames));
+    json_object_set_new(root, "fps", json_real(cfg->data.fps));
+    json_object_set_new(root, "size", json_integer(cfg->data.size));
     json_object_set_new(root, "t2v", recall_json(&res->t2v));
     json_object_set_new(root, "v2t", recall_json(&res->v2t));
     json_t *ch = json_object();
@@ -592,6 +702,8 @@ end:
     free(badv);
     free(video);
     free(starts);
+    free(ties_t);
+    free(ties_v);
     set_free(&s);
     return ret;
 }

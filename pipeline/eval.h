@@ -6,12 +6,15 @@
  *
  * ## Model and config
  * The checkpoint's metadata "config" (the training run's resolved YAML) gives model.* and
- * data.num_frames/fps/size; eval.* comes from that config overridden by --config / --set. From
+ * data.num_frames/fps/size, which eval.num_frames/fps/size replace when non-zero (the encoder is
+ * fully convolutional); eval.* comes from that config overridden by --config / --set. From
  * the overrides only eval.*, model.vocab and data.shards (file locations) are taken; any other
  * key they change is ignored with a warning (the shapes are the checkpoint's). A checkpoint
  * without a stored config (a converted reference state_dict) takes every key from the overrides.
- * Vocabulary: model.vocab, else vocab.txt beside data.shards (as train), else an error naming
- * model.vocab. The model runs in eval mode (BatchNorm running statistics).
+ * Vocabulary: the checkpoint's own (metadata "vocab"); for checkpoints of older milnce versions,
+ * model.vocab, else vocab.txt beside data.shards (as train), with a note, else an error naming
+ * model.vocab. Every float tensor of the file must be finite (else an error naming them). The
+ * model runs in eval mode (BatchNorm running statistics).
  *
  * ## Protocol (the reference's YouCook2 / MSR-VTT evaluation)
  * Clip [start, end] -> W = eval.num_windows windows of T frames at data.fps, window starts
@@ -33,6 +36,17 @@
  *             sample is a query, its clip the sentence's [start, end] in the sample's .mp4.
  * A row whose video is missing, whose id is unsafe, or whose video cannot be decoded is dropped
  * (one warning per video) and counted: `missing_videos` distinct videos, `dropped_queries` rows.
+ * A row whose segment starts at or after its video's end, or in whose windows no frame decodes,
+ * would be scored on zeros (every such clip the same embedding): it is left out and counted in
+ * `invalid_segments` by reason (`start_after_video_end`, `no_decodable_frame`), with a warning
+ * naming the first few. More than 2% of kept clips sharing their embedding with a different
+ * clip is warned about (`identical_video_embeddings`). Fewer than 90% of the query words in the
+ * vocabulary is warned about (`token_coverage`).
+ *
+ * ## Ties (eval.ties)
+ * optimistic (default): rank = 1 + items scoring strictly higher. official: MIL-NCE_HowTo100M
+ * metrics.compute_metrics, every tied position an entry (milnce_recall_official), so figures
+ * compare with published ones. eval.json states the rule used (`ties`, `tie_rule`).
  *
  * ## Outputs
  * <out>/eval.json (pipeline/report.h holds the contract; extra fields: "format", "checkpoint",
@@ -92,9 +106,11 @@ void milnce_eval_window_starts(double start, double end, double clip_len, int n,
 
 /* Embeds the n windows starting at starts[] (seconds) of an open video: out (n, D) per window, or
  * with average (D) their mean. mixed5c: the pooled mixed_5c feature (D = F) instead of the joint
- * embedding (D = E). Windows are batched by the model's batch. */
+ * embedding (D = E). Windows are batched by the model's batch. *empty (may be NULL) receives
+ * the windows in which no frame was decoded (all zeros: past the end of the video). A
+ * non-finite output is MILNCE_ERR_NUMERIC naming the checkpoint. */
 int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const double *starts,
-                              int n, int mixed5c, int average, float *out, milnce_error *err);
+                              int n, int mixed5c, int average, float *out, int *empty, milnce_error *err);
 
 /* Embeds n sentences: out (n, E). *empty (may be NULL) receives how many had no known word. */
 int milnce_eval_embed_texts(milnce_eval_model *m, const char *const *texts, size_t n, float *out,
@@ -121,6 +137,10 @@ typedef struct milnce_eval_result {
     size_t missing_videos;   /* distinct videos missing or undecodable */
     size_t dropped_queries;  /* rows dropped because of them */
     size_t empty_texts;      /* queries with no word in the vocabulary (kept) */
+    size_t invalid_past_end; /* rows left out: segment starts at or after the video's end */
+    size_t invalid_no_frame; /* rows left out: no frame decoded in any window of the segment */
+    size_t identical_video;  /* kept clips whose embedding equals that of a different clip */
+    size_t tokens, known_tokens; /* query words, and those in the vocabulary */
     size_t dim;              /* D */
     milnce_recall t2v, v2t;
     double chance_r1, chance_r5, chance_r10; /* 100 * K / n */

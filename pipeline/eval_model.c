@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "fileutil.h"
 #include "model.h"
 #include "safetensors.h"
@@ -35,6 +36,14 @@ static int key_differs(const milnce_config *a, const milnce_config *b, const mil
     return memcmp(pa, pb, k->size) != 0;
 }
 
+/* eval.num_frames / fps / size set the clips the model sees (0: the training values in data.*):
+ * the S3D-G encoder is fully convolutional, so the evaluation protocol may differ from training. */
+static void apply_eval_protocol(milnce_config *cfg) {
+    if (cfg->eval.num_frames > 0) cfg->data.num_frames = cfg->eval.num_frames;
+    if (cfg->eval.fps > 0) cfg->data.fps = cfg->eval.fps;
+    if (cfg->eval.size > 0) cfg->data.size = cfg->eval.size;
+}
+
 /* cfg = the checkpoint's config with eval.* (and the file locations model.vocab, data.shards)
  * from the overrides. */
 static int resolve_config(milnce_eval_model *em, const milnce_eval_load_opts *o, const char *stored,
@@ -51,10 +60,12 @@ static int resolve_config(milnce_eval_model *em, const milnce_eval_load_opts *o,
         milnce_log(o->lg, MILNCE_LOG_WARN, "checkpoint %s holds no config: model.* and data.* come from --config/--set and the defaults",
                    em->checkpoint);
         em->cfg = user;
+        apply_eval_protocol(&em->cfg);
         return 0;
     }
     em->cfg = base;
     em->cfg.eval = user.eval;
+    apply_eval_protocol(&em->cfg);
     memcpy(em->cfg.model.vocab, user.model.vocab, sizeof user.model.vocab);
     memcpy(em->cfg.data.shards, user.data.shards, sizeof user.data.shards);
     for (const milnce_config_key *k = milnce_config_schema(); k->name; k++) {
@@ -66,10 +77,18 @@ static int resolve_config(milnce_eval_model *em, const milnce_eval_load_opts *o,
     return 0;
 }
 
-static int load_vocab(milnce_eval_model *em, milnce_error *err) {
+/* The vocabulary: the checkpoint's own (metadata "vocab"), else -- a checkpoint of an older milnce
+ * -- model.vocab or vocab.txt beside data.shards, with a note. */
+static int load_vocab(milnce_eval_model *em, const char *stored, milnce_error *err) {
     const milnce_config *cfg = &em->cfg;
     char used[MILNCE_PATH_MAX];
     int ret;
+    if (stored) {
+        snprintf(used, sizeof used, "checkpoint: vocabulary");
+        ret = milnce_vocab_from_text(stored, strlen(stored), used, &em->vocab, err);
+        if (ret < 0) milnce_error_prefix(err, "checkpoint %s", em->checkpoint);
+        return ret;
+    }
     if (cfg->model.vocab[0]) ret = milnce_path(used, sizeof used, err, "%s", cfg->model.vocab);
     else if (!cfg->data.shards[0])
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key model.vocab: no vocabulary given (set model.vocab, or data.shards with vocab.txt beside the shards)");
@@ -80,7 +99,9 @@ static int load_vocab(milnce_eval_model *em, milnce_error *err) {
                           cfg->data.shards);
     }
     if (ret == 0) ret = milnce_vocab_load(used, &em->vocab, err);
-    if (ret < 0) milnce_error_prefix(err, "key model.vocab: vocabulary (model.vocab, or vocab.txt beside data.shards)");
+    if (ret < 0) return milnce_error_prefix(err, "key model.vocab: checkpoint %s carries no vocabulary (written by an older milnce); "
+                                            "looked for model.vocab, or vocab.txt beside data.shards", em->checkpoint);
+    milnce_log(em->lg, MILNCE_LOG_INFO, "checkpoint %s carries no vocabulary (an older milnce wrote it): using %s", em->checkpoint, used);
     return ret;
 }
 
@@ -126,6 +147,8 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     }
     if ((ret = milnce_safetensors_open(&st, em->checkpoint, err)) < 0) goto end;
     have_st = 1;
+    /* a NaN/Inf weight would give NaN scores that never rank below the truth: every query first */
+    if ((ret = milnce_checkpoint_check_file_finite(&st, err)) < 0) goto end;
     const char *ver = milnce_safetensors_meta(&st, "format_version");
     if (ver && atoi(ver) > 1) {
         ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: checkpoint format_version %.20s; this milnce reads version 1 (upgrade milnce)",
@@ -136,7 +159,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     em->step = step ? strtoll(step, NULL, 10) : 0;
     if ((ret = resolve_config(em, o, milnce_safetensors_meta(&st, "config"), err)) < 0) goto end;
     if ((ret = milnce_config_validate(&em->cfg, err)) < 0) goto end;
-    if (o->with_text && (ret = load_vocab(em, err)) < 0) goto end;
+    if (o->with_text && (ret = load_vocab(em, milnce_safetensors_meta(&st, "vocab"), err)) < 0) goto end;
     em->batch = o->batch > 0 ? o->batch : em->cfg.eval.batch_size;
     milnce_model_cfg mc;
     milnce_train_model_cfg(&em->cfg, (int)em->vocab.n + 1, em->batch, &mc);
@@ -166,6 +189,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
         milnce_error_prefix(err, "%s", em->checkpoint);
         goto end;
     }
+    if ((ret = milnce_checkpoint_check_finite(em->checkpoint, groups, em->model->btab.n ? 2 : 1, err)) < 0) goto end; /* F16/BF16 files */
     em->E = em->cfg.model.embed_dim;
     if (o->with_video) {
         em->F = milnce_s3dg_feat_dim(em->model->video);
@@ -212,8 +236,9 @@ static int decode_window(milnce_eval_model *m, milnce_decoder *dec, double t0, i
 }
 
 int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const double *starts, int n,
-                              int mixed5c, int average, float *out, milnce_error *err) {
+                              int mixed5c, int average, float *out, int *empty, milnce_error *err) {
     if (!m->model->video) return milnce_error_set(err, MILNCE_ERR_INVALID, "the model was loaded without its video encoder");
+    if (empty) *empty = 0;
     int D = mixed5c ? m->F : m->E;
     if (average) memset(out, 0, sizeof *out * (size_t)D);
     for (int w0 = 0; w0 < n; w0 += m->batch) {
@@ -223,10 +248,16 @@ int milnce_eval_embed_windows(milnce_eval_model *m, milnce_decoder *dec, const d
             if ((ret = decode_window(m, dec, starts[w0 + b], b, err)) < 0) {
                 milnce_error_prefix(err, "window at %.3f s", starts[w0 + b]);
                 return ret;
+            } else if (empty && m->frames.t == 0) {
+                (*empty)++;
             }
         const float *emb, *mix;
         if ((ret = milnce_model_video_forward(m->model, m->clip_buf, B, 0, &emb, &mix, err)) < 0) return ret;
         const float *src = mixed5c ? mix : emb;
+        for (size_t k = 0; k < (size_t)B * D; k++)
+            if (!isfinite(src[k]))
+                return milnce_error_set(err, MILNCE_ERR_NUMERIC, "checkpoint %s gives a non-finite %s for the window at %.3f s",
+                                        m->checkpoint, mixed5c ? "mixed_5c feature" : "video embedding", starts[w0 + k / (size_t)D]);
         if (average) {
             for (int b = 0; b < B; b++)
                 for (int d = 0; d < D; d++) out[d] += src[(size_t)b * D + d];
@@ -259,6 +290,12 @@ int milnce_eval_embed_texts(milnce_eval_model *m, const char *const *texts, size
         }
         const float *emb;
         if ((ret = milnce_model_text_forward(m->model, ids, B, &emb, err)) < 0) goto end;
+        for (size_t k = 0; k < (size_t)B * E; k++)
+            if (!isfinite(emb[k])) {
+                ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "checkpoint %s gives a non-finite text embedding for sentence %zu",
+                                       m->checkpoint, i0 + k / (size_t)E + 1);
+                goto end;
+            }
         memcpy(out + i0 * E, emb, sizeof *out * (size_t)B * E);
     }
     ret = 0;

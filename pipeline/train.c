@@ -98,8 +98,8 @@ static void prune(const char *dir, int keep, const milnce_logger *lg) {
     free(names);
 }
 
-static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_optim *opt, int64_t step,
-                           const char *yaml, char *written, size_t cap, const milnce_logger *lg, milnce_error *err) {
+static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_optim *opt, const milnce_vocab *vocab,
+                           int64_t step, const char *yaml, char *written, size_t cap, const milnce_logger *lg, milnce_error *err) {
     char dir[MILNCE_PATH_MAX], path[MILNCE_PATH_MAX], latest[MILNCE_PATH_MAX], name[64];
     int ret;
     if ((ret = milnce_path(dir, sizeof dir, err, "%s/checkpoints", cfg->train.out_dir)) < 0) return ret;
@@ -107,7 +107,8 @@ static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_opt
     snprintf(name, sizeof name, "step-%08lld.safetensors", (long long)step);
     if ((ret = milnce_path(path, sizeof path, err, "%s/%s", dir, name)) < 0) return ret;
     milnce_checkpoint ck = {.params = &m->ptab, .param_block = m->params, .buffers = &m->btab,
-                            .buffer_block = m->buffers, .optim = opt, .step = step, .config = yaml};
+                            .buffer_block = m->buffers, .optim = opt, .step = step, .config = yaml,
+                            .vocab = vocab};
     if ((ret = milnce_checkpoint_save(path, &ck, NULL, 0, err)) < 0) return ret;
     char line[80];
     snprintf(line, sizeof line, "%s\n", name);
@@ -257,7 +258,11 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         float *w = milnce_model_tensor(m, "text_module.word_embd.weight", &td);
         memcpy(w, mat, td->count * sizeof *w);
         free(mat);
-        milnce_log(o->lg, MILNCE_LOG_INFO, "word vectors for %zu of %zu words from %s", found, vocab.n, cfg->model.word2vec);
+        /* fewer than 90%: most likely a vocabulary/vector mismatch (case, tokenisation), worth a warning */
+        int low = found < (size_t)(0.9 * (double)vocab.n);
+        milnce_log(o->lg, low ? MILNCE_LOG_WARN : MILNCE_LOG_INFO, "word vectors for %zu of %zu words (%.1f%%) from %s%s", found, vocab.n,
+                   vocab.n ? 100.0 * (double)found / (double)vocab.n : 0.0, cfg->model.word2vec,
+                   low ? ": the others keep random vectors" : "");
     }
     lo.start_batch = 0;
     /* ---- resume ---- */
@@ -329,7 +334,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     int64_t clips = 0;
     for (int64_t step = opt.step; step < total; step++) {
         if (o->cancel && *o->cancel) {
-            if (d->rank == 0 && (ret = save_checkpoint(cfg, m, &opt, step, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
+            if (d->rank == 0 && (ret = save_checkpoint(cfg, m, &opt, &vocab, step, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
             ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped by a signal at step %lld; checkpoint %s",
                                    (long long)step, res->checkpoint);
             goto end;
@@ -385,7 +390,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
             o->progress(o->progress_user, &p);
         }
         if (d->rank == 0 && ((step + 1) % cfg->train.checkpoint_every == 0 || step + 1 == total))
-            if ((ret = save_checkpoint(cfg, m, &opt, step + 1, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
+            if ((ret = save_checkpoint(cfg, m, &opt, &vocab, step + 1, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
     }
     double el = now_s() - t_start;
     res->clips_per_s = el > 0 ? clips / el : 0;

@@ -53,7 +53,8 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
     info->src_width = vi->display_width ? vi->display_width : vi->width;
     info->src_height = vi->display_height ? vi->display_height : vi->height;
     snprintf(info->src_codec, sizeof info->src_codec, "%s", vi->codec);
-    if (!(vi->duration > 0)) {
+    milnce_video_info usable = *vi;
+    if (!(usable.duration > 0)) {
         /* No duration in the header (a live WebM recording): scan the packets as `milnce probe`
          * does. An extra pass over the file, for such files only. */
         milnce_video_info pi;
@@ -61,18 +62,10 @@ int milnce_transcode(const char *path, const milnce_transcode_opts *o, const mil
             ret = milnce_error_prefix(err, "scanning for the duration");
             goto end;
         }
-        info->duration = pi.duration;
+        usable.duration = info->duration = pi.duration;
     }
-    if (!(info->duration > 0)) {
-        ret = milnce_error_set(err, MILNCE_ERR_DECODE, "%s: no duration (empty or unreadable video)", path);
-        goto end;
-    }
-    if (info->src_width < 2 || info->src_height < 2) {
-        ret = milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "%s: %dx%d video is too small to train on",
-                               path, info->src_width, info->src_height);
-        goto end;
-    }
-    double total = info->duration;
+    if ((ret = milnce_video_check_usable(path, &usable, err)) < 0) goto end; /* embed refuses the same */
+    double total = usable.duration;
     if (o->max_seconds > 0 && o->max_seconds < total) total = o->max_seconds;
     /* One clip [0, total) at fps: slot k holds the frame shown at k / fps s from the container
      * start, as milnce_decoder_clip picks it. */

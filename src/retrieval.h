@@ -32,4 +32,19 @@ void milnce_ranks_from_scores(const float *S, size_t n, int64_t *t2v_rank, int64
 int milnce_ranks_blocked(const float *text, const float *video, size_t n, size_t d, size_t block,
                          int64_t *t2v_rank, int64_t *v2t_rank, milnce_error *err);
 
+/* The same, also counting for each query the other items that score exactly as its ground
+ * truth: t2v_ties[i], v2t_ties[j] (n each; may be NULL). A non-finite score is
+ * MILNCE_ERR_NUMERIC (it could never be ranked). */
+int milnce_ranks_blocked_ties(const float *text, const float *video, size_t n, size_t d, size_t block,
+                              int64_t *t2v_rank, int64_t *v2t_rank, int64_t *t2v_ties, int64_t *v2t_ties,
+                              milnce_error *err);
+
+/* Metrics with the tie rule of MIL-NCE_HowTo100M metrics.compute_metrics ("official"): a query
+ * whose ground truth ties with t other items contributes t + 1 entries, the 0-based positions
+ * rank-1 .. rank-1+t of a descending sort, and every statistic is over all entries: R@K =
+ * 100 * (entries < K) / entries, median and mean = numpy's over the entries + 1. Without ties
+ * it equals milnce_recall_from_ranks. out->n is the number of queries. O(n) memory. Returns 0 or
+ * MILNCE_ERR_NOMEM. */
+int milnce_recall_official(const int64_t *ranks, const int64_t *ties, size_t n, milnce_recall *out);
+
 #endif

@@ -119,13 +119,13 @@ START_TEST(test_round_trip_training) {
     milnce_rng_seed_stream(&ra[1], 9, 1);
     train_steps(&oa, &a, &ra[0], 3);
     milnce_rng_u64(&ra[1]);
-    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, &oa, ra, 2, 3, "model:\n  width: 0.25\n"};
+    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, &oa, ra, 2, 3, "model:\n  width: 0.25\n", NULL};
     milnce_st_meta extra[] = {{"loader.epoch", "2"}, {"loader.cursor", "12345"}};
     milnce_error err = {0};
     const char *f = path_in(dir, "train.safetensors");
     ck_assert_msg(milnce_checkpoint_save(f, &ck, extra, 2, &err) == 0, "%s", err.msg);
 
-    milnce_checkpoint cb = {&b.params, b.p, &b.buffers, b.b, &ob, rb, 2, 0, NULL};
+    milnce_checkpoint cb = {&b.params, b.p, &b.buffers, b.b, &ob, rb, 2, 0, NULL, NULL};
     milnce_safetensors st;
     ck_assert_msg(milnce_checkpoint_load(f, &cb, NULL, &st, &err) == 0, "%s", err.msg);
     ck_assert_mem_eq(a.p, b.p, a.params.total * sizeof(float));
@@ -145,7 +145,7 @@ START_TEST(test_round_trip_training) {
     /* The model alone loads from a training checkpoint (optim.* ignored). */
     model m;
     model_init(&m);
-    milnce_checkpoint cm = {&m.params, m.p, &m.buffers, m.b, NULL, NULL, 0, 0, NULL};
+    milnce_checkpoint cm = {&m.params, m.p, &m.buffers, m.b, NULL, NULL, 0, 0, NULL, NULL};
     ck_assert_msg(milnce_checkpoint_load(f, &cm, NULL, NULL, &err) == 0, "%s", err.msg);
     ck_assert_mem_eq(a.p, m.p, a.params.total * sizeof(float));
 
@@ -158,7 +158,7 @@ START_TEST(test_round_trip_training) {
     sc.kind = MILNCE_OPTIM_SGD;
     sc.momentum = 0.9;
     ck_assert_int_eq(milnce_optim_init(&os, &sc, b.params.total, NULL), 0);
-    milnce_checkpoint cs = {&b.params, b.p, &b.buffers, b.b, &os, NULL, 0, 0, NULL};
+    milnce_checkpoint cs = {&b.params, b.p, &b.buffers, b.b, &os, NULL, 0, 0, NULL, NULL};
     ck_assert_int_eq(milnce_checkpoint_load(f, &cs, NULL, NULL, &err), MILNCE_ERR_INVALID);
     ck_assert_msg(strstr(err.msg, "adam") != NULL, "%s", err.msg);
     /* Reserved metadata keys are refused. */
@@ -193,11 +193,11 @@ START_TEST(test_resume_is_exact) {
     milnce_rng_seed(&g2, 1); /* overwritten by the load */
     train_steps(&ou, &u, &gu, 8);
     train_steps(&o1, &r1, &g1, 3);
-    milnce_checkpoint ck = {&r1.params, r1.p, &r1.buffers, r1.b, &o1, &g1, 1, 3, NULL};
+    milnce_checkpoint ck = {&r1.params, r1.p, &r1.buffers, r1.b, &o1, &g1, 1, 3, NULL, NULL};
     const char *f = path_in(dir, "resume.safetensors");
     milnce_error err = {0};
     ck_assert_int_eq(milnce_checkpoint_save(f, &ck, NULL, 0, &err), 0);
-    milnce_checkpoint cl = {&r2.params, r2.p, &r2.buffers, r2.b, &o2, &g2, 1, 0, NULL};
+    milnce_checkpoint cl = {&r2.params, r2.p, &r2.buffers, r2.b, &o2, &g2, 1, 0, NULL, NULL};
     ck_assert_msg(milnce_checkpoint_load(f, &cl, NULL, NULL, &err) == 0, "%s", err.msg);
     train_steps(&o2, &r2, &g2, 5);
     ck_assert_mem_eq(u.p, r2.p, u.params.total * sizeof(float));
@@ -215,7 +215,7 @@ START_TEST(test_python_reads_our_file) {
     model_fill(&a, 3);
     milnce_rng r;
     milnce_rng_seed(&r, 5);
-    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, NULL, &r, 1, 42, "a: \"quoted\" \\ é"};
+    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, NULL, &r, 1, 42, "a: \"quoted\" \\ é", NULL};
     const char *f = path_in(dir, "m.safetensors");
     ck_assert_int_eq(milnce_checkpoint_save(f, &ck, NULL, 0, NULL), 0);
     char cmd[8192];
@@ -270,7 +270,7 @@ START_TEST(test_converted_reference_loads) {
     ck_assert_int_ge(milnce_params_find(&P, "conv1.conv1.weight"), 0);
     ck_assert_int_eq(P.t[milnce_params_find(&P, "conv1.conv1.weight")].shape[1], 24);
     float *p = milnce_params_alloc_block(&P, NULL), *b = milnce_params_alloc_block(&Bf, NULL);
-    milnce_checkpoint ck = {&P, p, &Bf, b, NULL, NULL, 0, -1, NULL};
+    milnce_checkpoint ck = {&P, p, &Bf, b, NULL, NULL, 0, -1, NULL, NULL};
     milnce_error err = {0};
     ck_assert_msg(milnce_checkpoint_load(tu_fixture("checkpoint", "ref_model.safetensors"), &ck, NULL, NULL, &err) == 0,
                   "%s", err.msg);
@@ -426,7 +426,7 @@ START_TEST(test_load_against_table) {
     const char *dir = tu_tmpdir();
     milnce_st_meta mv[] = {{"format_version", "2"}};
     ck_assert_int_eq(milnce_safetensors_write(path_in(dir, "v2.safetensors"), &g, 1, mv, 1, &err), 0);
-    milnce_checkpoint ck = {&tab, blk, NULL, NULL, NULL, NULL, 0, 0, NULL};
+    milnce_checkpoint ck = {&tab, blk, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
     ck_assert_int_eq(milnce_checkpoint_load(path_in(dir, "v2.safetensors"), &ck, NULL, NULL, &err),
                      MILNCE_ERR_UNSUPPORTED);
     ck_assert_msg(strstr(err.msg, "format_version 2"), "%s", err.msg);
@@ -446,7 +446,7 @@ START_TEST(test_fuzz) {
     model a;
     model_init(&a);
     model_fill(&a, 8);
-    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, NULL, NULL, 0, 1, "cfg"};
+    milnce_checkpoint ck = {&a.params, a.p, &a.buffers, a.b, NULL, NULL, 0, 1, "cfg", NULL};
     const char *f = path_in(dir, "fuzz.safetensors");
     ck_assert_int_eq(milnce_checkpoint_save(f, &ck, NULL, 0, NULL), 0);
     milnce_safetensors base;

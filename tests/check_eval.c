@@ -269,12 +269,12 @@ START_TEST(test_eval_youcook2) {
     ck_assert_double_eq_tol(starts[1], 6.0, 1e-12);
     ck_assert_double_eq_tol(starts[2], 7.0, 1e-12);
     float one[3][16], avg[16];
-    for (int w = 0; w < 3; w++) ck_assert_int_eq(milnce_eval_embed_windows(m, dec, &starts[w], 1, 0, 0, one[w], &err), 0);
+    for (int w = 0; w < 3; w++) ck_assert_int_eq(milnce_eval_embed_windows(m, dec, &starts[w], 1, 0, 0, one[w], NULL, &err), 0);
     for (int d = 0; d < 16; d++) {
         float mean = (one[0][d] + one[1][d] + one[2][d]) / 3;
         ck_assert_float_eq_tol(r.video[16 + d], mean, 1e-4f * (1 + fabsf(mean)));
     }
-    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, starts, 3, 0, 1, avg, &err), 0);
+    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, starts, 3, 0, 1, avg, NULL, &err), 0);
     ck_assert_mem_eq(avg, r.video + 16, sizeof avg);
     /* the windows differ (the video moves), so the average is not one window */
     double diff = 0;
@@ -313,9 +313,9 @@ START_TEST(test_windows_constant_content) {
     ck_assert_msg(milnce_decoder_open(&dec, vp, NULL, &err) == 0, "%s", err.msg);
     double same[5] = {2, 2, 2, 2, 2};
     float e1[16], e5[16], per[5][16];
-    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 1, 0, 1, e1, &err), 0);
-    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 5, 0, 1, e5, &err), 0); /* batches of 4 + 1 */
-    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 5, 0, 0, per[0], &err), 0);
+    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 1, 0, 1, e1, NULL, &err), 0);
+    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 5, 0, 1, e5, NULL, &err), 0); /* batches of 4 + 1 */
+    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 5, 0, 0, per[0], NULL, &err), 0);
     for (int d = 0; d < 16; d++) {
         ck_assert_float_eq_tol(e5[d], e1[d], 1e-4f * (1 + fabsf(e1[d])));
         for (int w = 0; w < 5; w++) ck_assert_float_eq_tol(per[w][d], e1[d], 1e-4f * (1 + fabsf(e1[d])));
@@ -323,7 +323,7 @@ START_TEST(test_windows_constant_content) {
     /* mixed_5c: 1024 * 0.125 features */
     ck_assert_int_eq(m->F, 128);
     float f1[128];
-    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 1, 1, 1, f1, &err), 0);
+    ck_assert_int_eq(milnce_eval_embed_windows(m, dec, same, 1, 1, 1, f1, NULL, &err), 0);
     milnce_decoder_free(&dec);
     milnce_eval_model_free(&m);
 }

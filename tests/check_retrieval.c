@@ -88,6 +88,85 @@ START_TEST(test_blocked_matches_numpy_with_ties) {
 }
 END_TEST
 
+/* ground-truth rank and ties of every row of S (n x n), directly */
+static void row_ranks(const float *S, size_t n, int transpose, int64_t *rank, int64_t *ties) {
+    for (size_t i = 0; i < n; i++) {
+        float gt = S[i * n + i];
+        rank[i] = 1;
+        ties[i] = 0;
+        for (size_t j = 0; j < n; j++) {
+            float x = transpose ? S[j * n + i] : S[i * n + j];
+            if (x > gt) rank[i]++;
+            if (x == gt && j != i) ties[i]++;
+        }
+    }
+}
+
+START_TEST(test_official_ties_match_numpy) {
+    static const char *cases[] = {"random37", "random100", "ties", "const"};
+    json_error_t je;
+    json_t *all = json_load_file(tu_fixture("retrieval", "metrics.json"), 0, &je);
+    ck_assert_msg(all != NULL, "%s", je.text);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[64];
+        milnce_npy S;
+        snprintf(name, sizeof name, "%s.npy", cases[c]);
+        load(name, &S);
+        size_t n = (size_t)S.shape[0];
+        int64_t *rk = malloc(n * sizeof *rk), *ti = malloc(n * sizeof *ti);
+        json_t *exp = json_object_get(all, cases[c]);
+        milnce_recall r;
+        for (int dir = 0; dir < 2; dir++) {
+            row_ranks(S.data, n, dir, rk, ti);
+            ck_assert_int_eq(milnce_recall_official(rk, ti, n, &r), 0);
+            snprintf(name, sizeof name, "%s official %s", cases[c], dir ? "v2t" : "t2v");
+            check_metrics(&r, json_object_get(exp, dir ? "v2t_official" : "t2v_official"), name);
+        }
+        free(rk);
+        free(ti);
+        milnce_npy_free(&S);
+    }
+    /* the blocked path's tie counts give the same figures */
+    milnce_npy T, V;
+    load("emb_text.npy", &T);
+    load("emb_video.npy", &V);
+    size_t n = (size_t)T.shape[0], d = (size_t)T.shape[1];
+    int64_t *rt = malloc(n * sizeof *rt), *rv = malloc(n * sizeof *rv), *tt = malloc(n * sizeof *tt), *tv = malloc(n * sizeof *tv);
+    static const size_t blocks[] = {7, 1000};
+    for (size_t b = 0; b < 2; b++) {
+        milnce_error err = {0};
+        ck_assert_int_eq(milnce_ranks_blocked_ties(T.data, V.data, n, d, blocks[b], rt, rv, tt, tv, &err), 0);
+        milnce_recall r;
+        json_t *exp = json_object_get(json_object_get(all, "emb"), "t2v_official");
+        ck_assert_int_eq(milnce_recall_official(rt, tt, n, &r), 0);
+        check_metrics(&r, exp, "emb official t2v");
+        ck_assert_int_eq(milnce_recall_official(rv, tv, n, &r), 0);
+        check_metrics(&r, json_object_get(json_object_get(all, "emb"), "v2t_official"), "emb official v2t");
+    }
+    int64_t anyties = 0;
+    for (size_t i = 0; i < n; i++) anyties += tt[i] + tv[i];
+    ck_assert_msg(anyties > 0, "fixture without ties: the official rule is not exercised");
+    free(rt); free(rv); free(tt); free(tv);
+    milnce_npy_free(&T);
+    milnce_npy_free(&V);
+    json_decref(all);
+}
+END_TEST
+
+START_TEST(test_nonfinite_scores_are_an_error) {
+    float T[4 * 2] = {1, 0, 0, 1, 1, 1, 0.5f, 0.5f}, V[4 * 2] = {1, 0, 0, 1, 1, 1, 0.5f, 0.5f};
+    int64_t rt[4], rv[4];
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_ranks_blocked(T, V, 4, 2, 0, rt, rv, &err), 0);
+    V[5] = INFINITY; /* item 2 */
+    ck_assert_int_eq(milnce_ranks_blocked(T, V, 4, 2, 0, rt, rv, &err), MILNCE_ERR_NUMERIC);
+    V[5] = 1;
+    T[0] = NAN; /* query 0 against every item */
+    ck_assert_int_eq(milnce_ranks_blocked(T, V, 4, 2, 2, rt, rv, &err), MILNCE_ERR_NUMERIC);
+    ck_assert_msg(strstr(err.msg, "non-finite") != NULL, "%s", err.msg);
+}
+END_TEST
+
 START_TEST(test_empty_and_perfect) {
     milnce_recall r;
     milnce_recall_from_ranks(NULL, 0, &r);
@@ -108,6 +187,8 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_scores_match_numpy);
     tcase_add_test(tc, test_blocked_matches_numpy_with_ties);
     tcase_add_test(tc, test_empty_and_perfect);
+    tcase_add_test(tc, test_official_ties_match_numpy);
+    tcase_add_test(tc, test_nonfinite_scores_are_an_error);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Convert a PyTorch state_dict of the reference MIL-NCE / S3D-G model to safetensors.
 
+Users: `milnce import s3d-howto100m` replaces this script (no Python, a self-contained
+checkpoint with config and vocabulary). It stays as the tests' independent safetensors
+reader/writer (read_safetensors / write_safetensors) and for other state_dict layouts.
+
     convert_state_dict.py IN.pth OUT.safetensors     convert (float32, names kept)
     convert_state_dict.py --to-npy IN.safetensors DIR  dump every tensor as DIR/<name>.npy and the
                                                      metadata as DIR/__metadata__.json (checks

@@ -20,6 +20,21 @@ def metrics(ranks):
             "mean_rank": float(np.mean(ranks))}
 
 
+def official(S):
+    """MIL-NCE_HowTo100M metrics.compute_metrics, in percent: sort each row descending; every
+    position holding a score equal to the row's ground truth is one entry (a query tied with t
+    others gives t + 1 entries); statistics over all entries, median/mean + 1."""
+    S = np.asarray(S)
+    pos = []
+    for i in range(S.shape[0]):
+        row = np.sort(-S[i])
+        pos.extend(np.nonzero(row == -S[i, i])[0].tolist())
+    pos = np.asarray(pos, dtype=np.float64)
+    return {"r1": 100 * np.sum(pos == 0) / len(pos), "r5": 100 * np.sum(pos < 5) / len(pos),
+            "r10": 100 * np.sum(pos < 10) / len(pos), "median_rank": float(np.median(pos) + 1),
+            "mean_rank": float(np.mean(pos) + 1)}
+
+
 def ranks_t2v(S):
     gt = np.diag(S)[:, None]
     return 1 + (S > gt).sum(axis=1)
@@ -45,7 +60,8 @@ def main():
         v2t = ranks_t2v(S.T)
         np.save(os.path.join(a.out, f"{name}_t2v.npy"), t2v.astype(np.int64))
         np.save(os.path.join(a.out, f"{name}_v2t.npy"), v2t.astype(np.int64))
-        expected[name] = {"t2v": metrics(t2v), "v2t": metrics(v2t)}
+        expected[name] = {"t2v": metrics(t2v), "v2t": metrics(v2t),
+                          "t2v_official": official(S), "v2t_official": official(S.T)}
     # Embeddings for the blocked path: small integers make every dot product exact in float32,
     # so ties are real ties; duplicated rows force them.
     n, d = 300, 16
@@ -58,6 +74,7 @@ def main():
     S = T.astype(np.float64) @ V.astype(np.float64).T
     np.save(os.path.join(a.out, "emb_t2v.npy"), ranks_t2v(S).astype(np.int64))
     np.save(os.path.join(a.out, "emb_v2t.npy"), ranks_t2v(S.T).astype(np.int64))
+    expected["emb"] = {"t2v_official": official(S), "v2t_official": official(S.T)}
     with open(os.path.join(a.out, "metrics.json"), "w") as f:
         json.dump(expected, f, indent=1)
 
