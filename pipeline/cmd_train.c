@@ -11,10 +11,14 @@
 
 
 static void help(void) {
-    printf("usage: milnce train --config FILE [--set section.key=value ...] [--resume]\n\n"
+    printf("usage: milnce train --config FILE [--set section.key=value ...] [--resume | --overwrite] [--stop-at STEP]\n\n"
            "Trains the video and text encoders with MIL-NCE on the shards of data.shards.\n"
            "Writes train.out_dir/{config.yaml, log.jsonl, checkpoints/}. SIGINT/SIGTERM save a\n"
            "checkpoint and stop; --resume continues from the latest one exactly.\n"
+           "A folder that already holds a run is refused unless --resume (continue it) or\n"
+           "--overwrite (move its config.yaml, log.jsonl and checkpoints/ to OUT_DIR.old-N).\n"
+           "--stop-at STEP checkpoints and stops once global step STEP is done (a job's time\n"
+           "limit); the lr schedule still spans the whole run and --resume continues it.\n"
            "Under mpirun -np R, each rank loads train.batch_size / R clips of every global batch.\n");
 }
 
@@ -45,15 +49,29 @@ int milnce_cmd_train(int argc, char **argv) {
     milnce_error err = {0};
     milnce_config_defaults(&cfg);
     const char *config = NULL;
-    int resume = 0;
+    int resume = 0, overwrite = 0;
+    long long stop_at = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
         else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) i++;
         else if (strcmp(argv[i], "--resume") == 0) resume = 1;
+        else if (strcmp(argv[i], "--overwrite") == 0) overwrite = 1;
+        else if (strcmp(argv[i], "--stop-at") == 0 && i + 1 < argc) {
+            char *e;
+            stop_at = strtoll(argv[++i], &e, 10);
+            if (*e || stop_at < 1) {
+                fprintf(stderr, "milnce train: --stop-at wants a step >= 1, not '%s'\n", argv[i]);
+                return MILNCE_EXIT_USAGE;
+            }
+        }
         else {
             fprintf(stderr, "milnce train: unexpected argument '%s' (see --help)\n", argv[i]);
             return MILNCE_EXIT_USAGE;
         }
+    }
+    if (resume && overwrite) {
+        fprintf(stderr, "milnce train: --resume continues the run in the folder, --overwrite moves it aside: give one\n");
+        return MILNCE_EXIT_USAGE;
     }
     if (config && milnce_config_load(&cfg, config, &err) < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
@@ -71,7 +89,7 @@ int milnce_cmd_train(int argc, char **argv) {
     }
     milnce_logger lg = milnce_stderr_logger("train");
     prog ps = {isatty(2), -1e9};
-    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = milnce_stop_on_signals(), .lg = &lg,
+    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .overwrite = overwrite, .stop_at = stop_at, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
     const char *nan_step = getenv("MILNCE_TEST_NAN_STEP"); /* for the test of the NaN stop */
     if (nan_step) o.inject_nan_step = atoll(nan_step);

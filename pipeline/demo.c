@@ -77,11 +77,6 @@ static void stage_done(const milnce_demo_opts *o, const char *name, double *t) {
     *t = n;
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_error *err) {
     memset(res, 0, sizeof *res);
     double t0 = now_s(), t = t0;
@@ -135,15 +130,9 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     snprintf(cfg.train.out_dir, sizeof cfg.train.out_dir, "%s", o->out_dir);
     snprintf(cfg.eval.csv, sizeof cfg.eval.csv, "%s/eval/youcook2_val.csv", corpus);
     snprintf(cfg.eval.video_root, sizeof cfg.eval.video_root, "%s/eval/videos", corpus);
-    snprintf(p, sizeof p, "%s/checkpoints/latest", o->out_dir);
-    if (file_exists(p)) {
-        /* A previous demo's run: start over (its checkpoints would otherwise be resumed). */
-        char dir[4400];
-        snprintf(dir, sizeof dir, "%s/checkpoints", o->out_dir);
-        unlink(p);
-        milnce_log(o->lg, MILNCE_LOG_INFO, "starting a new run in %s (old checkpoints in %s are replaced)", o->out_dir, dir);
-    }
-    milnce_train_opts to = {.cfg = &cfg, .cancel = o->cancel, .lg = o->lg,
+    /* A previous demo's run is moved aside to <out_dir>.old-N (train's --overwrite); the corpus
+     * and shards stay. */
+    milnce_train_opts to = {.cfg = &cfg, .overwrite = 1, .cancel = o->cancel, .lg = o->lg,
                             .progress = (void (*)(void *, const milnce_train_progress *))o->train_progress,
                             .progress_user = o->train_progress_user};
     milnce_train_result tr;
