@@ -292,6 +292,11 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     lo.num_frames = cfg->data.num_frames;
     lo.fps = cfg->data.fps;
     lo.size = cfg->data.size;
+    lo.resize = cfg->data.resize;
+    if (d->rank == 0 && 2 * cfg->data.size <= cfg->data.resize)
+        milnce_log(o->lg, MILNCE_LOG_WARN, "data.size %d crops %.0f%% of frames resized to data.resize = %d; a data.resize "
+                   "near data.size shows the whole picture", cfg->data.size,
+                   100.0 * cfg->data.size * cfg->data.size / ((double)cfg->data.resize * cfg->data.resize), cfg->data.resize);
     lo.min_time = cfg->data.min_time;
     lo.whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
     lo.window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;

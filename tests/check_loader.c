@@ -245,12 +245,15 @@ START_TEST(test_clips_equal_general_decoder_path) {
     milnce_shard_reader *sh[8] = {0};
     ck_assert(nsh <= 8);
     for (size_t i = 0; i < nsh; i++) ck_assert_msg(milnce_shard_open(&sh[i], names[i], NULL, &err) == 0, "%s", err.msg);
-    const int sizes[] = {32, 48}; /* renditions have short side 40 */
-    for (int z = 0; z < 2; z++) {
+    /* Renditions have short side 40: used as they are (S 32, resize 0 or 40), resized up to S
+     * (48), resized down to data.resize before the crop (resize 32 with S 32 and 24). */
+    const int sizes[] = {32, 48, 32, 32, 24}, resizes[] = {0, 0, 40, 32, 32};
+    for (int z = 0; z < 5; z++) {
         milnce_loader_opts o = opts();
         o.train = 0;
         o.batch_size = 1;
         o.size = sizes[z];
+        o.resize = resizes[z];
         milnce_loader *l;
         ck_assert_int_eq(milnce_loader_open(&l, &o, &err), 0);
         milnce_batch bt;
@@ -277,7 +280,8 @@ START_TEST(test_clips_equal_general_decoder_path) {
             int ss = vi->display_width < vi->display_height ? vi->display_width : vi->display_height;
             double t0 = bt.clip_start[0];
             milnce_clip_spec spec = {.start = t0, .end = t0 + (T + 0.5) / o.fps, .fps = o.fps,
-                                     .size = ss < S ? S : 0, .crop = MILNCE_CROP_CENTER, .crop_size = S,
+                                     .size = o.resize > 0 ? (ss == o.resize ? 0 : o.resize) : ss < S ? S : 0,
+                                     .crop = MILNCE_CROP_CENTER, .crop_size = S,
                                      .max_frames = T};
             ck_assert_msg(milnce_decoder_clip(d, &spec, &fr, &err) == 0, "%s", err.msg);
             ck_assert_int_gt(fr.t, 0);
