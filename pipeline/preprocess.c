@@ -67,6 +67,9 @@ typedef struct result {
     const char *category;
     double seconds;
     int64_t sentences;
+    int64_t after_end;   /* sentences starting at or after the video's end: dropped */
+    int64_t ending_after; /* sentences starting inside the video but ending after it: kept */
+    int64_t narrated;    /* sentences before the rule above */
 } result;
 
 typedef struct ctx {
@@ -423,7 +426,8 @@ end:
 }
 
 static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce_transcode_info *ti,
-                         const milnce_cues *cues, milnce_tokens *tok, milnce_error *err) {
+                         const milnce_cues *cues, int64_t after_end, int64_t ending_after, milnce_tokens *tok,
+                         milnce_error *err) {
     json_t *root = json_object(), *sents = json_array();
     json_object_set_new(root, "id", json_string(e->id));
     json_object_set_new(root, "source", json_string(e->path));
@@ -456,6 +460,9 @@ static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce
         json_array_append_new(sents, s);
     }
     json_object_set_new(root, "sentences", sents);
+    /* Narration past the end (drop_after_end): dropped, and kept but ending after the video. */
+    json_object_set_new(root, "sentences_after_end", json_integer(after_end));
+    json_object_set_new(root, "sentences_ending_after_end", json_integer(ending_after));
     char *txt = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (!txt) milnce_error_set(err, MILNCE_ERR_NOMEM, "sample JSON of %s", e->id);
@@ -524,6 +531,27 @@ static int open_spool(const ctx *c, size_t i, milnce_error *err) {
     return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno));
 }
 
+/* Narration that does not fit its video (the rule, documented in the README): a sentence that
+ * starts at or after the end of the rendition (duration, or max_seconds when shorter) is
+ * dropped, since no clip can show it (training would pair it with the video's last seconds);
+ * one that starts inside and ends after is kept (its clip is clipped at the end as any clip
+ * is). Counts both kinds. */
+static void drop_after_end(milnce_cues *cues, double duration, int64_t *after, int64_t *ending_after) {
+    size_t keep = 0;
+    *after = *ending_after = 0;
+    for (size_t k = 0; k < cues->n; k++) {
+        milnce_cue cu = cues->v[k];
+        if (cu.start >= duration) {
+            free(cu.text);
+            (*after)++;
+            continue;
+        }
+        if (cu.end > duration) (*ending_after)++;
+        cues->v[keep++] = cu;
+    }
+    cues->n = keep;
+}
+
 /* Transcodes task's video into r (narration, metadata) and its rendition into direct (a shard
  * writer: the sample is begun here and left open on success, for the caller to end; rolled
  * back on failure) or, when direct is NULL, a spool file handed over in r. */
@@ -581,7 +609,18 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
         r->reason = strdup(err.msg);
         goto end;
     }
-    if (!(r->json = sample_json(c, e, &ti, &cues, &tok, &err))) {
+    double dur = c->o->max_seconds > 0 && c->o->max_seconds < ti.duration ? c->o->max_seconds : ti.duration;
+    r->narrated = (int64_t)cues.n;
+    if (dur > 0) drop_after_end(&cues, dur, &r->after_end, &r->ending_after);
+    if (cues.n == 0) {
+        r->category = "narration after the video's end";
+        char msg[200];
+        snprintf(msg, sizeof msg, "all %lld sentences start after the video's end (%.3f s): a wrong pairing?",
+                 (long long)r->narrated, dur);
+        r->reason = strdup(msg);
+        goto end;
+    }
+    if (!(r->json = sample_json(c, e, &ti, &cues, r->after_end, r->ending_after, &tok, &err))) {
         r->category = "bad narration";
         r->reason = strdup(err.msg);
         goto end;
@@ -666,6 +705,9 @@ static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *b
     st->skipped += json_integer_value(json_object_get(s, "skipped"));
     st->seconds += json_real_value(json_object_get(s, "seconds"));
     st->sentences += json_integer_value(json_object_get(s, "sentences"));
+    st->after_end += json_integer_value(json_object_get(s, "sentences_after_end"));
+    st->ending_after += json_integer_value(json_object_get(s, "sentences_ending_after_end"));
+    st->narration_warned += (int64_t)json_array_size(json_object_get(s, "narration_warnings"));
     st->bytes += json_integer_value(json_object_get(s, "bytes"));
     size_t i;
     json_t *sk;
@@ -677,6 +719,12 @@ static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *b
             fprintf(log, "%s\t%s\t%s\t%s\n", json_string_value(json_object_get(sk, "id")),
                     json_string_value(json_object_get(sk, "path")) ? json_string_value(json_object_get(sk, "path")) : "-",
                     cat, json_string_value(json_object_get(sk, "reason")));
+    }
+    json_array_foreach(json_object_get(s, "narration_warnings"), i, sk) {
+        if (log)
+            fprintf(log, "%s\t%s\t%s\t%s\n", json_string_value(json_object_get(sk, "id")),
+                    json_string_value(json_object_get(sk, "path")), json_string_value(json_object_get(sk, "category")),
+                    json_string_value(json_object_get(sk, "reason")));
     }
     json_decref(s);
     return 0;
@@ -690,6 +738,7 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
     int ret = 0;
     milnce_preprocess_stats tot = *st;
     tot.videos = tot.skipped = tot.sentences = tot.bytes = 0;
+    tot.after_end = tot.ending_after = tot.narration_warned = 0;
     tot.seconds = 0;
     for (int s = 0; s < nmine && ret == 0; s++) {
         char p[4200];
@@ -703,6 +752,9 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
         json_object_set_new(root, "skipped", json_integer(tot.skipped));
         json_object_set_new(root, "seconds", json_real(tot.seconds));
         json_object_set_new(root, "sentences", json_integer(tot.sentences));
+        json_object_set_new(root, "sentences_after_end", json_integer(tot.after_end));
+        json_object_set_new(root, "sentences_ending_after_end", json_integer(tot.ending_after));
+        json_object_set_new(root, "videos_losing_most_narration", json_integer(tot.narration_warned));
         json_object_set_new(root, "bytes", json_integer(tot.bytes));
         json_object_set_new(root, "shards", json_integer(nmine));
         json_object_set_new(root, "shard_index", json_integer(c->o->shard_index));
@@ -807,7 +859,8 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
         if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) break;
         json_t *stats = json_object(), *skips = json_array();
-        int64_t videos = 0, skipped = 0, sentences = 0;
+        int64_t videos = 0, skipped = 0, sentences = 0, after_end = 0, ending_after = 0;
+        json_t *notes = json_array(); /* kept videos that lost more than half their narration */
         double seconds = 0;
         size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
         for (; task < c.ntasks && c.tasks[task] < end_i; task++) {
@@ -833,6 +886,20 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
                     videos++;
                     seconds += r.seconds;
                     sentences += r.sentences;
+                    after_end += r.after_end;
+                    ending_after += r.ending_after;
+                    if (2 * r.after_end > r.narrated) {
+                        json_t *nt = json_object();
+                        char msg[200];
+                        snprintf(msg, sizeof msg, "kept; %lld of %lld sentences start after the video's end (%.3f s) and were dropped",
+                                 (long long)r.after_end, (long long)r.narrated, r.seconds);
+                        json_object_set_new(nt, "id", json_string(e->id));
+                        json_object_set_new(nt, "path", json_string(e->path));
+                        json_object_set_new(nt, "line", json_integer((json_int_t)e->line));
+                        json_object_set_new(nt, "category", json_string("narration after the video's end"));
+                        json_object_set_new(nt, "reason", json_string(msg));
+                        json_array_append_new(notes, nt);
+                    }
                 }
             } else {
                 json_t *sk = json_object();
@@ -873,9 +940,12 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
             json_object_set_new(stats, "skipped", json_integer(skipped));
             json_object_set_new(stats, "seconds", json_real(seconds));
             json_object_set_new(stats, "sentences", json_integer(sentences));
+            json_object_set_new(stats, "sentences_after_end", json_integer(after_end));
+            json_object_set_new(stats, "sentences_ending_after_end", json_integer(ending_after));
             json_object_set_new(stats, "bytes", json_integer(bytes));
             json_object_set_new(stats, "skips", skips);
-            skips = NULL;
+            json_object_set_new(stats, "narration_warnings", notes);
+            skips = notes = NULL;
             char *txt = json_dumps(stats, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
             shard_file(p, sizeof p, &c, k, ".stats.json");
             ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
@@ -884,6 +954,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         }
         json_decref(stats);
         json_decref(skips);
+        json_decref(notes);
         milnce_shard_writer_free(&w);
     }
     pthread_mutex_lock(&c.mu);
@@ -902,6 +973,10 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         milnce_error e2 = {0};
         int r2 = write_summary(&c, mine, nmine, st, ret == 0 ? err : &e2);
         if (ret == 0) ret = r2;
+        if (r2 == 0 && st->narration_warned > 0)
+            milnce_log(o->lg, MILNCE_LOG_WARN, "%lld videos lost more than half of their narration (%lld sentences in all start "
+                       "after their video's end and were dropped): a wrong video/narration pairing? details in %s/errors.log",
+                       (long long)st->narration_warned, (long long)st->after_end, o->out_dir);
     }
 end:
     milnce_shard_writer_free(&w);

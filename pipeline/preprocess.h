@@ -73,7 +73,10 @@ typedef struct milnce_preprocess_stats {
     int64_t videos;          /* written to shards (this part, all complete shards) */
     int64_t skipped;
     double seconds;          /* source seconds */
-    int64_t sentences;
+    int64_t sentences;       /* kept */
+    int64_t after_end;       /* sentences starting after their video's end: dropped */
+    int64_t ending_after;    /* sentences kept that end after their video's end */
+    int64_t narration_warned; /* videos kept that lost more than half their narration that way */
     int64_t bytes;           /* tar bytes */
     int shards_written, shards_reused, shards_total;
     int shards_remade;       /* of shards_written: complete, but made from other inputs */
@@ -81,7 +84,9 @@ typedef struct milnce_preprocess_stats {
 } milnce_preprocess_stats;
 
 /* Runs the part; writes shards, vocab.txt, stats.json (this part's totals and skips by reason)
- * and errors.log (one line per skipped input: id, file, reason). */
+ * and errors.log (one line per skipped input: id, file, category, reason; and one per kept
+ * video that lost more than half of its narration past its end, category "narration after the
+ * video's end"). Narration past the end: see drop_after_end in preprocess.c (README). */
 int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st,
                           milnce_error *err);
 

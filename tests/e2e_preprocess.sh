@@ -9,6 +9,9 @@
 #  4. --shard-index i --num-shards 2: the union of the parts equals the single-process output
 #  5. a re-run over changed inputs remakes exactly the shards they touch (and the vocabulary),
 #     and removes shards beyond a shorter list's end
+#  6. narration past the video's end (real HowTo100M captions on shorter videos): sentences
+#     starting after the end are dropped and counted per video and in stats.json, a video left
+#     without any is skipped, a video losing more than half is named in errors.log, one warning
 set -euo pipefail
 BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
 PY=${MILNCE_PYTHON:-/usr/bin/python3}
@@ -39,14 +42,21 @@ ln -s "$TD/videos/chaplin.mp4" "$W/v/emptynarr.mp4"; echo "start,end,text" > "$W
 
 run() { "$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 --videos-per-shard 4 "$@"; }
 run --out "$W/a" --jobs 3 > "$W/a.log" 2>&1 || { cat "$W/a.log"; exit 1; }
+[ "$(grep -c "videos lost more than half of their narration" "$W/a.log")" = 1 ] || { echo "FAIL: not one warning line"; cat "$W/a.log"; exit 1; }
 $PY - "$W/a" <<'PY'
 import json, sys
 d = sys.argv[1]
 st = json.load(open(d + "/stats.json"))
 log = open(d + "/errors.log").read().splitlines()
 print("videos", st["videos"], "skipped", st["skipped"], st["skips_by_reason"])
-assert st["videos"] == 9, st              # the 8 good videos + corrupted.mp4 (49 of 50 frames decode)
-assert st["skipped"] == 8, st
+# the 8 good videos + corrupted.mp4 (49 of 50 frames decode), less v2 whose narration all
+# starts after its end (real HowTo100M captions paired with short clips)
+assert st["videos"] == 8, st
+assert st["skipped"] == 9, st
+assert st["skips_by_reason"]["narration after the video's end"] == 1, st
+assert st["sentences_after_end"] > 0 and st["videos_losing_most_narration"] >= 1, st
+warned = [l for l in log if l.split("\t")[2] == "narration after the video's end" and "kept;" in l]
+assert len(warned) == st["videos_losing_most_narration"], (warned, st)
 ids = {l.split("\t")[0] for l in log}
 for want in ("v9", "zero", "text", "trunc", "nonarr", "emptynarr"):
     assert want in ids, (want, ids)
@@ -56,26 +66,32 @@ PY
 ok "bad inputs skipped and logged with reasons; good ones in shards"
 
 $PY "$SRC/tests/reference/read_shards.py" "$W"/a/train-*.tar > "$W/py.json"
-$PY - "$W/py.json" "$W/a/vocab.txt" "$W/c" <<'PY'
+$PY - "$W/py.json" "$W/a/vocab.txt" "$W/c" "$W/a" <<'PY'
 import csv, json, re, sys
 doc = json.load(open(sys.argv[1]))
 vocab = {w: i + 1 for i, w in enumerate(open(sys.argv[2], encoding="utf-8").read().split("\n")[:-1])}
-n = 0
+n = after = 0
 for sh in doc["shards"]:
     for s in sh["samples"]:
         meta = s["members"]["json"]["json"]
         assert s["members"]["mp4"]["size"] > 0
         rows = list(csv.DictReader(open(sys.argv[3] + "/" + s["key"] + ".csv", encoding="utf-8")))
         rows = [r for r in rows if r["text"].strip()]
+        # the documented rule: a sentence starting at or after the video's end is dropped
+        kept = [r for r in rows if float(r["start"]) < meta["duration"]]
+        assert meta["sentences_after_end"] == len(rows) - len(kept), (s["key"], meta["sentences_after_end"], len(rows), len(kept))
+        assert meta["sentences_ending_after_end"] == sum(float(r["end"]) > meta["duration"] for r in kept), s["key"]
+        after += meta["sentences_after_end"]
+        rows = kept
         assert len(meta["sentences"]) == len(rows), (s["key"], len(meta["sentences"]), len(rows))
         for sent, r in zip(meta["sentences"], sorted(rows, key=lambda r: float(r["start"]))):
             want = [vocab[w] for w in re.findall(r"[\w']+", r["text"].lower()) if w in vocab]
             assert sent["tokens"] == want, (s["key"], sent, want)
         n += 1
-print(n, "samples read by tarfile + json; tokens match vocab.txt")
-assert n == 9
+print(n, "samples read by tarfile + json; tokens match vocab.txt;", after, "sentences after the end dropped")
+assert n == 8 and after == json.load(open(sys.argv[4] + "/stats.json"))["sentences_after_end"]
 PY
-ok "Python tarfile + json read every sample; token ids agree with vocab.txt"
+ok "Python tarfile + json read every sample; token ids agree with vocab.txt; narration past the end dropped and counted"
 
 # the .mp4 members are complete MP4s (moov at the end, written as they were encoded): ffprobe
 # decodes one taken out of the shard to the frame count its .json gives
@@ -101,7 +117,7 @@ ok "--jobs 1 (streamed into the shard) and --jobs 3 (spooled) give byte-identica
 cp -r "$W/a" "$W/a0"
 run --out "$W/a" > /dev/null 2>&1
 for f in "$W"/a0/train-*; do cmp "$f" "$W/a/$(basename "$f")"; done
-grep -q '"videos": 9' "$W/a/stats.json"
+grep -q '"videos": 8' "$W/a/stats.json"
 ok "re-run keeps complete shards byte-identical"
 
 # kill -9 while the run is in progress, then re-run
