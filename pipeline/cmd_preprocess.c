@@ -12,7 +12,8 @@
 
 
 static void help(void) {
-    printf("usage: milnce preprocess --videos LIST --captions SRC --out DIR [options]\n\n"
+    printf("usage: milnce preprocess --videos LIST --captions SRC --out DIR [options]\n"
+           "       milnce preprocess --merge-stats DIR\n\n"
            "Transcodes every video (short side --size, --fps, H.264) and its narration (tokenised)\n"
            "into tar shards in the WebDataset layout, with an index per shard, vocab.txt,\n"
            "stats.json and errors.log. Re-running resumes: complete shards are kept when their inputs\n"
@@ -31,7 +32,9 @@ static void help(void) {
            "  --videos-per-shard N   (default 64)\n"
            "  --jobs N               worker threads (default data.workers)\n"
            "  --shard-index I --num-shards N   make part I of N (default: from the MPI launcher's\n"
-           "                         rank and size when present, else 0 of 1)\n"
+           "                         rank and size when present, else 0 of 1); each part writes\n"
+           "                         stats.partI-of-N.json, the last to finish the merged stats.json\n"
+           "  --merge-stats DIR      only write DIR/stats.json and errors.log from its complete shards\n"
            "  --dedupe               drop words that repeat the previous rolling caption line\n"
            "  --encodings LIST       iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)\n"
            "  --keep-complete        keep every complete shard even when its inputs changed or were not\n"
@@ -85,11 +88,11 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     milnce_config_defaults(&cfg);
     milnce_preprocess_opts o;
     milnce_preprocess_opts_default(&o);
-    const char *config = NULL;
+    const char *config = NULL, *merge = NULL;
     double fps = 0, max_seconds = 0;
     int size = 0, jobs = 0, idx = -1, num = -1, vps = 64, crf = 0, dedupe = 0;
     enum { O_VIDEOS = 256, O_ROOT, O_CAPTIONS, O_OUT, O_CONFIG, O_SET, O_FPS, O_SIZE, O_CRF, O_MAXS, O_VOCAB,
-           O_VPS, O_JOBS, O_IDX, O_NUM, O_DEDUPE, O_ENC, O_KEEP };
+           O_VPS, O_JOBS, O_IDX, O_NUM, O_DEDUPE, O_ENC, O_KEEP, O_MERGE };
     static const struct option opts[] = {
         {"videos", required_argument, 0, O_VIDEOS}, {"video-root", required_argument, 0, O_ROOT},
         {"captions", required_argument, 0, O_CAPTIONS}, {"out", required_argument, 0, O_OUT},
@@ -99,7 +102,8 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         {"vocab", required_argument, 0, O_VOCAB}, {"videos-per-shard", required_argument, 0, O_VPS},
         {"jobs", required_argument, 0, O_JOBS}, {"shard-index", required_argument, 0, O_IDX},
         {"num-shards", required_argument, 0, O_NUM}, {"dedupe", no_argument, 0, O_DEDUPE},
-        {"encodings", required_argument, 0, O_ENC}, {"keep-complete", no_argument, 0, O_KEEP}, {0, 0, 0, 0}};
+        {"encodings", required_argument, 0, O_ENC}, {"keep-complete", no_argument, 0, O_KEEP},
+        {"merge-stats", required_argument, 0, O_MERGE}, {0, 0, 0, 0}};
     char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0, c;
     optind = 1;
@@ -124,6 +128,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         case O_DEDUPE: dedupe = 1; break;
         case O_ENC: o.encoding_fallbacks = optarg; break;
         case O_KEEP: o.keep_complete = 1; break;
+        case O_MERGE: merge = optarg; break;
         default:
             fprintf(stderr, "milnce preprocess: bad option '%s' (see --help)\n", argv[optind - 1]);
             free(sets);
@@ -133,6 +138,22 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     int rc = MILNCE_EXIT_USAGE;
     if (optind < argc) {
         fprintf(stderr, "milnce preprocess: unexpected argument '%s'\n", argv[optind]);
+        goto done;
+    }
+    if (merge) {
+        if (o.video_list || o.captions || o.out_dir) {
+            fprintf(stderr, "milnce preprocess: --merge-stats DIR takes no other input (see --help)\n");
+            goto done;
+        }
+        milnce_preprocess_stats st;
+        if (milnce_preprocess_merge_stats(merge, &st, &err) < 0) {
+            fprintf(stderr, "milnce preprocess: %s\n", err.msg);
+            rc = MILNCE_EXIT_ERROR;
+            goto done;
+        }
+        printf("preprocess: merged %d shards: %lld videos (%.1f s of video, %lld sentences), %lld skipped; %s/stats.json, %s/errors.log\n",
+               st.shards_total, (long long)st.videos, st.seconds, (long long)st.sentences, (long long)st.skipped, merge, merge);
+        rc = MILNCE_EXIT_OK;
         goto done;
     }
     if (config && milnce_config_load(&cfg, config, &err) < 0) {
@@ -175,7 +196,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         fprintf(stderr, "milnce preprocess: need --videos-per-shard >= 1 and 0 <= --shard-index < --num-shards\n");
         goto done;
     }
-    milnce_logger lg = milnce_stderr_logger("preprocess");
+    milnce_logger lg = milnce_rank_logger("preprocess", o.shard_index);
     o.lg = &lg;
     progress_state ps = {isatty(2), 0};
     o.progress = progress;
@@ -192,10 +213,13 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     if (st.shards_remade || st.shards_removed)
         snprintf(remade, sizeof remade, "; %d remade and %d removed: their inputs changed", st.shards_remade,
                  st.shards_removed);
-    printf("preprocess: %lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept%s), "
-           "%lld skipped; %s/stats.json, %s/errors.log\n",
+    char part[64] = "";
+    if (o.num_shards > 1) snprintf(part, sizeof part, ".part%d-of-%d", o.shard_index, o.num_shards);
+    printf("preprocess: %s%lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept%s), "
+           "%lld skipped; %s/stats%s.json, %s/errors%s.log%s\n", part[0] ? "this part: " : "",
            (long long)st.videos, st.seconds, (long long)st.sentences, st.shards_written + st.shards_reused,
-           st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, o.out_dir);
+           st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, part, o.out_dir, part,
+           st.merged ? "; every part is done: merged into stats.json and errors.log" : "");
     rc = MILNCE_EXIT_OK;
 done:
     free(sets);

@@ -87,7 +87,7 @@ int milnce_cmd_train(int argc, char **argv) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
         return MILNCE_EXIT_ERROR;
     }
-    milnce_logger lg = milnce_stderr_logger("train");
+    milnce_logger lg = milnce_rank_logger("train", d.rank);
     prog ps = {isatty(2), -1e9};
     milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .overwrite = overwrite, .stop_at = stop_at, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};

@@ -16,6 +16,7 @@
 #include "atomic_file.h"
 #include "cues.h"
 #include "input_identity.h"
+#include "run_lock.h"
 #include "shard.h"
 #include "tokenizer.h"
 #include "transcode.h"
@@ -730,7 +731,11 @@ static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *b
     return 0;
 }
 
-static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preprocess_stats *st, milnce_error *err) {
+/* Writes <out>/stats<sfx>.json and errors<sfx>.log from the stats files of shards[0..n), in that
+ * order; sfx is ".partI-of-N" for a part of several, "" for the whole (parts = 1), so a merge
+ * of every shard writes the bytes a single-process run writes. */
+static int write_summary(const char *out_dir, const int *shards, int n, int part, int parts,
+                         milnce_preprocess_stats *st, milnce_error *err) {
     json_t *by_reason = json_object();
     char *logbuf = NULL;
     size_t loglen = 0;
@@ -740,9 +745,9 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
     tot.videos = tot.skipped = tot.sentences = tot.bytes = 0;
     tot.after_end = tot.ending_after = tot.narration_warned = 0;
     tot.seconds = 0;
-    for (int s = 0; s < nmine && ret == 0; s++) {
+    for (int s = 0; s < n && ret == 0; s++) {
         char p[4200];
-        shard_file(p, sizeof p, c, my_shards[s], ".stats.json");
+        snprintf(p, sizeof p, "%s/train-%06d.stats.json", out_dir, shards[s]);
         if (file_exists(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
     }
     fclose(log);
@@ -756,29 +761,85 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
         json_object_set_new(root, "sentences_ending_after_end", json_integer(tot.ending_after));
         json_object_set_new(root, "videos_losing_most_narration", json_integer(tot.narration_warned));
         json_object_set_new(root, "bytes", json_integer(tot.bytes));
-        json_object_set_new(root, "shards", json_integer(nmine));
-        json_object_set_new(root, "shard_index", json_integer(c->o->shard_index));
-        json_object_set_new(root, "num_shards", json_integer(c->o->num_shards));
+        json_object_set_new(root, "shards", json_integer(n));
+        json_object_set_new(root, "shard_index", json_integer(part));
+        json_object_set_new(root, "num_shards", json_integer(parts));
         json_object_set_new(root, "skips_by_reason", by_reason);
         by_reason = NULL;
         char *txt = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
         json_decref(root);
-        char p[4200], q[4200];
-        const char *sfx = "";
-        char part[64] = "";
-        if (c->o->num_shards > 1) {
-            snprintf(part, sizeof part, ".part%d-of-%d", c->o->shard_index, c->o->num_shards);
-            sfx = part;
-        }
-        snprintf(p, sizeof p, "%s/stats%s.json", c->o->out_dir, sfx);
-        snprintf(q, sizeof q, "%s/errors%s.log", c->o->out_dir, sfx);
-        ret = milnce_write_file_atomic(p, txt, strlen(txt), err);
+        char p[4200], q[4200], sfx[64] = "";
+        if (parts > 1) snprintf(sfx, sizeof sfx, ".part%d-of-%d", part, parts);
+        snprintf(p, sizeof p, "%s/stats%s.json", out_dir, sfx);
+        snprintf(q, sizeof q, "%s/errors%s.log", out_dir, sfx);
+        ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
         free(txt);
         if (ret == 0) ret = milnce_write_file_atomic(q, logbuf ? logbuf : "", loglen, err);
     }
     json_decref(by_reason);
     free(logbuf);
     *st = tot;
+    return ret;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int milnce_preprocess_merge_stats(const char *out_dir, milnce_preprocess_stats *st, milnce_error *err) {
+    memset(st, 0, sizeof *st);
+    DIR *d = opendir(out_dir);
+    if (!d) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", out_dir, strerror(errno));
+    int *ks = NULL, n = 0, cap = 0, ret = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int k, len = 0;
+        if (sscanf(de->d_name, "train-%6d.stats.json%n", &k, &len) != 1 || len != 23 || de->d_name[len]) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            int *nk = realloc(ks, sizeof *nk * (size_t)cap);
+            if (!nk) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); break; }
+            ks = nk;
+        }
+        ks[n++] = k;
+    }
+    closedir(d);
+    if (ret == 0 && n == 0) ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no complete shard (train-NNNNNN.stats.json)", out_dir);
+    if (ret == 0) {
+        qsort(ks, (size_t)n, sizeof *ks, cmp_int);
+        for (int i = 0; i < n && ret == 0; i++)
+            if (ks[i] != i)
+                ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: shard %d is not complete (no train-%06d.stats.json) "
+                                       "while shard %d is: a part has not finished", out_dir, i, i, ks[n - 1]);
+    }
+    if (ret == 0) ret = write_summary(out_dir, ks, n, 0, 1, st, err);
+    if (ret == 0) st->shards_total = n;
+    free(ks);
+    return ret;
+}
+
+/* A part that finds every shard of the list complete and made from this run's inputs (the
+ * last part to finish) writes the merged stats.json and errors.log. Parts finishing together
+ * both write the same bytes, atomically. Returns 1 when it merged. */
+static int merge_if_last(ctx *c, int nshards, milnce_error *err) {
+    int *all = malloc(sizeof *all * (size_t)(nshards + 1));
+    if (!all) return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list");
+    int ret = 1;
+    for (int k = 0; k < nshards && ret == 1; k++) {
+        char p[4200], want[65], have[65];
+        all[k] = k;
+        shard_file(p, sizeof p, c, k, ".stats.json");
+        if (!file_exists(p)) { ret = 0; break; }
+        if (c->o->keep_complete) continue;
+        read_stats_key(p, have);
+        int r = make_shard_key(c, k, want, err);
+        if (r < 0) ret = r;
+        else if (strcmp(have, want) != 0) ret = 0;
+    }
+    milnce_preprocess_stats merged = {0};
+    if (ret == 1 && (ret = write_summary(c->o->out_dir, all, nshards, 0, 1, &merged, err)) == 0) ret = 1;
+    free(all);
     return ret;
 }
 
@@ -800,12 +861,23 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         return milnce_error_set(err, MILNCE_ERR_RANGE, "shard index %d is not in [0, %d)", o->shard_index, o->num_shards);
     if (o->videos_per_shard < 1) return milnce_error_set(err, MILNCE_ERR_RANGE, "videos per shard must be >= 1");
     if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
+    /* One process per part of a folder: parts share it, a second run of the same part is
+     * refused (it would remove the first one's temporary files). */
+    char lockname[64] = ".lock";
+    if (o->num_shards > 1) snprintf(lockname, sizeof lockname, ".lock.part%d-of-%d", o->shard_index, o->num_shards);
+    milnce_run_lock lock = {.fd = -1};
+    if ((ret = milnce_run_lock_take(&lock, o->out_dir, lockname, err)) < 0) return ret;
     struct stat cs;
     if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
-    else if (stat(o->captions, &cs) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
-    else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
+    else if (stat(o->captions, &cs) < 0) {
+        milnce_run_lock_release(&lock);
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
+    } else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
 
-    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) return ret;
+    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) {
+        milnce_run_lock_release(&lock);
+        return ret;
+    }
     int nshards = (int)((c.list.n + (size_t)o->videos_per_shard - 1) / (size_t)o->videos_per_shard);
     st->shards_total = nshards;
     mine = malloc(sizeof *mine * (size_t)(nshards + 1));
@@ -971,8 +1043,15 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     pthread_cond_destroy(&c.cv);
     if (ret == 0 || ret == MILNCE_ERR_INTERRUPTED) {
         milnce_error e2 = {0};
-        int r2 = write_summary(&c, mine, nmine, st, ret == 0 ? err : &e2);
+        int r2 = write_summary(o->out_dir, mine, nmine, o->shard_index, o->num_shards, st, ret == 0 ? err : &e2);
         if (ret == 0) ret = r2;
+        if (ret == 0 && o->num_shards > 1) {
+            int m = merge_if_last(&c, nshards, err);
+            if (m < 0) ret = m;
+            st->merged = m == 1;
+            if (m == 1)
+                milnce_log(o->lg, MILNCE_LOG_INFO, "every part is complete: wrote the merged %s/stats.json and errors.log", o->out_dir);
+        }
         if (r2 == 0 && st->narration_warned > 0)
             milnce_log(o->lg, MILNCE_LOG_WARN, "%lld videos lost more than half of their narration (%lld sentences in all start "
                        "after their video's end and were dropped): a wrong video/narration pairing? details in %s/errors.log",
@@ -994,5 +1073,6 @@ end:
     free(c.jentries);
     milnce_vocab_free(&c.vocab);
     milnce_video_list_free(&c.list);
+    milnce_run_lock_release(&lock);
     return ret;
 }

@@ -81,6 +81,7 @@ typedef struct milnce_preprocess_stats {
     int shards_written, shards_reused, shards_total;
     int shards_remade;       /* of shards_written: complete, but made from other inputs */
     int shards_removed;      /* numbered beyond the list's last shard, left by a longer list */
+    int merged;              /* a part that found every part complete wrote stats.json/errors.log */
 } milnce_preprocess_stats;
 
 /* Runs the part; writes shards, vocab.txt, stats.json (this part's totals and skips by reason)
@@ -89,5 +90,12 @@ typedef struct milnce_preprocess_stats {
  * video's end"). Narration past the end: see drop_after_end in preprocess.c (README). */
 int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st,
                           milnce_error *err);
+
+/* Many parts (MPI ranks, --shard-index/--num-shards): each writes stats.partI-of-N.json and
+ * errors.partI-of-N.log; the last part to finish (every shard of the list complete, from the
+ * same inputs) also writes the merged stats.json and errors.log, byte-identical to a single
+ * process's. This writes them from the shards' stats files found in out_dir (shards 0..n-1,
+ * none missing), e.g. after parts that ran with different lists or options. */
+int milnce_preprocess_merge_stats(const char *out_dir, milnce_preprocess_stats *st, milnce_error *err);
 
 #endif

@@ -9,6 +9,8 @@
 #  4. --shard-index i --num-shards 2: the union of the parts equals the single-process output
 #  5. a re-run over changed inputs remakes exactly the shards they touch (and the vocabulary),
 #     and removes shards beyond a shorter list's end
+#  4b. the last part merges stats.json + errors.log equal to one process's (and --merge-stats);
+#     a second process on the same part is refused, naming the holder
 #  6. narration past the video's end (real HowTo100M captions on shorter videos): sentences
 #     starting after the end are dropped and counted per video and in stats.json, a video left
 #     without any is skipped, a video losing more than half is named in errors.log, one warning
@@ -135,10 +137,31 @@ left=$(ls "$W/k" | grep "\.tmp\." || true); [ -z "$left" ] || { echo "FAIL: temp
 ok "kill -9 + re-run gives byte-identical shards"
 
 run --out "$W/p" --shard-index 0 --num-shards 2 > /dev/null 2>&1
-run --out "$W/p" --shard-index 1 --num-shards 2 > /dev/null 2>&1
+[ -f "$W/p/stats.part0-of-2.json" ] && [ ! -e "$W/p/stats.json" ] || { echo "FAIL: part 0 alone wrote merged stats"; ls "$W/p"; exit 1; }
+run --out "$W/p" --shard-index 1 --num-shards 2 > "$W/p1.out" 2>&1
 for f in "$W"/a0/train-*; do cmp "$f" "$W/p/$(basename "$f")"; done
 [ "$(ls "$W"/p/train-* | wc -l)" = "$(ls "$W"/a0/train-* | wc -l)" ]
 ok "parts 0 and 1 of 2 together equal the single-process shards"
+# the last part to finish merges: stats.json and errors.log identical to the single run's
+grep -q "this part: .*stats.part1-of-2.json.*merged into stats.json" "$W/p1.out" || { echo "FAIL: part message"; cat "$W/p1.out"; exit 1; }
+cmp "$W/a0/stats.json" "$W/p/stats.json" && cmp "$W/a0/errors.log" "$W/p/errors.log"
+rm "$W/p/stats.json" "$W/p/errors.log"
+"$BIN" preprocess --merge-stats "$W/p" > /dev/null
+cmp "$W/a0/stats.json" "$W/p/stats.json" && cmp "$W/a0/errors.log" "$W/p/errors.log"
+rm "$W/p/train-000001.stats.json"
+set +e; out=$("$BIN" preprocess --merge-stats "$W/p" 2>&1); rc=$?; set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q "shard 1 is not complete" || { echo "FAIL: merge with a missing shard: $rc $out"; exit 1; }
+ok "the last part writes stats.json + errors.log identical to one process's; --merge-stats too; a gap is refused"
+
+# two runs of the same part into one folder: the second is refused at once, naming the holder
+"$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 --videos-per-shard 4 \
+  --out "$W/lk" --jobs 1 > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$W/lk/.lock" ] && break; sleep 0.05; done
+set +e; out=$(run --out "$W/lk" 2>&1); rc=$?; set -e
+kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+[ $rc -eq 1 ] && echo "$out" | grep -q "in use by another run (pid $pid on host $(hostname)" || { echo "FAIL: second preprocess: $rc $out"; exit 1; }
+ok "a second preprocess into a folder in use is refused: $(echo "$out" | sed 's/^milnce preprocess: //')"
 
 # the same narration as one HowTo100M caption.json (streamed twice when the vocabulary is built:
 # count, then keep this run's entries): the same sentences in the same shards; a re-run keeps all
