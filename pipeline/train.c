@@ -14,6 +14,7 @@
 #include "atomic_file.h"
 #include "checkpoint.h"
 #include "loader.h"
+#include "layers.h"
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
@@ -229,6 +230,11 @@ static int agree_stop(const milnce_dist *d, int cancel, int failed, int *any_can
     return ret;
 }
 
+/* train.sync_bn: BatchNorm's batch statistics summed over the ranks (layers.h). */
+static int bn_allreduce(void *user, double *buf, size_t n) {
+    return milnce_dist_allreduce_sum_f64(user, buf, n, NULL);
+}
+
 static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, size_t cap, milnce_error *err) {
     if (cfg->model.vocab[0]) snprintf(used, cap, "%s", cfg->model.vocab);
     else if (is_dir(cfg->data.shards)) snprintf(used, cap, "%s/vocab.txt", cfg->data.shards);
@@ -266,8 +272,6 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     if (!cfg->data.shards[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "key data.shards: no training shards given");
     if (cfg->train.batch_size % d->world != 0)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "key train.batch_size: %d is not divisible by the %d ranks", cfg->train.batch_size, d->world);
-    if (cfg->train.sync_bn && d->world > 1)
-        return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "key train.sync_bn: synchronised BatchNorm is not implemented; use train.freeze_bn or per-rank statistics");
     struct stat sst;
     if (stat(cfg->data.shards, &sst) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key data.shards: %s: %s", cfg->data.shards, strerror(errno));
@@ -315,6 +319,8 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     milnce_train_model_cfg(cfg, (int)vocab.n + 1, B * K > B ? B * K : B, &mc);
     mc.video.max_batch = B;
     if ((ret = milnce_model_create(&m, &mc, err)) < 0) goto end;
+    milnce_bn_sync bn_sync = {bn_allreduce, (void *)d};
+    if (cfg->train.sync_bn && d->world > 1 && m->video) milnce_s3dg_set_bn_sync(m->video, &bn_sync);
     milnce_model_init(m, (uint64_t)cfg->train.seed);
     if (cfg->model.word2vec[0]) {
         milnce_wordvec wv;
