@@ -220,6 +220,10 @@ int milnce_cmd_preprocess(int argc, char **argv) {
            (long long)st.videos, st.seconds, (long long)st.sentences, st.shards_written + st.shards_reused,
            st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, part, o.out_dir, part,
            st.merged ? "; every part is done: merged into stats.json and errors.log" : "");
+    if (st.renditions_copied > 0)
+        printf("preprocess: %lld renditions transcoded (%.1f MB), %lld copied from the shards they were in "
+               "(video unchanged; narration or vocabulary changed)\n", (long long)st.renditions_encoded,
+               st.bytes_encoded / 1e6, (long long)st.renditions_copied);
     rc = MILNCE_EXIT_OK;
 done:
     free(sets);

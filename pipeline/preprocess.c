@@ -71,6 +71,7 @@ typedef struct result {
     int64_t after_end;   /* sentences starting at or after the video's end: dropped */
     int64_t ending_after; /* sentences starting inside the video but ending after it: kept */
     int64_t narrated;    /* sentences before the rule above */
+    int copied;          /* the rendition was copied from the shard being remade */
 } result;
 
 typedef struct ctx {
@@ -90,6 +91,12 @@ typedef struct ctx {
     pthread_cond_t cv;
     size_t next_task, committed;
     int stop;
+    /* The shards being remade, as they were (mapped): a sample whose rendition identity is
+     * unchanged has its .mp4 member copied instead of transcoded. Opened at first use (under
+     * old_mu), closed by the committer once the new shard replaced it. */
+    pthread_mutex_t old_mu;
+    milnce_shard_reader **old;  /* (nshards) */
+    uint8_t *old_tried;         /* (nshards) */
     milnce_preprocess_progress prog;
     double t_start;
 } ctx;
@@ -234,7 +241,7 @@ static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) 
     milnce_ident id;
     int ret = milnce_ident_init(&id, err);
     if (ret < 0) return ret;
-    milnce_ident_str(&id, "milnce shard v1");
+    milnce_ident_str(&id, "milnce shard v2"); /* v2: narration past the end dropped, "rendition" recorded */
     milnce_ident_int(&id, MILNCE_TRANSCODE_VERSION);
     milnce_ident_int(&id, k);
     milnce_ident_int(&id, c->o->videos_per_shard);
@@ -427,7 +434,7 @@ end:
 }
 
 static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce_transcode_info *ti,
-                         const milnce_cues *cues, int64_t after_end, int64_t ending_after, milnce_tokens *tok,
+                         const char *rendition, const milnce_cues *cues, int64_t after_end, int64_t ending_after, milnce_tokens *tok,
                          milnce_error *err) {
     json_t *root = json_object(), *sents = json_array();
     json_object_set_new(root, "id", json_string(e->id));
@@ -440,6 +447,7 @@ static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce
     json_object_set_new(root, "source_codec", json_string(ti->src_codec));
     json_object_set_new(root, "source_width", json_integer(ti->src_width));
     json_object_set_new(root, "source_height", json_integer(ti->src_height));
+    json_object_set_new(root, "rendition", json_string(rendition));
     for (size_t k = 0; k < cues->n; k++) {
         json_t *s = json_object(), *ids = json_array();
         milnce_tokens_clear(tok);
@@ -532,6 +540,73 @@ static int open_spool(const ctx *c, size_t i, milnce_error *err) {
     return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno));
 }
 
+/* The identity of a video's rendition, apart from its narration: the video file (path, size,
+ * mtime) and everything that changes the encoded bytes. Recorded in the sample JSON
+ * ("rendition"), so that a shard remade for new narration or a new vocabulary copies the .mp4
+ * members whose identity is unchanged. */
+static int rendition_key(const ctx *c, const milnce_video_entry *e, char hex[65], milnce_error *err) {
+    milnce_ident id;
+    int ret = milnce_ident_init(&id, err);
+    if (ret < 0) return ret;
+    milnce_ident_str(&id, "milnce rendition v1");
+    milnce_ident_int(&id, MILNCE_TRANSCODE_VERSION);
+    milnce_ident_real(&id, c->o->fps);
+    milnce_ident_int(&id, c->o->size);
+    milnce_ident_int(&id, c->o->crf);
+    milnce_ident_real(&id, c->o->max_seconds);
+    milnce_ident_file(&id, e->path);
+    milnce_ident_final(&id, hex);
+    return 0;
+}
+
+/* The rendition of e in the old shard k when it was made from the same video and options:
+ * its .mp4 bytes (mapped) and the rendition facts of its JSON in ti. Returns 1 when found. */
+static int old_rendition(ctx *c, int k, const milnce_video_entry *e, const char *key, const uint8_t **mp4,
+                         size_t *mp4_size, milnce_transcode_info *ti) {
+    if (!c->old) return 0;
+    pthread_mutex_lock(&c->old_mu);
+    if (!c->old_tried[k]) {
+        c->old_tried[k] = 1;
+        char p[4200];
+        snprintf(p, sizeof p, "%s/train-%06d.tar", c->o->out_dir, k);
+        milnce_error e2 = {0};
+        if (file_exists(p) && milnce_shard_open(&c->old[k], p, NULL, &e2) < 0)
+            milnce_log(c->o->lg, MILNCE_LOG_WARN, "%s cannot be read (%s): its videos are transcoded again", p, e2.msg);
+    }
+    milnce_shard_reader *r = c->old[k];
+    pthread_mutex_unlock(&c->old_mu);
+    long i = r ? milnce_shard_find(r, e->id) : -1;
+    const uint8_t *js;
+    size_t js_size;
+    if (i < 0 || milnce_shard_get(r, (size_t)i, "json", &js, &js_size, NULL) < 0 ||
+        milnce_shard_get(r, (size_t)i, "mp4", mp4, mp4_size, NULL) < 0)
+        return 0;
+    json_t *j = json_loadb((const char *)js, js_size, 0, NULL);
+    const char *was = json_string_value(json_object_get(j, "rendition"));
+    const char *codec = json_string_value(json_object_get(j, "source_codec"));
+    int ok = was && strcmp(was, key) == 0 && codec && json_is_number(json_object_get(j, "duration"));
+    if (ok) {
+        memset(ti, 0, sizeof *ti);
+        ti->duration = json_number_value(json_object_get(j, "duration"));
+        ti->width = (int)json_integer_value(json_object_get(j, "width"));
+        ti->height = (int)json_integer_value(json_object_get(j, "height"));
+        ti->frames = json_integer_value(json_object_get(j, "frames"));
+        ti->src_width = (int)json_integer_value(json_object_get(j, "source_width"));
+        ti->src_height = (int)json_integer_value(json_object_get(j, "source_height"));
+        snprintf(ti->src_codec, sizeof ti->src_codec, "%s", codec);
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* Closes the old shard k (the new one has replaced it). */
+static void old_close(ctx *c, int k) {
+    if (!c->old) return;
+    pthread_mutex_lock(&c->old_mu);
+    milnce_shard_close(&c->old[k]);
+    pthread_mutex_unlock(&c->old_mu);
+}
+
 /* Narration that does not fit its video (the rule, documented in the README): a sentence that
  * starts at or after the end of the rendition (duration, or max_seconds when shorter) is
  * dropped, since no clip can show it (training would pair it with the video's last seconds);
@@ -598,7 +673,20 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
     milnce_encode_sink sink = {.opaque = &out, .write = out_write, .seek = out_seek};
     milnce_transcode_opts to = {.fps = c->o->fps, .size = c->o->size, .crf = c->o->crf, .max_seconds = c->o->max_seconds};
     milnce_transcode_info ti;
-    int ret = milnce_transcode(e->path, &to, &sink, &ti, c->o->lg, &err);
+    char rkey[65];
+    const uint8_t *old_mp4;
+    size_t old_size;
+    int ret = rendition_key(c, e, rkey, &err);
+    if (ret == 0 && old_rendition(c, (int)(i / (size_t)c->o->videos_per_shard), e, rkey, &old_mp4, &old_size, &ti)) {
+        /* Same video, same rendition options: the member is copied, not encoded again. */
+        for (size_t at = 0; ret == 0 && at < old_size; at += 1u << 30) {
+            size_t n = old_size - at < (1u << 30) ? old_size - at : (1u << 30);
+            if (out_write(&out, old_mp4 + at, (int)n) < 0) ret = MILNCE_ERR_IO;
+        }
+        r->copied = ret == 0;
+    } else if (ret == 0) {
+        ret = milnce_transcode(e->path, &to, &sink, &ti, c->o->lg, &err);
+    }
     if (ret < 0 && out.failed) { /* our output failed, not the video */
         r->fatal = 1;
         r->reason = strdup(out.err.msg);
@@ -621,7 +709,7 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
         r->reason = strdup(msg);
         goto end;
     }
-    if (!(r->json = sample_json(c, e, &ti, &cues, r->after_end, r->ending_after, &tok, &err))) {
+    if (!(r->json = sample_json(c, e, &ti, rkey, &cues, r->after_end, r->ending_after, &tok, &err))) {
         r->category = "bad narration";
         r->reason = strdup(err.msg);
         goto end;
@@ -909,6 +997,10 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
             c.tasks[c.ntasks++] = i;
     }
     if ((ret = keep_caption_entries(&c, err)) < 0) goto end;
+    pthread_mutex_init(&c.old_mu, NULL);
+    c.old = calloc((size_t)nshards + 1, sizeof *c.old);
+    c.old_tried = calloc((size_t)nshards + 1, 1);
+    if (!c.old || !c.old_tried) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
     c.prog.total = (int64_t)c.ntasks;
     c.results = calloc(c.ntasks + 1, sizeof *c.results);
     if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }
@@ -955,6 +1047,11 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
                 if (r.has_spool) ret = copy_spool(w, e->id, r.spool_fd, r.mp4_size, copybuf, copycap, err);
                 if (ret == 0) ret = milnce_shard_writer_end(w, &js, 1, err);
                 if (ret == 0) {
+                    if (r.copied) st->renditions_copied++;
+                    else {
+                        st->renditions_encoded++;
+                        st->bytes_encoded += (int64_t)r.mp4_size;
+                    }
                     videos++;
                     seconds += r.seconds;
                     sentences += r.sentences;
@@ -1028,6 +1125,7 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         json_decref(skips);
         json_decref(notes);
         milnce_shard_writer_free(&w);
+        old_close(&c, k);
     }
     pthread_mutex_lock(&c.mu);
     c.stop = 1;
@@ -1071,6 +1169,12 @@ end:
         milnce_cues_free(&c.jentries[j].cues);
     }
     free(c.jentries);
+    if (c.old) {
+        for (int k = 0; k < nshards; k++) milnce_shard_close(&c.old[k]);
+        pthread_mutex_destroy(&c.old_mu);
+    }
+    free(c.old);
+    free(c.old_tried);
     milnce_vocab_free(&c.vocab);
     milnce_video_list_free(&c.list);
     milnce_run_lock_release(&lock);

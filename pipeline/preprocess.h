@@ -28,7 +28,13 @@
  * most 2 x jobs videos in flight), each encoding into an unlinked spool file in the output
  * folder, and the committing thread copies the spools into the shard in list order (64 KiB at
  * a time). Both give the same bytes. An error writing the output (a full disk) stops the run;
- * an error in a video skips it. */
+ * an error in a video skips it.
+ *
+ * Video and narration are separate inputs: each sample JSON records its rendition's identity
+ * ("rendition": video file + rendition options) beside the sentences (raw text and token ids).
+ * A shard remade because its narration or the vocabulary changed copies the .mp4 member of
+ * every video whose rendition identity is unchanged from the shard it replaces, byte for byte,
+ * and transcodes only the others. */
 #ifndef MILNCE_PREPROCESS_H
 #define MILNCE_PREPROCESS_H
 
@@ -81,6 +87,10 @@ typedef struct milnce_preprocess_stats {
     int shards_written, shards_reused, shards_total;
     int shards_remade;       /* of shards_written: complete, but made from other inputs */
     int shards_removed;      /* numbered beyond the list's last shard, left by a longer list */
+    int64_t renditions_encoded;  /* this run: videos transcoded */
+    int64_t renditions_copied;   /* this run: .mp4 members copied from the shard being remade
+                                    (same video and rendition options; narration or vocabulary changed) */
+    int64_t bytes_encoded;       /* .mp4 bytes of the renditions transcoded by this run */
     int merged;              /* a part that found every part complete wrote stats.json/errors.log */
 } milnce_preprocess_stats;
 

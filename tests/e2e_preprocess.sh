@@ -222,7 +222,8 @@ changed=$(for f in "$W"/f0/train-*; do cmp -s "$f" "$W/f/$(basename "$f")" || ba
   || { echo "FAIL: changed files: '$changed' (v1 is in $k)"; exit 1; }
 $PY "$SRC/tests/reference/read_shards.py" "${k%.idx.json}.tar" > "$W/f.json"
 grep -q "the chaplin film now ends here" "$W/f.json" || { echo "FAIL: the remade shard lacks the new sentence"; exit 1; }
-ok "a changed narration file remakes its shard only; the others stay byte-identical"
+echo "$out" | grep -q "0 renditions transcoded (0.0 MB), 4 copied" || { echo "FAIL: the remade shard re-encoded its videos: $out"; exit 1; }
+ok "a changed narration file remakes its shard only, copying its renditions; the others stay byte-identical"
 
 cp -r "$W/f" "$W/f1"
 echo "3.5,4.5,another closing line" >> "$W/c/v1.csv"
@@ -230,6 +231,18 @@ out=$(run --out "$W/f" --vocab "$W/vocab.txt" --keep-complete 2>&1)
 echo "$out" | grep -q "0 made now" || { echo "FAIL: --keep-complete remade shards: $out"; exit 1; }
 for f in "$W"/f1/train-*; do cmp "$f" "$W/f/$(basename "$f")"; done
 ok "--keep-complete keeps complete shards whose inputs changed"
+
+# a new word in one caption file changes the vocabulary: every shard is remade, no video is
+# transcoded again (the .mp4 members are copied), and the result equals a fresh run's
+cp -r "$W/a0" "$W/voc"
+echo "5.5,6.5,a zyzzogeton appears" >> "$W/c/v3.csv"
+out=$(run --out "$W/voc" 2>&1)
+echo "$out" | grep -q "5 made now, 0 kept; 5 remade" && echo "$out" | grep -q "0 renditions transcoded (0.0 MB), 8 copied" \
+  || { echo "FAIL: a vocabulary change re-encoded videos: $out"; exit 1; }
+grep -qx zyzzogeton "$W/voc/vocab.txt"
+run --out "$W/vf" > /dev/null 2>&1
+for f in "$W"/vf/train-*.tar "$W"/vf/train-*.idx.json "$W/vf/vocab.txt" "$W/vf/stats.json"; do cmp "$f" "$W/voc/$(basename "$f")"; done
+ok "a vocabulary change remakes every shard with 0 videos transcoded (8 copied), equal to a fresh run"
 
 { echo "video_id"; for b in v0 v2 v3 v4 v5; do echo $b; done; } > "$W/short.csv"
 out=$("$BIN" preprocess --videos "$W/short.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 \
