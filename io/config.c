@@ -29,7 +29,7 @@ static const milnce_config_key schema[] = {
     INT("data.num_frames", data.num_frames, "16", 1, 512, "frames per training clip"),
     FLT("data.fps", data.fps, "5", 0.1, 120, "frames per second sampled from the video"),
     INT("data.size", data.size, "224", 8, 1024, "square crop side in pixels"),
-    INT("data.resize", data.resize, "256", 8, 2048, "short side of the preprocessed rendition in pixels"),
+    INT("data.resize", data.resize, "256", 8, 2048, "short side in pixels of the preprocessed rendition, and of training frames before the data.size crop"),
     FLT("data.min_time", data.min_time, "5", 0, 600, "seconds: a clip span shorter than this is widened around the anchor"),
     ENUM("data.clip_start", data.clip_start, "second", "second|any",
          "clip start: a whole second as the reference (on a key frame of the rendition), or any time in the span"),

@@ -16,6 +16,7 @@
 typedef struct preprocess_args {
     milnce_preprocess_opts o;
     int crf, idx, num, vps;
+    const char *merge;
     double max_seconds;
 } preprocess_args;
 
@@ -24,7 +25,7 @@ static const milnce_opt preprocess_opts[] = {
     {.name = "videos", .type = MILNCE_OPT_STRING, .flags = MILNCE_OPT_NOFIELD, .key = "data.video_list", .meta = "LIST", .help = "CSV with a video_path or video_id column, or a folder (required)"},
     {.name = "video-root", .type = MILNCE_OPT_STRING, .off = A(o.video_root), .meta = "DIR", .dflt = "the CSV's folder", .help = "where video_id rows are looked up"},
     {.name = "captions", .type = MILNCE_OPT_STRING, .flags = MILNCE_OPT_NOFIELD, .key = "data.captions", .meta = "SRC", .help = "folder of <id>.csv|srt|vtt|sbv|json, a caption.json, or 'embedded'\n(required)"},
-    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(o.out_dir), .meta = "DIR", .flags = MILNCE_OPT_REQUIRED, .help = "output folder"},
+    {.name = "out", .type = MILNCE_OPT_STRING, .off = A(o.out_dir), .meta = "DIR", .help = "output folder (required)"},
     {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "take data.fps, data.resize, data.workers, model.vocab* from a config"},
     {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=V", .help = "override a config key (repeatable)"},
     {.name = "fps", .type = MILNCE_OPT_DOUBLE, .flags = MILNCE_OPT_NOFIELD, .key = "data.fps", .meta = "F", .lo = 0.1, .hi = 120, .help = "rendition frame rate"},
@@ -35,7 +36,8 @@ static const milnce_opt preprocess_opts[] = {
     {.name = "videos-per-shard", .type = MILNCE_OPT_INT, .off = A(vps), .meta = "N", .lo = 1, .hi = 1000000, .help = "videos in one shard"},
     {.name = "jobs", .type = MILNCE_OPT_INT, .flags = MILNCE_OPT_NOFIELD, .key = "data.workers", .meta = "N", .lo = 1, .hi = 256, .help = "worker threads"},
     {.name = "shard-index", .type = MILNCE_OPT_INT, .off = A(idx), .meta = "I", .lo = 0, .hi = 1e9, .dflt = "the MPI launcher's rank, else 0", .help = "make part I of N (with --num-shards)"},
-    {.name = "num-shards", .type = MILNCE_OPT_INT, .off = A(num), .meta = "N", .lo = 1, .hi = 1e9, .dflt = "the MPI launcher's size, else 1", .help = "number of parts"},
+    {.name = "num-shards", .type = MILNCE_OPT_INT, .off = A(num), .meta = "N", .lo = 1, .hi = 1e9, .dflt = "the MPI launcher's size, else 1", .help = "number of parts; each part writes stats.partI-of-N.json,\nthe last to finish the merged stats.json"},
+    {.name = "merge-stats", .type = MILNCE_OPT_STRING, .off = A(merge), .meta = "DIR", .help = "only write DIR/stats.json and errors.log from its complete shards\n(no other input)"},
     {.name = "dedupe", .type = MILNCE_OPT_FLAG, .flags = MILNCE_OPT_NOFIELD, .key = "data.dedupe", .help = "drop words that repeat the previous rolling caption line"},
     {.name = "encodings", .type = MILNCE_OPT_STRING, .off = A(o.encoding_fallbacks), .meta = "LIST", .help = "iconv encodings tried for non-UTF-8 subtitles (e.g. GB18030,CP1252)"},
     {.name = "keep-complete", .type = MILNCE_OPT_FLAG, .off = A(o.keep_complete), .help = "keep every complete shard even when its inputs changed or were not\nrecorded (shards of an older milnce, a corpus moved elsewhere)"},
@@ -88,6 +90,25 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     milnce_preprocess_opts o = a.o;
     int idx = a.idx, num = a.num;
     rc = MILNCE_EXIT_USAGE;
+    if (a.merge) {
+        int other = o.out_dir != NULL;
+        for (int i = 0; i < cli.nsets; i++)
+            other |= strncmp(cli.sets[i], "data.video_list=", 16) == 0 || strncmp(cli.sets[i], "data.captions=", 14) == 0;
+        if (other) {
+            fprintf(stderr, "milnce preprocess: --merge-stats DIR takes no other input (see --help)\n");
+            goto done;
+        }
+        milnce_preprocess_stats st;
+        if (milnce_preprocess_merge_stats(a.merge, &st, &err) < 0) {
+            fprintf(stderr, "milnce preprocess: %s\n", err.msg);
+            rc = MILNCE_EXIT_ERROR;
+            goto done;
+        }
+        printf("preprocess: merged %d shards: %lld videos (%.1f s of video, %lld sentences), %lld skipped; %s/stats.json, %s/errors.log\n",
+               st.shards_total, (long long)st.videos, st.seconds, (long long)st.sentences, (long long)st.skipped, a.merge, a.merge);
+        rc = MILNCE_EXIT_OK;
+        goto done;
+    }
     if (milnce_cli_apply_config(&cli, &cfg, &err) < 0) {
         fprintf(stderr, "milnce preprocess: %s\n", err.msg);
         goto done;
@@ -121,7 +142,7 @@ int milnce_cmd_preprocess(int argc, char **argv) {
         fprintf(stderr, "milnce preprocess: need --videos-per-shard >= 1 and 0 <= --shard-index < --num-shards\n");
         goto done;
     }
-    milnce_logger lg = milnce_stderr_logger("preprocess");
+    milnce_logger lg = milnce_rank_logger("preprocess", o.shard_index);
     o.lg = &lg;
     progress_state ps = {isatty(2), 0};
     o.progress = progress;
@@ -138,10 +159,17 @@ int milnce_cmd_preprocess(int argc, char **argv) {
     if (st.shards_remade || st.shards_removed)
         snprintf(remade, sizeof remade, "; %d remade and %d removed: their inputs changed", st.shards_remade,
                  st.shards_removed);
-    printf("preprocess: %lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept%s), "
-           "%lld skipped; %s/stats.json, %s/errors.log\n",
+    char part[64] = "";
+    if (o.num_shards > 1) snprintf(part, sizeof part, ".part%d-of-%d", o.shard_index, o.num_shards);
+    printf("preprocess: %s%lld videos (%.1f s of video, %lld sentences) in %d shards (%d made now, %d kept%s), "
+           "%lld skipped; %s/stats%s.json, %s/errors%s.log%s\n", part[0] ? "this part: " : "",
            (long long)st.videos, st.seconds, (long long)st.sentences, st.shards_written + st.shards_reused,
-           st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, o.out_dir);
+           st.shards_written, st.shards_reused, remade, (long long)st.skipped, o.out_dir, part, o.out_dir, part,
+           st.merged ? "; every part is done: merged into stats.json and errors.log" : "");
+    if (st.renditions_copied > 0)
+        printf("preprocess: %lld renditions transcoded (%.1f MB), %lld copied from the shards they were in "
+               "(video unchanged; narration or vocabulary changed)\n", (long long)st.renditions_encoded,
+               st.bytes_encoded / 1e6, (long long)st.renditions_copied);
     rc = MILNCE_EXIT_OK;
 done:
     milnce_cli_free(&cli);

@@ -1,4 +1,5 @@
 /* milnce train: one machine, or many under mpirun/srun (see pipeline/train.h). */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +14,26 @@
 
 
 typedef struct train_args {
-    int resume;
+    int resume, overwrite;
+    long long stop_at;
 } train_args;
+
+static int parse_step(const char *v, void *field, milnce_error *err) {
+    char *e;
+    errno = 0;
+    long long s = strtoll(v, &e, 10);
+    if (e == v || *e || errno || s < 1) return milnce_error_set(err, MILNCE_ERR_INVALID, "wants a step >= 1, not '%s'", v);
+    *(long long *)field = s;
+    return 0;
+}
 
 #define A(f) offsetof(train_args, f)
 static const milnce_opt train_opts[] = {
     {.name = "config", .type = MILNCE_OPT_CONFIG, .meta = "FILE", .help = "YAML configuration file"},
     {.name = "set", .type = MILNCE_OPT_SET, .meta = "section.key=value", .help = "override a key (repeatable)"},
     {.name = "resume", .type = MILNCE_OPT_FLAG, .off = A(resume), .help = "continue from the latest checkpoint of train.out_dir, exactly"},
+    {.name = "overwrite", .type = MILNCE_OPT_FLAG, .off = A(overwrite), .help = "move a run already in train.out_dir (config.yaml, log.jsonl,\ncheckpoints/) to OUT_DIR.old-N first, never deleting it"},
+    {.name = "stop-at", .type = MILNCE_OPT_CUSTOM, .off = A(stop_at), .meta = "STEP", .parse = parse_step, .help = "checkpoint and stop once global step STEP is done (a job's time\nlimit); the lr schedule still spans the whole run and --resume continues it"},
     {0}};
 
 const milnce_cmd_spec milnce_cmd_train_spec = {
@@ -28,6 +41,7 @@ const milnce_cmd_spec milnce_cmd_train_spec = {
     "Trains the video and text encoders with MIL-NCE on the shards of data.shards.\n"
     "Writes train.out_dir/{config.yaml, log.jsonl, checkpoints/}. SIGINT/SIGTERM save a\n"
     "checkpoint and stop; --resume continues from the latest one exactly.\n"
+    "A folder that already holds a run is refused unless --resume or --overwrite is given.\n"
     "Under mpirun -np R, each rank loads train.batch_size / R clips of every global batch.",
     train_opts, sizeof(train_args)};
 
@@ -65,7 +79,12 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
         fprintf(stderr, "milnce train: %s\n", err.msg);
         return MILNCE_EXIT_USAGE;
     }
-    int resume = a.resume;
+    int resume = a.resume, overwrite = a.overwrite;
+    long long stop_at = a.stop_at;
+    if (resume && overwrite) {
+        fprintf(stderr, "milnce train: --resume continues the run in the folder, --overwrite moves it aside: give one\n");
+        return MILNCE_EXIT_USAGE;
+    }
     if (milnce_config_validate(&cfg, &err) < 0) {
         fprintf(stderr, "milnce train: %s\n", err.msg);
         return MILNCE_EXIT_USAGE;
@@ -75,9 +94,9 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
         fprintf(stderr, "milnce train: %s\n", err.msg);
         return MILNCE_EXIT_ERROR;
     }
-    milnce_logger lg = milnce_stderr_logger("train");
+    milnce_logger lg = milnce_rank_logger("train", d.rank);
     prog ps = {isatty(2), -1e9};
-    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .cancel = milnce_stop_on_signals(), .lg = &lg,
+    milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .overwrite = overwrite, .stop_at = stop_at, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
     if (hooks) o.inject_nan_step = hooks->nan_step;
     milnce_train_result r;

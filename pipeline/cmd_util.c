@@ -40,6 +40,15 @@ milnce_logger milnce_stderr_logger(const char *cmd) {
     return lg;
 }
 
+static void stderr_log_warnings(void *user, int level, const char *msg) {
+    if (level <= MILNCE_LOG_WARN) stderr_log(user, level, msg);
+}
+
+milnce_logger milnce_rank_logger(const char *cmd, int rank) {
+    milnce_logger lg = {rank == 0 ? stderr_log : stderr_log_warnings, (void *)cmd};
+    return lg;
+}
+
 static volatile sig_atomic_t stop_flag; /* the command's process-wide state, set from a signal handler */
 
 static void on_stop_signal(int sig) {

@@ -73,5 +73,8 @@ const volatile sig_atomic_t *milnce_stop_on_signals(void);
 /* A logger for library warnings that prints "milnce <cmd>: warning: ..." to stderr. */
 #include "error.h"
 milnce_logger milnce_stderr_logger(const char *cmd);
+/* The same for one rank of many: info lines from rank 0 only (printed once), warnings and
+ * errors from every rank. */
+milnce_logger milnce_rank_logger(const char *cmd, int rank);
 
 #endif

@@ -77,11 +77,6 @@ static void stage_done(const milnce_demo_opts *o, const char *name, double *t) {
     *t = n;
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_error *err) {
     memset(res, 0, sizeof *res);
     double t0 = now_s(), t = t0;
@@ -135,15 +130,9 @@ int milnce_demo_run(const milnce_demo_opts *o, milnce_demo_result *res, milnce_e
     if ((ret = milnce_path(cfg.train.out_dir, sizeof cfg.train.out_dir, err, "%s", o->out_dir)) < 0) return ret;
     if ((ret = milnce_path(cfg.eval.csv, sizeof cfg.eval.csv, err, "%s/eval/youcook2_val.csv", corpus)) < 0) return ret;
     if ((ret = milnce_path(cfg.eval.video_root, sizeof cfg.eval.video_root, err, "%s/eval/videos", corpus)) < 0) return ret;
-    if ((ret = milnce_path(p, sizeof p, err, "%s/checkpoints/latest", o->out_dir)) < 0) return ret;
-    if (file_exists(p)) {
-        /* A previous demo's run: start over (its checkpoints would otherwise be resumed). */
-        char dir[MILNCE_PATH_MAX];
-        if ((ret = milnce_path(dir, sizeof dir, err, "%s/checkpoints", o->out_dir)) < 0) return ret;
-        unlink(p);
-        milnce_log(o->lg, MILNCE_LOG_INFO, "starting a new run in %s (old checkpoints in %s are replaced)", o->out_dir, dir);
-    }
-    milnce_train_opts to = {.cfg = &cfg, .cancel = o->cancel, .lg = o->lg,
+    /* A previous demo's run is moved aside to <out_dir>.old-N (train's --overwrite); the corpus
+     * and shards stay. */
+    milnce_train_opts to = {.cfg = &cfg, .overwrite = 1, .cancel = o->cancel, .lg = o->lg,
                             .progress = o->train_progress,
                             .progress_user = o->train_progress_user};
     milnce_train_result tr;

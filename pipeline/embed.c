@@ -162,8 +162,8 @@ int milnce_embed_run(milnce_eval_model *m, const milnce_embed_opts *o, milnce_em
         (ret = milnce_path(res->ids_path, sizeof res->ids_path, err, "%s.ids.txt", o->out_prefix)) < 0)
         goto end;
     int64_t shape[2] = {(int64_t)r.n, (int64_t)r.D};
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", o->out_prefix);
+    char dir[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(dir, sizeof dir, err, "%s", o->out_prefix)) < 0) goto end;
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) { /* --out DIR/prefix: DIR is made */
         *slash = '\0';

@@ -25,8 +25,8 @@ static int is_dir(const char *p) {
 
 /* Applies YAML text (the checkpoint's stored config) on top of cfg. */
 static int config_from_text(milnce_config *cfg, const char *text, const char *ckpt, milnce_error *err) {
-    char name[4200];
-    snprintf(name, sizeof name, "checkpoint %s: stored config", ckpt);
+    char name[MILNCE_PATH_MAX + 32];
+    snprintf(name, sizeof name, "checkpoint %.*s: stored config", MILNCE_PATH_MAX - 1, ckpt);
     return milnce_config_load_string(cfg, text, name, err);
 }
 

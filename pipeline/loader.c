@@ -106,6 +106,11 @@ void milnce_batch_free(milnce_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
+int milnce_loader_resize_for(const milnce_loader_opts *o, int short_side) {
+    if (o->resize > 0) return short_side == o->resize ? 0 : o->resize;
+    return short_side < o->size ? o->size : 0;
+}
+
 static int open_shards(milnce_loader *l, milnce_error *err) {
     const char *p = l->o.shards;
     char **names = NULL;
@@ -225,7 +230,7 @@ static int make_sample(milnce_loader *l, worker_state *w, milnce_batch *bt, int 
     int vw = vi->display_width ? vi->display_width : vi->width, vh = vi->display_height ? vi->display_height : vi->height;
     int short_side = vw < vh ? vw : vh;
     milnce_clip_spec spec = {.start = t0, .end = t0 + (o->num_frames + 0.5) / o->fps,
-                             .fps = o->fps, .size = short_side < o->size ? o->size : 0,
+                             .fps = o->fps, .size = milnce_loader_resize_for(o, short_side),
                              .crop = o->train ? MILNCE_CROP_OFFSET : MILNCE_CROP_CENTER, .crop_size = o->size,
                              .crop_x = cx, .crop_y = cy, .max_frames = o->num_frames};
     /* Straight into the batch as (c, t, y, x) float in [0, 1], mirrored when flipping; frames
@@ -312,6 +317,8 @@ static void ws_free(worker_state *w) {
 
 int milnce_loader_open(milnce_loader **out, const milnce_loader_opts *o, milnce_error *err) {
     *out = NULL;
+    if (o->resize > 0 && o->resize < o->size)
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "loader: crop %d is larger than the resized short side %d", o->size, o->resize);
     if (o->batch_size < 1 || o->num_frames < 1 || o->size < 1 || o->max_words < 1 || o->world < 1 ||
         o->rank < 0 || o->rank >= o->world || o->fps <= 0)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "loader: bad sizes (batch %d, frames %d, size %d, rank %d of %d)",

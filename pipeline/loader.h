@@ -15,7 +15,8 @@
  * a mask); the clip span = the anchor's [start, end] widened to min_time; T frames at fps from
  * a start drawn uniformly from the span's whole seconds (the reference's rule, see
  * milnce_clip_start_range; renditions have a key frame on each) or, with whole_seconds = 0,
- * from anywhere in it, decoded in memory from the .mp4 member, random S x S
+ * from anywhere in it, decoded in memory from the .mp4 member, resized to short side `resize`
+ * when the rendition's differs, random S x S
  * crop + horizontal flip with p = 1/2 (train) or centre crop, zero-padded to T frames when the
  * video ends first (as the reference), as float RGB in [0, 1].
  *
@@ -39,6 +40,10 @@ typedef struct milnce_loader_opts {
     int num_frames;          /* T */
     double fps;
     int size;                /* S */
+    int resize;              /* short side the frames are resized to before the S x S crop
+                              * (the reference's loader scales to 256, then crops 224): > 0 and
+                              * not the rendition's short side = resized; 0 = the rendition as
+                              * it is (resized up to S only when its short side is below S) */
     double min_time;         /* seconds */
     int whole_seconds;       /* 1: clip starts on whole seconds (the reference); 0: anywhere */
     milnce_window_spec window;
@@ -56,6 +61,10 @@ typedef struct milnce_loader_opts {
 } milnce_loader_opts;
 
 void milnce_loader_opts_default(milnce_loader_opts *o);
+
+/* The short side a rendition of short side short_side is resized to (milnce_clip_spec.size;
+ * 0 = kept as it is), by the rule of o->resize above. */
+int milnce_loader_resize_for(const milnce_loader_opts *o, int short_side);
 
 typedef struct milnce_batch {
     int64_t index;      /* global batch number since epoch 0 */

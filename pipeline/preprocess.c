@@ -16,6 +16,7 @@
 #include "cues.h"
 #include "fileutil.h"
 #include "input_identity.h"
+#include "run_lock.h"
 #include "shard.h"
 #include "tokenizer.h"
 #include "transcode.h"
@@ -67,6 +68,10 @@ typedef struct result {
     const char *category;
     double seconds;
     int64_t sentences;
+    int64_t after_end;   /* sentences starting at or after the video's end: dropped */
+    int64_t ending_after; /* sentences starting inside the video but ending after it: kept */
+    int64_t narrated;    /* sentences before the rule above */
+    int copied;          /* the rendition was copied from the shard being remade */
 } result;
 
 typedef struct ctx {
@@ -86,6 +91,12 @@ typedef struct ctx {
     pthread_cond_t cv;
     size_t next_task, committed;
     int stop;
+    /* The shards being remade, as they were (mapped): a sample whose rendition identity is
+     * unchanged has its .mp4 member copied instead of transcoded. Opened at first use (under
+     * old_mu), closed by the committer once the new shard replaced it. */
+    pthread_mutex_t old_mu;
+    milnce_shard_reader **old;  /* (nshards) */
+    uint8_t *old_tried;         /* (nshards) */
     milnce_preprocess_progress prog;
     double t_start;
 } ctx;
@@ -229,7 +240,7 @@ static int make_shard_key(const ctx *c, int k, char hex[65], milnce_error *err) 
     milnce_ident id;
     int ret = milnce_ident_init(&id, err);
     if (ret < 0) return ret;
-    milnce_ident_str(&id, "milnce shard v1");
+    milnce_ident_str(&id, "milnce shard v2"); /* v2: narration past the end dropped, "rendition" recorded */
     milnce_ident_int(&id, MILNCE_TRANSCODE_VERSION);
     milnce_ident_int(&id, k);
     milnce_ident_int(&id, c->o->videos_per_shard);
@@ -422,7 +433,8 @@ end:
 }
 
 static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce_transcode_info *ti,
-                         const milnce_cues *cues, milnce_tokens *tok, milnce_error *err) {
+                         const char *rendition, const milnce_cues *cues, int64_t after_end, int64_t ending_after, milnce_tokens *tok,
+                         milnce_error *err) {
     json_t *root = json_object(), *sents = json_array();
     json_object_set_new(root, "id", json_string(e->id));
     json_object_set_new(root, "source", json_string(e->path));
@@ -434,6 +446,7 @@ static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce
     json_object_set_new(root, "source_codec", json_string(ti->src_codec));
     json_object_set_new(root, "source_width", json_integer(ti->src_width));
     json_object_set_new(root, "source_height", json_integer(ti->src_height));
+    json_object_set_new(root, "rendition", json_string(rendition));
     for (size_t k = 0; k < cues->n; k++) {
         json_t *s = json_object(), *ids = json_array();
         milnce_tokens_clear(tok);
@@ -455,6 +468,9 @@ static char *sample_json(const ctx *c, const milnce_video_entry *e, const milnce
         json_array_append_new(sents, s);
     }
     json_object_set_new(root, "sentences", sents);
+    /* Narration past the end (drop_after_end): dropped, and kept but ending after the video. */
+    json_object_set_new(root, "sentences_after_end", json_integer(after_end));
+    json_object_set_new(root, "sentences_ending_after_end", json_integer(ending_after));
     char *txt = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (!txt) milnce_error_set(err, MILNCE_ERR_NOMEM, "sample JSON of %s", e->id);
@@ -525,6 +541,99 @@ static int open_spool(const ctx *c, size_t i, milnce_error *err) {
     return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno));
 }
 
+/* The identity of a video's rendition, apart from its narration: the video file (path, size,
+ * mtime) and everything that changes the encoded bytes. Recorded in the sample JSON
+ * ("rendition"), so that a shard remade for new narration or a new vocabulary copies the .mp4
+ * members whose identity is unchanged. */
+static int rendition_key(const ctx *c, const milnce_video_entry *e, char hex[65], milnce_error *err) {
+    milnce_ident id;
+    int ret = milnce_ident_init(&id, err);
+    if (ret < 0) return ret;
+    milnce_ident_str(&id, "milnce rendition v1");
+    milnce_ident_int(&id, MILNCE_TRANSCODE_VERSION);
+    milnce_ident_real(&id, c->o->fps);
+    milnce_ident_int(&id, c->o->size);
+    milnce_ident_int(&id, c->o->crf);
+    milnce_ident_real(&id, c->o->max_seconds);
+    milnce_ident_file(&id, e->path);
+    milnce_ident_final(&id, hex);
+    return 0;
+}
+
+/* out_dir/train-<k><suffix> (out_dir's length is checked once: it fits). */
+static void shard_file(char *out, size_t cap, const ctx *c, int k, const char *suffix) {
+    milnce_path(out, cap, NULL, "%s/train-%06d%s", c->o->out_dir, k, suffix);
+}
+
+/* The rendition of e in the old shard k when it was made from the same video and options:
+ * its .mp4 bytes (mapped) and the rendition facts of its JSON in ti. Returns 1 when found. */
+static int old_rendition(ctx *c, int k, const milnce_video_entry *e, const char *key, const uint8_t **mp4,
+                         size_t *mp4_size, milnce_transcode_info *ti) {
+    if (!c->old) return 0;
+    pthread_mutex_lock(&c->old_mu);
+    if (!c->old_tried[k]) {
+        c->old_tried[k] = 1;
+        char p[MILNCE_PATH_MAX];
+        shard_file(p, sizeof p, c, k, ".tar");
+        milnce_error e2 = {0};
+        if (file_exists(p) && milnce_shard_open(&c->old[k], p, NULL, &e2) < 0)
+            milnce_log(c->o->lg, MILNCE_LOG_WARN, "%s cannot be read (%s): its videos are transcoded again", p, e2.msg);
+    }
+    milnce_shard_reader *r = c->old[k];
+    pthread_mutex_unlock(&c->old_mu);
+    long i = r ? milnce_shard_find(r, e->id) : -1;
+    const uint8_t *js;
+    size_t js_size;
+    if (i < 0 || milnce_shard_get(r, (size_t)i, "json", &js, &js_size, NULL) < 0 ||
+        milnce_shard_get(r, (size_t)i, "mp4", mp4, mp4_size, NULL) < 0)
+        return 0;
+    json_t *j = json_loadb((const char *)js, js_size, 0, NULL);
+    const char *was = json_string_value(json_object_get(j, "rendition"));
+    const char *codec = json_string_value(json_object_get(j, "source_codec"));
+    int ok = was && strcmp(was, key) == 0 && codec && json_is_number(json_object_get(j, "duration"));
+    if (ok) {
+        memset(ti, 0, sizeof *ti);
+        ti->duration = json_number_value(json_object_get(j, "duration"));
+        ti->width = (int)json_integer_value(json_object_get(j, "width"));
+        ti->height = (int)json_integer_value(json_object_get(j, "height"));
+        ti->frames = json_integer_value(json_object_get(j, "frames"));
+        ti->src_width = (int)json_integer_value(json_object_get(j, "source_width"));
+        ti->src_height = (int)json_integer_value(json_object_get(j, "source_height"));
+        snprintf(ti->src_codec, sizeof ti->src_codec, "%s", codec);
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* Closes the old shard k (the new one has replaced it). */
+static void old_close(ctx *c, int k) {
+    if (!c->old) return;
+    pthread_mutex_lock(&c->old_mu);
+    milnce_shard_close(&c->old[k]);
+    pthread_mutex_unlock(&c->old_mu);
+}
+
+/* Narration that does not fit its video (the rule, documented in the README): a sentence that
+ * starts at or after the end of the rendition (duration, or max_seconds when shorter) is
+ * dropped, since no clip can show it (training would pair it with the video's last seconds);
+ * one that starts inside and ends after is kept (its clip is clipped at the end as any clip
+ * is). Counts both kinds. */
+static void drop_after_end(milnce_cues *cues, double duration, int64_t *after, int64_t *ending_after) {
+    size_t keep = 0;
+    *after = *ending_after = 0;
+    for (size_t k = 0; k < cues->n; k++) {
+        milnce_cue cu = cues->v[k];
+        if (cu.start >= duration) {
+            free(cu.text);
+            (*after)++;
+            continue;
+        }
+        if (cu.end > duration) (*ending_after)++;
+        cues->v[keep++] = cu;
+    }
+    cues->n = keep;
+}
+
 /* Transcodes task's video into r (narration, metadata) and its rendition into direct (a shard
  * writer: the sample is begun here and left open on success, for the caller to end; rolled
  * back on failure) or, when direct is NULL, a spool file handed over in r. */
@@ -570,7 +679,20 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
     milnce_encode_sink sink = {.opaque = &out, .write = out_write, .seek = out_seek};
     milnce_transcode_opts to = {.fps = c->o->fps, .size = c->o->size, .crf = c->o->crf, .max_seconds = c->o->max_seconds};
     milnce_transcode_info ti;
-    int ret = milnce_transcode(e->path, &to, &sink, &ti, c->o->lg, &err);
+    char rkey[65];
+    const uint8_t *old_mp4;
+    size_t old_size;
+    int ret = rendition_key(c, e, rkey, &err);
+    if (ret == 0 && old_rendition(c, (int)(i / (size_t)c->o->videos_per_shard), e, rkey, &old_mp4, &old_size, &ti)) {
+        /* Same video, same rendition options: the member is copied, not encoded again. */
+        for (size_t at = 0; ret == 0 && at < old_size; at += 1u << 30) {
+            size_t n = old_size - at < (1u << 30) ? old_size - at : (1u << 30);
+            if (out_write(&out, old_mp4 + at, (int)n) < 0) ret = MILNCE_ERR_IO;
+        }
+        r->copied = ret == 0;
+    } else if (ret == 0) {
+        ret = milnce_transcode(e->path, &to, &sink, &ti, c->o->lg, &err);
+    }
     if (ret < 0 && out.failed) { /* our output failed, not the video */
         r->fatal = 1;
         r->reason = strdup(out.err.msg);
@@ -582,7 +704,18 @@ static void process_one(ctx *c, size_t task, result *r, milnce_shard_writer *dir
         r->reason = strdup(err.msg);
         goto end;
     }
-    if (!(r->json = sample_json(c, e, &ti, &cues, &tok, &err))) {
+    double dur = c->o->max_seconds > 0 && c->o->max_seconds < ti.duration ? c->o->max_seconds : ti.duration;
+    r->narrated = (int64_t)cues.n;
+    if (dur > 0) drop_after_end(&cues, dur, &r->after_end, &r->ending_after);
+    if (cues.n == 0) {
+        r->category = "narration after the video's end";
+        char msg[200];
+        snprintf(msg, sizeof msg, "all %lld sentences start after the video's end (%.3f s): a wrong pairing?",
+                 (long long)r->narrated, dur);
+        r->reason = strdup(msg);
+        goto end;
+    }
+    if (!(r->json = sample_json(c, e, &ti, rkey, &cues, r->after_end, r->ending_after, &tok, &err))) {
         r->category = "bad narration";
         r->reason = strdup(err.msg);
         goto end;
@@ -654,10 +787,6 @@ static int copy_spool(milnce_shard_writer *w, const char *key, int fd, uint64_t 
 }
 
 /* out_dir was checked to leave room for every shard file name (milnce_preprocess_run). */
-static void shard_file(char *out, size_t cap, const ctx *c, int k, const char *suffix) {
-    milnce_path(out, cap, NULL, "%s/train-%06d%s", c->o->out_dir, k, suffix);
-}
-
 /* Reads a complete shard's stats file into the totals (and skips into log/by_reason). */
 static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *by_reason, FILE *log,
                         milnce_error *err) {
@@ -668,6 +797,9 @@ static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *b
     st->skipped += json_integer_value(json_object_get(s, "skipped"));
     st->seconds += json_real_value(json_object_get(s, "seconds"));
     st->sentences += json_integer_value(json_object_get(s, "sentences"));
+    st->after_end += json_integer_value(json_object_get(s, "sentences_after_end"));
+    st->ending_after += json_integer_value(json_object_get(s, "sentences_ending_after_end"));
+    st->narration_warned += (int64_t)json_array_size(json_object_get(s, "narration_warnings"));
     st->bytes += json_integer_value(json_object_get(s, "bytes"));
     size_t i;
     json_t *sk;
@@ -680,11 +812,21 @@ static int absorb_stats(const char *path, milnce_preprocess_stats *st, json_t *b
                     json_string_value(json_object_get(sk, "path")) ? json_string_value(json_object_get(sk, "path")) : "-",
                     cat, json_string_value(json_object_get(sk, "reason")));
     }
+    json_array_foreach(json_object_get(s, "narration_warnings"), i, sk) {
+        if (log)
+            fprintf(log, "%s\t%s\t%s\t%s\n", json_string_value(json_object_get(sk, "id")),
+                    json_string_value(json_object_get(sk, "path")), json_string_value(json_object_get(sk, "category")),
+                    json_string_value(json_object_get(sk, "reason")));
+    }
     json_decref(s);
     return 0;
 }
 
-static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preprocess_stats *st, milnce_error *err) {
+/* Writes <out>/stats<sfx>.json and errors<sfx>.log from the stats files of shards[0..n), in that
+ * order; sfx is ".partI-of-N" for a part of several, "" for the whole (parts = 1), so a merge
+ * of every shard writes the bytes a single-process run writes. */
+static int write_summary(const char *out_dir, const int *shards, int n, int part, int parts,
+                         milnce_preprocess_stats *st, milnce_error *err) {
     json_t *by_reason = json_object();
     char *logbuf = NULL;
     size_t loglen = 0;
@@ -692,10 +834,11 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
     int ret = 0;
     milnce_preprocess_stats tot = *st;
     tot.videos = tot.skipped = tot.sentences = tot.bytes = 0;
+    tot.after_end = tot.ending_after = tot.narration_warned = 0;
     tot.seconds = 0;
-    for (int s = 0; s < nmine && ret == 0; s++) {
+    for (int s = 0; s < n && ret == 0; s++) {
         char p[MILNCE_PATH_MAX];
-        shard_file(p, sizeof p, c, my_shards[s], ".stats.json");
+        if ((ret = milnce_path(p, sizeof p, err, "%s/train-%06d.stats.json", out_dir, shards[s])) < 0) break;
         if (file_exists(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
     }
     fclose(log);
@@ -705,30 +848,89 @@ static int write_summary(ctx *c, const int *my_shards, int nmine, milnce_preproc
         json_object_set_new(root, "skipped", json_integer(tot.skipped));
         json_object_set_new(root, "seconds", json_real(tot.seconds));
         json_object_set_new(root, "sentences", json_integer(tot.sentences));
+        json_object_set_new(root, "sentences_after_end", json_integer(tot.after_end));
+        json_object_set_new(root, "sentences_ending_after_end", json_integer(tot.ending_after));
+        json_object_set_new(root, "videos_losing_most_narration", json_integer(tot.narration_warned));
         json_object_set_new(root, "bytes", json_integer(tot.bytes));
-        json_object_set_new(root, "shards", json_integer(nmine));
-        json_object_set_new(root, "shard_index", json_integer(c->o->shard_index));
-        json_object_set_new(root, "num_shards", json_integer(c->o->num_shards));
+        json_object_set_new(root, "shards", json_integer(n));
+        json_object_set_new(root, "shard_index", json_integer(part));
+        json_object_set_new(root, "num_shards", json_integer(parts));
         json_object_set_new(root, "skips_by_reason", by_reason);
         by_reason = NULL;
         char *txt = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
         json_decref(root);
-        char p[MILNCE_PATH_MAX], q[MILNCE_PATH_MAX];
-        const char *sfx = "";
-        char part[64] = "";
-        if (c->o->num_shards > 1) {
-            snprintf(part, sizeof part, ".part%d-of-%d", c->o->shard_index, c->o->num_shards);
-            sfx = part;
-        }
-        if ((ret = milnce_path(p, sizeof p, err, "%s/stats%s.json", c->o->out_dir, sfx)) == 0)
-            ret = milnce_path(q, sizeof q, err, "%s/errors%s.log", c->o->out_dir, sfx);
-        if (ret == 0) ret = milnce_write_file_atomic(p, txt, strlen(txt), err);
+        char p[MILNCE_PATH_MAX], q[MILNCE_PATH_MAX], sfx[64] = "";
+        if (parts > 1) snprintf(sfx, sizeof sfx, ".part%d-of-%d", part, parts);
+        if ((ret = milnce_path(p, sizeof p, err, "%s/stats%s.json", out_dir, sfx)) == 0)
+            ret = milnce_path(q, sizeof q, err, "%s/errors%s.log", out_dir, sfx);
+        if (ret == 0) ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
         free(txt);
         if (ret == 0) ret = milnce_write_file_atomic(q, logbuf ? logbuf : "", loglen, err);
     }
     json_decref(by_reason);
     free(logbuf);
     *st = tot;
+    return ret;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int milnce_preprocess_merge_stats(const char *out_dir, milnce_preprocess_stats *st, milnce_error *err) {
+    memset(st, 0, sizeof *st);
+    DIR *d = opendir(out_dir);
+    if (!d) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", out_dir, strerror(errno));
+    int *ks = NULL, n = 0, cap = 0, ret = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int k, len = 0;
+        if (sscanf(de->d_name, "train-%6d.stats.json%n", &k, &len) != 1 || len != 23 || de->d_name[len]) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            int *nk = realloc(ks, sizeof *nk * (size_t)cap);
+            if (!nk) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); break; }
+            ks = nk;
+        }
+        ks[n++] = k;
+    }
+    closedir(d);
+    if (ret == 0 && n == 0) ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: no complete shard (train-NNNNNN.stats.json)", out_dir);
+    if (ret == 0) {
+        qsort(ks, (size_t)n, sizeof *ks, cmp_int);
+        for (int i = 0; i < n && ret == 0; i++)
+            if (ks[i] != i)
+                ret = milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: shard %d is not complete (no train-%06d.stats.json) "
+                                       "while shard %d is: a part has not finished", out_dir, i, i, ks[n - 1]);
+    }
+    if (ret == 0) ret = write_summary(out_dir, ks, n, 0, 1, st, err);
+    if (ret == 0) st->shards_total = n;
+    free(ks);
+    return ret;
+}
+
+/* A part that finds every shard of the list complete and made from this run's inputs (the
+ * last part to finish) writes the merged stats.json and errors.log. Parts finishing together
+ * both write the same bytes, atomically. Returns 1 when it merged. */
+static int merge_if_last(ctx *c, int nshards, milnce_error *err) {
+    int *all = malloc(sizeof *all * (size_t)(nshards + 1));
+    if (!all) return milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list");
+    int ret = 1;
+    for (int k = 0; k < nshards && ret == 1; k++) {
+        char p[MILNCE_PATH_MAX], want[65], have[65];
+        all[k] = k;
+        shard_file(p, sizeof p, c, k, ".stats.json");
+        if (!file_exists(p)) { ret = 0; break; }
+        if (c->o->keep_complete) continue;
+        read_stats_key(p, have);
+        int r = make_shard_key(c, k, want, err);
+        if (r < 0) ret = r;
+        else if (strcmp(have, want) != 0) ret = 0;
+    }
+    milnce_preprocess_stats merged = {0};
+    if (ret == 1 && (ret = write_summary(c->o->out_dir, all, nshards, 0, 1, &merged, err)) == 0) ret = 1;
+    free(all);
     return ret;
 }
 
@@ -755,12 +957,23 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         return milnce_error_set(err, MILNCE_ERR_RANGE, "output folder path too long (over %d bytes): %.64s...",
                                 MILNCE_PATH_MAX - 66, o->out_dir);
     if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
+    /* One process per part of a folder: parts share it, a second run of the same part is
+     * refused (it would remove the first one's temporary files). */
+    char lockname[64] = ".lock";
+    if (o->num_shards > 1) snprintf(lockname, sizeof lockname, ".lock.part%d-of-%d", o->shard_index, o->num_shards);
+    milnce_run_lock lock = {.fd = -1};
+    if ((ret = milnce_run_lock_take(&lock, o->out_dir, lockname, err)) < 0) return ret;
     struct stat cs;
     if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
-    else if (stat(o->captions, &cs) < 0) return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
-    else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
+    else if (stat(o->captions, &cs) < 0) {
+        milnce_run_lock_release(&lock);
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
+    } else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
 
-    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) return ret;
+    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) {
+        milnce_run_lock_release(&lock);
+        return ret;
+    }
     int nshards = (int)((c.list.n + (size_t)o->videos_per_shard - 1) / (size_t)o->videos_per_shard);
     st->shards_total = nshards;
     mine = malloc(sizeof *mine * (size_t)(nshards + 1));
@@ -792,6 +1005,10 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
             c.tasks[c.ntasks++] = i;
     }
     if ((ret = keep_caption_entries(&c, err)) < 0) goto end;
+    pthread_mutex_init(&c.old_mu, NULL);
+    c.old = calloc((size_t)nshards + 1, sizeof *c.old);
+    c.old_tried = calloc((size_t)nshards + 1, 1);
+    if (!c.old || !c.old_tried) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
     c.prog.total = (int64_t)c.ntasks;
     c.results = calloc(c.ntasks + 1, sizeof *c.results);
     if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }
@@ -814,7 +1031,8 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
         if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) break;
         json_t *stats = json_object(), *skips = json_array();
-        int64_t videos = 0, skipped = 0, sentences = 0;
+        int64_t videos = 0, skipped = 0, sentences = 0, after_end = 0, ending_after = 0;
+        json_t *notes = json_array(); /* kept videos that lost more than half their narration */
         double seconds = 0;
         size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
         for (; task < c.ntasks && c.tasks[task] < end_i; task++) {
@@ -837,9 +1055,28 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
                 if (r.has_spool) ret = copy_spool(w, e->id, r.spool_fd, r.mp4_size, copybuf, copycap, err);
                 if (ret == 0) ret = milnce_shard_writer_end(w, &js, 1, err);
                 if (ret == 0) {
+                    if (r.copied) st->renditions_copied++;
+                    else {
+                        st->renditions_encoded++;
+                        st->bytes_encoded += (int64_t)r.mp4_size;
+                    }
                     videos++;
                     seconds += r.seconds;
                     sentences += r.sentences;
+                    after_end += r.after_end;
+                    ending_after += r.ending_after;
+                    if (2 * r.after_end > r.narrated) {
+                        json_t *nt = json_object();
+                        char msg[200];
+                        snprintf(msg, sizeof msg, "kept; %lld of %lld sentences start after the video's end (%.3f s) and were dropped",
+                                 (long long)r.after_end, (long long)r.narrated, r.seconds);
+                        json_object_set_new(nt, "id", json_string(e->id));
+                        json_object_set_new(nt, "path", json_string(e->path));
+                        json_object_set_new(nt, "line", json_integer((json_int_t)e->line));
+                        json_object_set_new(nt, "category", json_string("narration after the video's end"));
+                        json_object_set_new(nt, "reason", json_string(msg));
+                        json_array_append_new(notes, nt);
+                    }
                 }
             } else {
                 json_t *sk = json_object();
@@ -880,9 +1117,12 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
             json_object_set_new(stats, "skipped", json_integer(skipped));
             json_object_set_new(stats, "seconds", json_real(seconds));
             json_object_set_new(stats, "sentences", json_integer(sentences));
+            json_object_set_new(stats, "sentences_after_end", json_integer(after_end));
+            json_object_set_new(stats, "sentences_ending_after_end", json_integer(ending_after));
             json_object_set_new(stats, "bytes", json_integer(bytes));
             json_object_set_new(stats, "skips", skips);
-            skips = NULL;
+            json_object_set_new(stats, "narration_warnings", notes);
+            skips = notes = NULL;
             char *txt = json_dumps(stats, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
             shard_file(p, sizeof p, &c, k, ".stats.json");
             ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
@@ -891,7 +1131,9 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
         }
         json_decref(stats);
         json_decref(skips);
+        json_decref(notes);
         milnce_shard_writer_free(&w);
+        old_close(&c, k);
     }
     pthread_mutex_lock(&c.mu);
     c.stop = 1;
@@ -907,8 +1149,19 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     pthread_cond_destroy(&c.cv);
     if (ret == 0 || ret == MILNCE_ERR_INTERRUPTED) {
         milnce_error e2 = {0};
-        int r2 = write_summary(&c, mine, nmine, st, ret == 0 ? err : &e2);
+        int r2 = write_summary(o->out_dir, mine, nmine, o->shard_index, o->num_shards, st, ret == 0 ? err : &e2);
         if (ret == 0) ret = r2;
+        if (ret == 0 && o->num_shards > 1) {
+            int m = merge_if_last(&c, nshards, err);
+            if (m < 0) ret = m;
+            st->merged = m == 1;
+            if (m == 1)
+                milnce_log(o->lg, MILNCE_LOG_INFO, "every part is complete: wrote the merged %s/stats.json and errors.log", o->out_dir);
+        }
+        if (r2 == 0 && st->narration_warned > 0)
+            milnce_log(o->lg, MILNCE_LOG_WARN, "%lld videos lost more than half of their narration (%lld sentences in all start "
+                       "after their video's end and were dropped): a wrong video/narration pairing? details in %s/errors.log",
+                       (long long)st->narration_warned, (long long)st->after_end, o->out_dir);
     }
 end:
     milnce_shard_writer_free(&w);
@@ -924,7 +1177,14 @@ end:
         milnce_cues_free(&c.jentries[j].cues);
     }
     free(c.jentries);
+    if (c.old) {
+        for (int k = 0; k < nshards; k++) milnce_shard_close(&c.old[k]);
+        pthread_mutex_destroy(&c.old_mu);
+    }
+    free(c.old);
+    free(c.old_tried);
     milnce_vocab_free(&c.vocab);
     milnce_video_list_free(&c.list);
+    milnce_run_lock_release(&lock);
     return ret;
 }

@@ -28,7 +28,13 @@
  * most 2 x jobs videos in flight), each encoding into an unlinked spool file in the output
  * folder, and the committing thread copies the spools into the shard in list order (64 KiB at
  * a time). Both give the same bytes. An error writing the output (a full disk) stops the run;
- * an error in a video skips it. */
+ * an error in a video skips it.
+ *
+ * Video and narration are separate inputs: each sample JSON records its rendition's identity
+ * ("rendition": video file + rendition options) beside the sentences (raw text and token ids).
+ * A shard remade because its narration or the vocabulary changed copies the .mp4 member of
+ * every video whose rendition identity is unchanged from the shard it replaces, byte for byte,
+ * and transcodes only the others. */
 #ifndef MILNCE_PREPROCESS_H
 #define MILNCE_PREPROCESS_H
 
@@ -74,16 +80,33 @@ typedef struct milnce_preprocess_stats {
     int64_t videos;          /* written to shards (this part, all complete shards) */
     int64_t skipped;
     double seconds;          /* source seconds */
-    int64_t sentences;
+    int64_t sentences;       /* kept */
+    int64_t after_end;       /* sentences starting after their video's end: dropped */
+    int64_t ending_after;    /* sentences kept that end after their video's end */
+    int64_t narration_warned; /* videos kept that lost more than half their narration that way */
     int64_t bytes;           /* tar bytes */
     int shards_written, shards_reused, shards_total;
     int shards_remade;       /* of shards_written: complete, but made from other inputs */
     int shards_removed;      /* numbered beyond the list's last shard, left by a longer list */
+    int64_t renditions_encoded;  /* this run: videos transcoded */
+    int64_t renditions_copied;   /* this run: .mp4 members copied from the shard being remade
+                                    (same video and rendition options; narration or vocabulary changed) */
+    int64_t bytes_encoded;       /* .mp4 bytes of the renditions transcoded by this run */
+    int merged;              /* a part that found every part complete wrote stats.json/errors.log */
 } milnce_preprocess_stats;
 
 /* Runs the part; writes shards, vocab.txt, stats.json (this part's totals and skips by reason)
- * and errors.log (one line per skipped input: id, file, reason). */
+ * and errors.log (one line per skipped input: id, file, category, reason; and one per kept
+ * video that lost more than half of its narration past its end, category "narration after the
+ * video's end"). Narration past the end: see drop_after_end in preprocess.c (README). */
 int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st,
                           milnce_error *err);
+
+/* Many parts (MPI ranks, --shard-index/--num-shards): each writes stats.partI-of-N.json and
+ * errors.partI-of-N.log; the last part to finish (every shard of the list complete, from the
+ * same inputs) also writes the merged stats.json and errors.log, byte-identical to a single
+ * process's. This writes them from the shards' stats files found in out_dir (shards 0..n-1,
+ * none missing), e.g. after parts that ran with different lists or options. */
+int milnce_preprocess_merge_stats(const char *out_dir, milnce_preprocess_stats *st, milnce_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,11 @@
 #include "checkpoint.h"
 #include "fileutil.h"
 #include "loader.h"
+#include "layers.h"
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
+#include "run_lock.h"
 #include "vocab.h"
 #include "vocab_io.h"
 #include "wordvec.h"
@@ -73,8 +76,9 @@ int milnce_train_latest(const char *out_dir, char *path, size_t cap) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Keeps the newest keep checkpoints (names sort by step). */
-static void prune(const char *dir, int keep, const milnce_logger *lg) {
+/* Keeps the newest keep checkpoints (names sort by step), and always the one `latest` names
+ * (keep_name), whatever its age. */
+static void prune(const char *dir, int keep, const char *keep_name, const milnce_logger *lg) {
     DIR *d = opendir(dir);
     if (!d) return;
     char **names = NULL;
@@ -90,6 +94,7 @@ static void prune(const char *dir, int keep, const milnce_logger *lg) {
     closedir(d);
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i + (size_t)keep < n; i++) {
+        if (strcmp(names[i], keep_name) == 0) continue;
         char p[MILNCE_PATH_MAX];
         if (milnce_path(p, sizeof p, NULL, "%s/%s", dir, names[i]) < 0) continue; /* dir was built to fit */
         if (unlink(p) < 0) milnce_log(lg, MILNCE_LOG_WARN, "cannot remove old checkpoint %s: %s", p, strerror(errno));
@@ -115,18 +120,24 @@ static int save_checkpoint(const milnce_config *cfg, milnce_model *m, milnce_opt
     if ((ret = milnce_path(latest, sizeof latest, err, "%s/latest", dir)) < 0) return ret;
     if ((ret = milnce_write_file_atomic(latest, line, strlen(line), err)) < 0) return ret;
     if ((ret = milnce_path(written, cap, err, "%s", path)) < 0) return ret;
-    prune(dir, cfg->train.keep_last, lg);
+    prune(dir, cfg->train.keep_last, name, lg);
     return 0;
 }
 
-/* Keeps the log lines of steps <= step (a resumed run rewrites what came after). */
-static int trim_log(const char *path, int64_t step, milnce_error *err) {
+/* Keeps the log lines of steps <= step (a resumed run rewrites what came after) and drops a
+ * torn last line (no newline: the write of a killed or failed run). */
+static int trim_log(const char *path, int64_t step, const milnce_logger *lg, milnce_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     char *buf = NULL, *line = NULL;
     size_t len = 0, cap = 0;
     FILE *mem = open_memstream(&buf, &len);
-    while (getline(&line, &cap, f) > 0) {
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        if (line[got - 1] != '\n') {
+            milnce_log(lg, MILNCE_LOG_WARN, "%s: dropped a torn last line (%zd bytes) left by an earlier run", path, got);
+            continue;
+        }
         const char *s = strstr(line, "\"step\":");
         if (s && strtoll(s + 7, NULL, 10) > step) continue;
         fputs(line, mem);
@@ -144,6 +155,97 @@ static int shards_vocab_path(const char *shards, char *out, size_t cap, milnce_e
     if (is_dir(shards)) return milnce_path(out, cap, err, "%s/vocab.txt", shards);
     const char *slash = strrchr(shards, '/');
     return milnce_path(out, cap, err, "%.*svocab.txt", slash ? (int)(slash + 1 - shards) : 0, shards);
+}
+
+/* What a run writes into its folder: a folder with any of these holds a run. */
+static const char *const run_entries[] = {"config.yaml", "log.jsonl", "checkpoints"};
+enum { NRUN_ENTRIES = sizeof run_entries / sizeof run_entries[0] };
+
+static int holds_run(const char *dir) {
+    for (int i = 0; i < NRUN_ENTRIES; i++) {
+        char p[MILNCE_PATH_MAX];
+        struct stat st;
+        if (milnce_path(p, sizeof p, NULL, "%s/%s", dir, run_entries[i]) == 0 && lstat(p, &st) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Moves the run's entries of dir into <dir>.old-N (N = 1, 2, ... the first free name), so a new
+ * run starts clean and nothing of the old one is lost. Other files (a demo's corpus, eval
+ * output) stay where they are. */
+static int move_run_aside(const char *dir, char *moved, size_t cap, milnce_error *err) {
+    char base[MILNCE_PATH_MAX];
+    int ret = milnce_path(base, sizeof base, err, "%s", dir);
+    if (ret < 0) return ret;
+    for (size_t n = strlen(base); n > 1 && base[n - 1] == '/'; n--) base[n - 1] = '\0';
+    for (int n = 1;; n++) {
+        if ((ret = milnce_path(moved, cap, err, "%s.old-%d", base, n)) < 0) return ret;
+        if (mkdir(moved, 0755) == 0) break;
+        if (errno != EEXIST || n >= 1000000)
+            return milnce_error_set(err, MILNCE_ERR_IO, "moving the earlier run aside: %s: %s", moved, strerror(errno));
+    }
+    for (int i = 0; i < NRUN_ENTRIES; i++) {
+        char from[MILNCE_PATH_MAX], to[MILNCE_PATH_MAX];
+        struct stat st;
+        if ((ret = milnce_path(from, sizeof from, err, "%s/%s", base, run_entries[i])) < 0 ||
+            (ret = milnce_path(to, sizeof to, err, "%s/%s", moved, run_entries[i])) < 0)
+            return ret;
+        if (lstat(from, &st) < 0) continue;
+        if (rename(from, to) < 0)
+            return milnce_error_set(err, MILNCE_ERR_IO, "moving the earlier run aside: %s -> %s: %s", from, to, strerror(errno));
+    }
+    return 0;
+}
+
+/* Rank 0: locks the run folder for the run's lifetime, then refuses a folder holding a run
+ * unless it is resumed or moved aside. */
+static int claim_out_dir(const milnce_train_opts *o, milnce_run_lock *lock, milnce_error *err) {
+    const char *dir = o->cfg->train.out_dir;
+    int ret = milnce_run_lock_take(lock, dir, ".lock", err);
+    if (ret < 0) return milnce_error_prefix(err, "key train.out_dir");
+    if (o->resume || !holds_run(dir)) return 0;
+    if (!o->overwrite)
+        return milnce_error_set(err, MILNCE_ERR_INVALID,
+                                "key train.out_dir: %s already holds a run (config.yaml, log.jsonl or checkpoints/): "
+                                "--resume continues it, --overwrite moves it aside to %s.old-N (nothing is deleted)",
+                                dir, dir);
+    char moved[MILNCE_PATH_MAX];
+    if ((ret = move_run_aside(dir, moved, sizeof moved, err)) < 0) return ret;
+    milnce_log(o->lg, MILNCE_LOG_INFO, "moved the earlier run in %s to %s", dir, moved);
+    return 0;
+}
+
+/* Appends one whole line to the log (fd opened O_APPEND, *size its length): one write(); a
+ * failed or short write is cut back to the last whole line, so the file never ends torn. */
+static int log_append(int fd, off_t *size, const char *path, const char *line, size_t n, milnce_error *err) {
+    size_t done = 0;
+    int e = 0;
+    while (done < n) { /* a short write is retried once more for the reason it stopped */
+        ssize_t k = write(fd, line + done, n - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) { e = k < 0 ? errno : EIO; break; }
+        done += (size_t)k;
+    }
+    if (done == n) {
+        *size += (off_t)n;
+        return 0;
+    }
+    if (done > 0 && ftruncate(fd, *size) < 0) { /* the next resume drops the torn line */ }
+    return milnce_error_set(err, MILNCE_ERR_IO, "%s: cannot append a log line: %s", path, strerror(e));
+}
+
+/* Ranks agree on stopping: the sum over ranks of each flag (a signal seen, rank 0's log failed). */
+static int agree_stop(const milnce_dist *d, int cancel, int failed, int *any_cancel, int *any_failed, milnce_error *err) {
+    double f[2] = {cancel, failed};
+    int ret = milnce_dist_allreduce_sum_f64(d, f, 2, err);
+    *any_cancel = f[0] > 0;
+    *any_failed = f[1] > 0;
+    return ret;
+}
+
+/* train.sync_bn: BatchNorm's batch statistics summed over the ranks (layers.h). */
+static int bn_allreduce(void *user, double *buf, size_t n) {
+    return milnce_dist_allreduce_sum_f64(user, buf, n, NULL);
 }
 
 static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, size_t cap, milnce_error *err) {
@@ -188,20 +290,32 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     float *Vg = NULL, *Tg = NULL, *dV = NULL, *dT = NULL;
     uint8_t *maskg = NULL;
     char *yaml = NULL;
-    FILE *log = NULL;
-    char vocab_path[4200];
+    int logfd = -1;
+    off_t logsize = 0;
+    milnce_run_lock lock = {.fd = -1};
+    char vocab_path[MILNCE_PATH_MAX];
 
     /* ---- everything that can be wrong with the config or the data, before any work ---- */
     if ((ret = milnce_config_validate(cfg, err)) < 0) return ret;
     if (!cfg->data.shards[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "key data.shards: no training shards given");
     if (cfg->train.batch_size % d->world != 0)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "key train.batch_size: %d is not divisible by the %d ranks", cfg->train.batch_size, d->world);
-    if (cfg->train.sync_bn && d->world > 1)
-        return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED, "key train.sync_bn: synchronised BatchNorm is not implemented; use train.freeze_bn or per-rank statistics");
     struct stat sst;
     if (stat(cfg->data.shards, &sst) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key data.shards: %s: %s", cfg->data.shards, strerror(errno));
     int B = cfg->train.batch_size / d->world, Bg = cfg->train.batch_size;
+    /* The run folder: locked and checked by rank 0 before any work; every rank learns the verdict. */
+    {
+        int bad = d->rank == 0 ? claim_out_dir(o, &lock, err) < 0 : 0, any_bad = bad, dummy;
+        if (d->world > 1) {
+            milnce_error e2 = {0};
+            if ((ret = agree_stop(d, 0, bad, &dummy, &any_bad, &e2)) < 0) { milnce_error_set(err, ret, "%s", e2.msg); goto end; }
+        }
+        if (any_bad) {
+            ret = bad ? err->code : milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not claim the run folder %s", cfg->train.out_dir);
+            goto end;
+        }
+    }
     if ((ret = load_vocab(cfg, &vocab, vocab_path, sizeof vocab_path, err)) < 0) goto end;
     milnce_loader_opts lo;
     milnce_loader_opts_default(&lo);
@@ -210,6 +324,11 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     lo.num_frames = cfg->data.num_frames;
     lo.fps = cfg->data.fps;
     lo.size = cfg->data.size;
+    lo.resize = cfg->data.resize;
+    if (d->rank == 0 && 2 * cfg->data.size <= cfg->data.resize)
+        milnce_log(o->lg, MILNCE_LOG_WARN, "data.size %d crops %.0f%% of frames resized to data.resize = %d; a data.resize "
+                   "near data.size shows the whole picture", cfg->data.size,
+                   100.0 * cfg->data.size * cfg->data.size / ((double)cfg->data.resize * cfg->data.resize), cfg->data.resize);
     lo.min_time = cfg->data.min_time;
     lo.whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
     lo.window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
@@ -236,6 +355,8 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
                                 cfg->data.num_frames, cfg->data.size);
         goto end;
     }
+    milnce_bn_sync bn_sync = {bn_allreduce, (void *)d};
+    if (cfg->train.sync_bn && d->world > 1 && m->video) milnce_s3dg_set_bn_sync(m->video, &bn_sync);
     milnce_model_init(m, (uint64_t)cfg->train.seed);
     if (cfg->model.word2vec[0]) {
         milnce_wordvec wv;
@@ -277,8 +398,11 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     oc.warmup_steps = cfg->train.warmup_steps;
     if ((ret = milnce_loader_open(&ld, &lo, err)) < 0) goto end;
     int64_t per_epoch = milnce_loader_batches_per_epoch(ld);
+    /* The run's real length: the schedule's warmup and cosine decay span exactly the steps
+     * that will run (max_steps when set), so the lr reaches 0 at the last step and never
+     * climbs again. A resumed run derives the same horizon from the same config. */
     int64_t total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
-    oc.total_steps = per_epoch * cfg->train.epochs;
+    oc.total_steps = total;
     if ((ret = milnce_optim_init(&opt, &oc, m->ptab.total, err)) < 0) goto end;
     if (mc.text.frozen) { /* word vectors from word2vec stay as loaded, weight decay included */
         int ti = milnce_params_find(&m->ptab, "text_module.word_embd.weight");
@@ -323,21 +447,53 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         char p[MILNCE_PATH_MAX];
         if ((ret = milnce_path(p, sizeof p, err, "%s/config.yaml", cfg->train.out_dir)) < 0) goto end;
         if ((ret = milnce_config_write(cfg, p, err)) < 0) goto end;
-        if (o->resume && (ret = trim_log(logpath, opt.step, err)) < 0) goto end;
-        if (!o->resume) unlink(logpath);
-        log = fopen(logpath, "a");
-        if (!log) { ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", logpath, strerror(errno)); goto end; }
+        if (o->resume && (ret = trim_log(logpath, opt.step, o->lg, err)) < 0) goto end;
+        logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        struct stat lst;
+        if (logfd < 0 || fstat(logfd, &lst) < 0) { ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", logpath, strerror(errno)); goto end; }
+        logsize = lst.st_size;
     }
     yaml = milnce_config_to_yaml(cfg);
     milnce_loss_opts lopt = {.temperature = (float)cfg->train.temperature, .normalize = cfg->train.normalize};
     double t_start = now_s(), t_last = t_start;
     int64_t clips = 0;
-    for (int64_t step = opt.step; step < total; step++) {
-        if (o->cancel && *o->cancel) {
-            if (d->rank == 0 && (ret = save_checkpoint(cfg, m, &opt, &vocab, step, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
-            ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped by a signal at step %lld; checkpoint %s",
-                                   (long long)step, res->checkpoint);
-            goto end;
+    int log_failed = 0;
+    milnce_error log_err = {0};
+    int64_t last_saved = opt.step > 0 ? opt.step : -1; /* step of the newest checkpoint on disk */
+    for (int64_t step = opt.step; step <= total; step++) {
+        /* Stop here (a checkpoint of the steps done, then out) on a signal, a failed log write
+         * or --stop-at; all ranks decide together so that none waits in a collective alone. */
+        int sig = o->cancel && *o->cancel, any_sig = sig, any_fail = log_failed;
+        if (d->world > 1 && (ret = agree_stop(d, sig, log_failed, &any_sig, &any_fail, err)) < 0) goto end;
+        int stop_asked = o->stop_at > 0 && step >= o->stop_at && step < total;
+        if (step == total) break;
+        if (any_sig || any_fail || stop_asked) {
+            milnce_error ce = {0};
+            int saved = 0;
+            if (d->rank == 0) {
+                if (last_saved == step) saved = 1;
+                else saved = save_checkpoint(cfg, m, &opt, &vocab, step, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, any_fail ? &ce : err) == 0;
+                if (!saved && !any_fail) { ret = err->code; goto end; }
+            }
+            if (any_fail) {
+                if (d->rank != 0)
+                    ret = milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not write its log; stopped at step %lld", (long long)step);
+                else if (saved)
+                    ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld (checkpoint %s; --resume continues)",
+                                           log_err.msg, (long long)step, res->checkpoint);
+                else
+                    ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld; the checkpoint failed too: %s",
+                                           log_err.msg, (long long)step, ce.msg);
+                goto end;
+            }
+            if (any_sig) {
+                ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped by a signal at step %lld; checkpoint %s",
+                                       (long long)step, res->checkpoint);
+                goto end;
+            }
+            milnce_log(o->lg, MILNCE_LOG_INFO, "stopped after step %lld of %lld as asked; --resume continues",
+                       (long long)step, (long long)total);
+            break;
         }
         milnce_batch *b;
         if ((ret = milnce_loader_next(ld, &b, err)) < 0) goto end;
@@ -381,23 +537,32 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         res->steps++;
         double wait = milnce_loader_wait_fraction(ld);
         if (d->rank == 0 && ((step + 1) % cfg->train.log_every == 0 || step + 1 == total)) {
-            fprintf(log, "{\"step\":%lld,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g,\"clips_per_s\":%.4g,\"data_wait\":%.4f,\"grad_norm\":%.6g,\"time\":%.3f}\n",
-                    (long long)(step + 1), epoch, loss, lr, cps, wait, gnorm, t - t_start);
-            fflush(log);
+            char line[512];
+            int n = snprintf(line, sizeof line,
+                             "{\"step\":%lld,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g,\"clips_per_s\":%.4g,\"data_wait\":%.4f,\"grad_norm\":%.6g,\"time\":%.3f}\n",
+                             (long long)(step + 1), epoch, loss, lr, cps, wait, gnorm, t - t_start);
+            if (log_append(logfd, &logsize, logpath, line, (size_t)n, &log_err) < 0) log_failed = 1;
         }
         if (o->progress) {
             milnce_train_progress p = {step + 1, total, epoch, loss, lr, cps, wait, t - t_start};
             o->progress(o->progress_user, &p);
         }
-        if (d->rank == 0 && ((step + 1) % cfg->train.checkpoint_every == 0 || step + 1 == total))
+        if (d->rank == 0 && ((step + 1) % cfg->train.checkpoint_every == 0 || step + 1 == total)) {
             if ((ret = save_checkpoint(cfg, m, &opt, &vocab, step + 1, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
+            last_saved = step + 1;
+        }
+    }
+    if (log_failed) { /* at the last step: its checkpoint is written */
+        ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; the run's last checkpoint is %s", log_err.msg, res->checkpoint);
+        goto end;
     }
     double el = now_s() - t_start;
     res->clips_per_s = el > 0 ? clips / el : 0;
     res->data_wait = milnce_loader_wait_fraction(ld);
     if (!res->checkpoint[0]) milnce_train_latest(cfg->train.out_dir, res->checkpoint, sizeof res->checkpoint);
 end:
-    if (log) fclose(log);
+    if (logfd >= 0) close(logfd);
+    milnce_run_lock_release(&lock);
     free(yaml);
     free(Vg); free(Tg); free(dV); free(dT); free(maskg);
     milnce_loader_close(&ld);

@@ -6,7 +6,15 @@
  *   log.jsonl              one line per logged step: {"step","epoch","loss","lr","clips_per_s",
  *                          "data_wait","grad_norm","time"}
  *   checkpoints/step-NNNNNNNN.safetensors   model + optimizer moments + step (+ config)
- *   checkpoints/latest     the file name of the newest complete checkpoint (atomic)
+ *   checkpoints/latest     the file name of the newest complete checkpoint (atomic; written
+ *                          after the checkpoint it names; pruning never removes that one)
+ *   .lock                  "pid host" of the run holding the folder (flock, io/run_lock.h)
+ * A folder that holds a run (config.yaml, log.jsonl or checkpoints/) is refused unless the run
+ * is resumed (resume) or moved aside (overwrite: those entries go to <out_dir>.old-N, N the
+ * first free number; nothing is deleted).
+ * log.jsonl is appended one whole line per write(); a write that fails or is short is cut back
+ * to the last whole line and stops the run (after a checkpoint attempt); resume drops a torn
+ * last line left by a crash.
  * Resume continues from `latest`: the loader restarts at that step's batch (batches depend only
  * on the seed and the batch number), so a resumed run makes the same batches, losses and final
  * weights as one that was never interrupted (bit for bit with the same thread count). */
@@ -30,6 +38,9 @@ typedef struct milnce_train_opts {
     const milnce_config *cfg;
     const milnce_dist *dist;
     int resume;
+    int overwrite;  /* a folder holding a run: move it aside to <out_dir>.old-N first */
+    int64_t stop_at; /* > 0: checkpoint and stop once this global step is done (a job's time
+                        limit); the schedule still spans the whole run; resume continues */
     const volatile sig_atomic_t *cancel; /* non-zero: checkpoint and stop */
     const struct milnce_logger *lg;
     void (*progress)(void *user, const milnce_train_progress *p);

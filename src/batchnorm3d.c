@@ -5,8 +5,10 @@
  * network's conv1 has B*P = 32*8*112*112 = 3.2 M values. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "layers.h"
 #include "simd.h"
 
@@ -205,4 +207,91 @@ void milnce_bnrelu3d_backward(float *din, float *dgamma, float *dbeta, const flo
                               const float *invstd, const float *gamma, int train, int B, int C,
                               int P) {
     bn_backward(din, dgamma, dbeta, dout, in, out, mean, invstd, gamma, train, B, C, P, 1);
+}
+
+/* ---- synchronised: statistics over every rank's batch (see layers.h) ---- */
+
+int milnce_bnrelu3d_forward_sync(float *out, float *mean, float *invstd, float *running_mean,
+                                 float *running_var, const float *in, const float *gamma,
+                                 const float *beta, float momentum, float eps, int B, int C, int P,
+                                 const milnce_bn_sync *sync) {
+    double *st = malloc(sizeof *st * (2 * (size_t)C + 1)); /* sums (C), count, squares (C) */
+    if (!st) return MILNCE_ERR_NOMEM;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int b = 0; b < B; b++) sum_run(in + ((size_t)b * C + c) * P, 0.0f, 0, P, &s);
+        st[c] = s;
+    }
+    st[C] = (double)B * P;
+    int ret = sync->allreduce_sum(sync->user, st, (size_t)C + 1);
+    const double n = st[C];
+    if (ret == 0) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int c = 0; c < C; c++) {
+            const double mu = st[c] / n;
+            double v = 0;
+            for (int b = 0; b < B; b++) sum_run(in + ((size_t)b * C + c) * P, (float)mu, 1, P, &v);
+            st[C + 1 + c] = v;
+        }
+        ret = sync->allreduce_sum(sync->user, st + C + 1, (size_t)C);
+    }
+    if (ret == 0) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int c = 0; c < C; c++) {
+            const double mu = st[c] / n, v = st[C + 1 + c], var = v / n;
+            const float m = (float)mu, is = (float)(1.0 / sqrt(var + eps));
+            if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+            if (running_var) {
+                double unbiased = n > 1 ? v / (n - 1) : var;
+                running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+            }
+            mean[c] = m;
+            invstd[c] = is;
+            const float a = (gamma ? gamma[c] : 1.0f) * is;
+            const float k = (beta ? beta[c] : 0.0f) - m * a;
+            for (int b = 0; b < B; b++)
+                scale_shift_run(out + ((size_t)b * C + c) * P, in + ((size_t)b * C + c) * P, a, k, 1, P);
+        }
+    }
+    free(st);
+    return ret;
+}
+
+int milnce_bnrelu3d_backward_sync(float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *in, const float *out, const float *mean,
+                                  const float *invstd, const float *gamma, int B, int C, int P,
+                                  const milnce_bn_sync *sync) {
+    double *st = malloc(sizeof *st * (2 * (size_t)C + 1)); /* sum dy (C), sum dy*xhat (C), count */
+    if (!st) return MILNCE_ERR_NOMEM;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < C; c++) {
+        double sdy = 0, sdyx = 0;
+        for (int b = 0; b < B; b++) {
+            const size_t o = ((size_t)b * C + c) * P;
+            dot_run(dout + o, in + o, out + o, mean[c], P, &sdy, &sdyx);
+        }
+        sdyx *= invstd[c];
+        if (dgamma) dgamma[c] += (float)sdyx; /* this rank's part */
+        if (dbeta) dbeta[c] += (float)sdy;
+        st[c] = sdy;
+        st[C + c] = sdyx;
+    }
+    st[2 * C] = (double)B * P;
+    int ret = din ? sync->allreduce_sum(sync->user, st, 2 * (size_t)C + 1) : 0;
+    if (ret == 0 && din) {
+        const double n = st[2 * C];
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int c = 0; c < C; c++) {
+            const float m = mean[c], is = invstd[c];
+            const float gi = (gamma ? gamma[c] : 1.0f) * is;
+            const float c1 = (float)(st[c] / n), c2 = (float)(st[C + c] / n) * is;
+            for (int b = 0; b < B; b++) {
+                const size_t o = ((size_t)b * C + c) * P;
+                dx_run(din + o, dout + o, in + o, out + o, gi, c1, m, c2, P);
+            }
+        }
+    }
+    free(st);
+    return ret;
 }

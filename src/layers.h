@@ -99,6 +99,27 @@ void milnce_bnrelu3d_backward(float *din, float *dgamma, float *dbeta, const flo
                               const float *invstd, const float *gamma, int train, int B, int C,
                               int P);
 
+/* Synchronised BatchNorm (train mode, data parallel over R ranks): the batch statistics are
+ * those of the R ranks' clips together. allreduce_sum replaces buf (n doubles) by its sum over
+ * the ranks (0 or a negative MILNCE_ERR_*; called outside any parallel region). Forward sums
+ * (sum x, count) then sum (x - mean)^2 over the ranks; backward sums (sum dy, sum dy * xhat,
+ * count), so dx is the gradient through the global statistics, while dgamma and dbeta stay this
+ * rank's part (the ranks' gradients are summed afterwards like every other parameter's). With
+ * R = 1 the result equals milnce_bnrelu3d_* up to summation order. Returns 0 or the reducer's
+ * error. */
+typedef struct milnce_bn_sync {
+    int (*allreduce_sum)(void *user, double *buf, size_t n);
+    void *user;
+} milnce_bn_sync;
+int milnce_bnrelu3d_forward_sync(float *out, float *mean, float *invstd, float *running_mean,
+                                 float *running_var, const float *in, const float *gamma,
+                                 const float *beta, float momentum, float eps, int B, int C, int P,
+                                 const milnce_bn_sync *sync);
+int milnce_bnrelu3d_backward_sync(float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *in, const float *out, const float *mean,
+                                  const float *invstd, const float *gamma, int B, int C, int P,
+                                  const milnce_bn_sync *sync);
+
 /* ------------------------------------------------------------------------------------------ */
 /* MaxPool3d (src/pool3d.c).
  * Two kinds of padding, per dimension:

@@ -65,6 +65,7 @@ struct milnce_s3dg {
     size_t dpre_n;
     int grads_ready;
     int last_B, last_train, have_forward;
+    const milnce_bn_sync *bn_sync; /* train-mode BatchNorm statistics over every rank; NULL = this batch's */
     double t_fwd[K_COUNT], t_bwd[K_COUNT], gflop[K_COUNT];
     /* while building */
     const char *prefix;
@@ -415,6 +416,8 @@ void milnce_s3dg_free(milnce_s3dg **ps) {
     *ps = NULL;
 }
 
+void milnce_s3dg_set_bn_sync(milnce_s3dg *s, const milnce_bn_sync *sync) { s->bn_sync = sync; }
+
 const milnce_s3dg_cfg *milnce_s3dg_get_cfg(const milnce_s3dg *s) { return &s->cfg; }
 int milnce_s3dg_feat_dim(const milnce_s3dg *s) { return s->feat; }
 
@@ -475,9 +478,14 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
             double t1 = now_s();
             s->t_fwd[K_CONV] += t1 - t0;
             t0 = t1;
-            milnce_bnrelu3d_forward(to->x, n->s1, n->s2, buffers + n->rm, buffers + n->rv, tp->x,
-                                    params + n->g, params + n->b, train, BN_MOMENTUM, BN_EPS, B,
-                                    to->C, P_of(to));
+            if (s->bn_sync && train && ret >= 0)
+                ret = milnce_bnrelu3d_forward_sync(to->x, n->s1, n->s2, buffers + n->rm, buffers + n->rv, tp->x,
+                                                   params + n->g, params + n->b, BN_MOMENTUM, BN_EPS, B,
+                                                   to->C, P_of(to), s->bn_sync);
+            else
+                milnce_bnrelu3d_forward(to->x, n->s1, n->s2, buffers + n->rm, buffers + n->rv, tp->x,
+                                        params + n->g, params + n->b, train, BN_MOMENTUM, BN_EPS, B,
+                                        to->C, P_of(to));
             kind = K_BN;
             break;
         }
@@ -564,8 +572,17 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
             const tensor *tp = &s->tens[n->pre];
             size_t np = tp->per_clip * (size_t)B;
             memset(s->dpre, 0, sizeof(float) * np);
-            milnce_bnrelu3d_backward(s->dpre, grads + n->g, grads + n->b, to->dx, tp->x, to->x,
-                                     n->s1, n->s2, params + n->g, train, B, to->C, P_of(to));
+            int bret = 0;
+            if (s->bn_sync && train)
+                bret = milnce_bnrelu3d_backward_sync(s->dpre, grads + n->g, grads + n->b, to->dx, tp->x, to->x,
+                                                     n->s1, n->s2, params + n->g, B, to->C, P_of(to), s->bn_sync);
+            else
+                milnce_bnrelu3d_backward(s->dpre, grads + n->g, grads + n->b, to->dx, tp->x, to->x,
+                                         n->s1, n->s2, params + n->g, train, B, to->C, P_of(to));
+            if (bret < 0) {
+                ret = bret;
+                break;
+            }
             double t1 = now_s();
             s->t_bwd[K_BN] += t1 - t0;
             t0 = t1;

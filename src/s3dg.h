@@ -47,6 +47,10 @@ int milnce_s3dg_create(milnce_s3dg **out, const milnce_s3dg_cfg *cfg, const char
 void milnce_s3dg_free(milnce_s3dg **s);
 
 const milnce_s3dg_cfg *milnce_s3dg_get_cfg(const milnce_s3dg *s);
+/* Synchronised BatchNorm (layers.h): train-mode statistics over every rank's clips from now on
+ * (sync must outlive the calls); NULL = per batch, as the reference. */
+struct milnce_bn_sync;
+void milnce_s3dg_set_bn_sync(milnce_s3dg *s, const struct milnce_bn_sync *sync);
 int milnce_s3dg_feat_dim(const milnce_s3dg *s); /* F */
 /* Floats of activations (and of their gradients, when allocated) held by the context. */
 size_t milnce_s3dg_activation_floats(const milnce_s3dg *s);

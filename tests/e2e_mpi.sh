@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MPI data parallelism end to end: one SGD step on 2 ranks x 2 clips equals one rank with 4 clips
 # (loss and weights within 1e-5; BatchNorm frozen, whose statistics are per rank as in the
-# reference). Skipped when milnce was built without MPI or mpirun is missing.
+# reference), and in train-mode BatchNorm with train.sync_bn (statistics over both ranks' clips;
+# per-rank statistics must differ, or the check could not tell). Skipped when milnce was built without MPI or mpirun is missing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_cmd mpirun "Open MPI's launcher (Debian package openmpi-bin)"
@@ -31,4 +32,21 @@ print("loss 1 rank %.9g, 2 ranks %.9g" % (a, b))
 sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) else 1)
 PY
 echo "ok: 2 MPI ranks x 2 clips = 1 rank x 4 clips (loss and weights within 1e-5)"
-echo "1 passed, 0 failed"
+# train.sync_bn: BatchNorm in train mode with statistics over both ranks' clips gives the step
+# of one rank with all 4 (weights, running statistics, loss); per-rank statistics do not
+sb=("${mpi[@]}" --set train.freeze_bn=false)
+"$BIN" train "${common[@]}" "${sb[@]}" --set "train.out_dir=$W/one_bn" >/dev/null 2>&1
+OMPI_MCA_plm_rsh_agent= mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" train "${common[@]}" "${sb[@]}" --set train.sync_bn=true --set "train.out_dir=$W/two_sync" > "$W/mpi.log" 2>&1 || { cat "$W/mpi.log"; exit 1; }
+$CMP --tol 1e-5 --skip optim. "$W/one_bn/checkpoints/step-00000001.safetensors" "$W/two_sync/checkpoints/step-00000001.safetensors"
+"$PY" - "$W/one_bn/log.jsonl" "$W/two_sync/log.jsonl" <<'PY'
+import json, sys
+a, b = (json.loads(open(p).readline())["loss"] for p in sys.argv[1:3])
+print("train-mode BN: loss 1 rank %.9g, 2 ranks with sync_bn %.9g" % (a, b))
+sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) else 1)
+PY
+OMPI_MCA_plm_rsh_agent= mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" train "${common[@]}" "${sb[@]}" --set "train.out_dir=$W/two_local" > "$W/mpi.log" 2>&1 || { cat "$W/mpi.log"; exit 1; }
+if $CMP --tol 1e-5 --skip optim. "$W/one_bn/checkpoints/step-00000001.safetensors" "$W/two_local/checkpoints/step-00000001.safetensors" >/dev/null 2>&1; then
+  echo "FAIL: per-rank BatchNorm statistics matched one rank's: the sync test cannot tell"; exit 1
+fi
+echo "ok: train.sync_bn: 2 ranks x 2 clips = 1 rank x 4 clips in train-mode BatchNorm (1e-5); per-rank statistics differ"
+echo "2 passed, 0 failed"

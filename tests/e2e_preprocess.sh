@@ -9,6 +9,11 @@
 #  4. --shard-index i --num-shards 2: the union of the parts equals the single-process output
 #  5. a re-run over changed inputs remakes exactly the shards they touch (and the vocabulary),
 #     and removes shards beyond a shorter list's end
+#  4b. the last part merges stats.json + errors.log equal to one process's (and --merge-stats);
+#     a second process on the same part is refused, naming the holder
+#  6. narration past the video's end (real HowTo100M captions on shorter videos): sentences
+#     starting after the end are dropped and counted per video and in stats.json, a video left
+#     without any is skipped, a video losing more than half is named in errors.log, one warning
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_cmd ffprobe "decodes the shards' .mp4 members"
@@ -37,14 +42,21 @@ ln -s "$TD/videos/chaplin.mp4" "$W/v/emptynarr.mp4"; echo "start,end,text" > "$W
 
 run() { "$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 --videos-per-shard 4 "$@"; }
 run --out "$W/a" --jobs 3 > "$W/a.log" 2>&1 || { cat "$W/a.log"; exit 1; }
+[ "$(grep -c "videos lost more than half of their narration" "$W/a.log")" = 1 ] || { echo "FAIL: not one warning line"; cat "$W/a.log"; exit 1; }
 $PY - "$W/a" <<'PY'
 import json, sys
 d = sys.argv[1]
 st = json.load(open(d + "/stats.json"))
 log = open(d + "/errors.log").read().splitlines()
 print("videos", st["videos"], "skipped", st["skipped"], st["skips_by_reason"])
-assert st["videos"] == 9, st              # the 8 good videos + corrupted.mp4 (49 of 50 frames decode)
-assert st["skipped"] == 8, st
+# the 8 good videos + corrupted.mp4 (49 of 50 frames decode), less v2 whose narration all
+# starts after its end (real HowTo100M captions paired with short clips)
+assert st["videos"] == 8, st
+assert st["skipped"] == 9, st
+assert st["skips_by_reason"]["narration after the video's end"] == 1, st
+assert st["sentences_after_end"] > 0 and st["videos_losing_most_narration"] >= 1, st
+warned = [l for l in log if l.split("\t")[2] == "narration after the video's end" and "kept;" in l]
+assert len(warned) == st["videos_losing_most_narration"], (warned, st)
 ids = {l.split("\t")[0] for l in log}
 for want in ("v9", "zero", "text", "trunc", "nonarr", "emptynarr"):
     assert want in ids, (want, ids)
@@ -54,26 +66,32 @@ PY
 ok "bad inputs skipped and logged with reasons; good ones in shards"
 
 $PY "$SRC/tests/reference/read_shards.py" "$W"/a/train-*.tar > "$W/py.json"
-$PY - "$W/py.json" "$W/a/vocab.txt" "$W/c" <<'PY'
+$PY - "$W/py.json" "$W/a/vocab.txt" "$W/c" "$W/a" <<'PY'
 import csv, json, re, sys
 doc = json.load(open(sys.argv[1]))
 vocab = {w: i + 1 for i, w in enumerate(open(sys.argv[2], encoding="utf-8").read().split("\n")[:-1])}
-n = 0
+n = after = 0
 for sh in doc["shards"]:
     for s in sh["samples"]:
         meta = s["members"]["json"]["json"]
         assert s["members"]["mp4"]["size"] > 0
         rows = list(csv.DictReader(open(sys.argv[3] + "/" + s["key"] + ".csv", encoding="utf-8")))
         rows = [r for r in rows if r["text"].strip()]
+        # the documented rule: a sentence starting at or after the video's end is dropped
+        kept = [r for r in rows if float(r["start"]) < meta["duration"]]
+        assert meta["sentences_after_end"] == len(rows) - len(kept), (s["key"], meta["sentences_after_end"], len(rows), len(kept))
+        assert meta["sentences_ending_after_end"] == sum(float(r["end"]) > meta["duration"] for r in kept), s["key"]
+        after += meta["sentences_after_end"]
+        rows = kept
         assert len(meta["sentences"]) == len(rows), (s["key"], len(meta["sentences"]), len(rows))
         for sent, r in zip(meta["sentences"], sorted(rows, key=lambda r: float(r["start"]))):
             want = [vocab[w] for w in re.findall(r"[\w']+", r["text"].lower()) if w in vocab]
             assert sent["tokens"] == want, (s["key"], sent, want)
         n += 1
-print(n, "samples read by tarfile + json; tokens match vocab.txt")
-assert n == 9
+print(n, "samples read by tarfile + json; tokens match vocab.txt;", after, "sentences after the end dropped")
+assert n == 8 and after == json.load(open(sys.argv[4] + "/stats.json"))["sentences_after_end"]
 PY
-ok "Python tarfile + json read every sample; token ids agree with vocab.txt"
+ok "Python tarfile + json read every sample; token ids agree with vocab.txt; narration past the end dropped and counted"
 
 # the .mp4 members are complete MP4s (moov at the end, written as they were encoded): ffprobe
 # decodes one taken out of the shard to the frame count its .json gives
@@ -99,7 +117,7 @@ ok "--jobs 1 (streamed into the shard) and --jobs 3 (spooled) give byte-identica
 cp -r "$W/a" "$W/a0"
 run --out "$W/a" > /dev/null 2>&1
 for f in "$W"/a0/train-*; do cmp "$f" "$W/a/$(basename "$f")"; done
-grep -q '"videos": 9' "$W/a/stats.json"
+grep -q '"videos": 8' "$W/a/stats.json"
 ok "re-run keeps complete shards byte-identical"
 
 # kill -9 while the run is in progress, then re-run
@@ -117,10 +135,31 @@ left=$(ls "$W/k" | grep "\.tmp\." || true); [ -z "$left" ] || { echo "FAIL: temp
 ok "kill -9 + re-run gives byte-identical shards"
 
 run --out "$W/p" --shard-index 0 --num-shards 2 > /dev/null 2>&1
-run --out "$W/p" --shard-index 1 --num-shards 2 > /dev/null 2>&1
+[ -f "$W/p/stats.part0-of-2.json" ] && [ ! -e "$W/p/stats.json" ] || { echo "FAIL: part 0 alone wrote merged stats"; ls "$W/p"; exit 1; }
+run --out "$W/p" --shard-index 1 --num-shards 2 > "$W/p1.out" 2>&1
 for f in "$W"/a0/train-*; do cmp "$f" "$W/p/$(basename "$f")"; done
 [ "$(ls "$W"/p/train-* | wc -l)" = "$(ls "$W"/a0/train-* | wc -l)" ]
 ok "parts 0 and 1 of 2 together equal the single-process shards"
+# the last part to finish merges: stats.json and errors.log identical to the single run's
+grep -q "this part: .*stats.part1-of-2.json.*merged into stats.json" "$W/p1.out" || { echo "FAIL: part message"; cat "$W/p1.out"; exit 1; }
+cmp "$W/a0/stats.json" "$W/p/stats.json" && cmp "$W/a0/errors.log" "$W/p/errors.log"
+rm "$W/p/stats.json" "$W/p/errors.log"
+"$BIN" preprocess --merge-stats "$W/p" > /dev/null
+cmp "$W/a0/stats.json" "$W/p/stats.json" && cmp "$W/a0/errors.log" "$W/p/errors.log"
+rm "$W/p/train-000001.stats.json"
+set +e; out=$("$BIN" preprocess --merge-stats "$W/p" 2>&1); rc=$?; set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q "shard 1 is not complete" || { echo "FAIL: merge with a missing shard: $rc $out"; exit 1; }
+ok "the last part writes stats.json + errors.log identical to one process's; --merge-stats too; a gap is refused"
+
+# two runs of the same part into one folder: the second is refused at once, naming the holder
+"$BIN" preprocess --videos "$W/list.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 --videos-per-shard 4 \
+  --out "$W/lk" --jobs 1 > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$W/lk/.lock" ] && break; sleep 0.05; done
+set +e; out=$(run --out "$W/lk" 2>&1); rc=$?; set -e
+kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+[ $rc -eq 1 ] && echo "$out" | grep -q "in use by another run (pid $pid on host $(hostname)" || { echo "FAIL: second preprocess: $rc $out"; exit 1; }
+ok "a second preprocess into a folder in use is refused: $(echo "$out" | sed 's/^milnce preprocess: //')"
 
 # the same narration as one HowTo100M caption.json (streamed twice when the vocabulary is built:
 # count, then keep this run's entries): the same sentences in the same shards; a re-run keeps all
@@ -181,7 +220,8 @@ changed=$(for f in "$W"/f0/train-*; do cmp -s "$f" "$W/f/$(basename "$f")" || ba
   || { echo "FAIL: changed files: '$changed' (v1 is in $k)"; exit 1; }
 $PY "$SRC/tests/reference/read_shards.py" "${k%.idx.json}.tar" > "$W/f.json"
 grep -q "the chaplin film now ends here" "$W/f.json" || { echo "FAIL: the remade shard lacks the new sentence"; exit 1; }
-ok "a changed narration file remakes its shard only; the others stay byte-identical"
+echo "$out" | grep -q "0 renditions transcoded (0.0 MB), 4 copied" || { echo "FAIL: the remade shard re-encoded its videos: $out"; exit 1; }
+ok "a changed narration file remakes its shard only, copying its renditions; the others stay byte-identical"
 
 cp -r "$W/f" "$W/f1"
 echo "3.5,4.5,another closing line" >> "$W/c/v1.csv"
@@ -189,6 +229,18 @@ out=$(run --out "$W/f" --vocab "$W/vocab.txt" --keep-complete 2>&1)
 echo "$out" | grep -q "0 made now" || { echo "FAIL: --keep-complete remade shards: $out"; exit 1; }
 for f in "$W"/f1/train-*; do cmp "$f" "$W/f/$(basename "$f")"; done
 ok "--keep-complete keeps complete shards whose inputs changed"
+
+# a new word in one caption file changes the vocabulary: every shard is remade, no video is
+# transcoded again (the .mp4 members are copied), and the result equals a fresh run's
+cp -r "$W/a0" "$W/voc"
+echo "5.5,6.5,a zyzzogeton appears" >> "$W/c/v3.csv"
+out=$(run --out "$W/voc" 2>&1)
+echo "$out" | grep -q "5 made now, 0 kept; 5 remade" && echo "$out" | grep -q "0 renditions transcoded (0.0 MB), 8 copied" \
+  || { echo "FAIL: a vocabulary change re-encoded videos: $out"; exit 1; }
+grep -qx zyzzogeton "$W/voc/vocab.txt"
+run --out "$W/vf" > /dev/null 2>&1
+for f in "$W"/vf/train-*.tar "$W"/vf/train-*.idx.json "$W/vf/vocab.txt" "$W/vf/stats.json"; do cmp "$f" "$W/voc/$(basename "$f")"; done
+ok "a vocabulary change remakes every shard with 0 videos transcoded (8 copied), equal to a fresh run"
 
 { echo "video_id"; for b in v0 v2 v3 v4 v5; do echo $b; done; } > "$W/short.csv"
 out=$("$BIN" preprocess --videos "$W/short.csv" --video-root "$W/v" --captions "$W/c" --size 64 --fps 5 \

@@ -5,6 +5,10 @@
 #  3. a NaN loss stops the run naming the step, and the last good checkpoint stays loadable
 #  4. (MPI: tests/e2e_mpi.sh)
 #  5. bad config values and missing data are refused before any work, naming the key
+#  6. a folder holding a run is refused without --resume/--overwrite; --overwrite moves it aside
+#  7. the lr column of log.jsonl follows warmup + cosine over max_steps, resumed runs included
+#  8. a second run into a locked folder is refused at once, naming the holder's pid and host
+#  9. a failed log write stops the run with an error and a whole-line log; resume drops a torn line
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_py numpy
@@ -24,11 +28,12 @@ losses() { $PY -c "import json,sys; print(' '.join('%.9g' % json.loads(l)['loss'
 
 # 1. resume = uninterrupted
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/full" --set train.max_steps=6 --set train.checkpoint_every=3 >/dev/null 2>&1
-"$BIN" train "${common[@]}" --set "train.out_dir=$W/half" --set train.max_steps=3 --set train.checkpoint_every=3 >/dev/null 2>&1
+"$BIN" train "${common[@]}" --set "train.out_dir=$W/half" --set train.max_steps=6 --set train.checkpoint_every=3 --stop-at 3 >/dev/null 2>&1
+[ "$(cat "$W/half/checkpoints/latest")" = step-00000003.safetensors ] || { echo "FAIL: --stop-at 3 left $(cat "$W/half/checkpoints/latest")"; exit 1; }
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/half" --set train.max_steps=6 --set train.checkpoint_every=3 --resume >/dev/null 2>&1
 $CMP --exact "$W/full/checkpoints/step-00000006.safetensors" "$W/half/checkpoints/step-00000006.safetensors"
 [ "$(losses "$W/full/log.jsonl")" = "$(losses "$W/half/log.jsonl")" ] || { echo "FAIL: losses differ after resume"; losses "$W/full/log.jsonl"; losses "$W/half/log.jsonl"; exit 1; }
-ok "3 steps + resume to 6 = 6 steps, bit for bit ($(losses "$W/full/log.jsonl"))"
+ok "3 steps (--stop-at) + resume to 6 = 6 steps, bit for bit ($(losses "$W/full/log.jsonl"))"
 
 # 2. SIGKILL after the first checkpoint, then resume
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/kill" --set train.max_steps=6 --set train.checkpoint_every=2 >/dev/null 2>&1 &
@@ -59,6 +64,14 @@ ok "NaN at step 3 stops the run naming the step; checkpoint 2 is kept and resume
 "$BIN" train "${common[@]}" --set "train.out_dir=$W/term" --set train.max_steps=100000 --set train.checkpoint_every=100000 > "$W/term.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -s "$W/term/log.jsonl" ] && [ "$(wc -l < "$W/term/log.jsonl")" -ge 3 ] && break; sleep 0.1; done
+# 8. the folder is locked while the run lives: a second run (even --resume) is refused at once
+set +e
+t0=$(date +%s)
+out=$("$BIN" train "${common[@]}" --set "train.out_dir=$W/term" --set train.max_steps=100000 --resume 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q "in use by another run (pid $pid on host $(hostname)" || { echo "FAIL: second run into a locked folder: $rc $out"; kill -9 $pid; exit 1; }
+[ $(( $(date +%s) - t0 )) -lt 20 ] || { echo "FAIL: the refusal waited"; exit 1; }
+ok "a second run into a locked folder is refused at once: $(echo "$out" | sed 's/^milnce train: //')"
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc -eq 1 ] || { echo "FAIL: SIGTERM exit $rc"; cat "$W/term.log"; exit 1; }
@@ -104,4 +117,60 @@ set -e
 [ $rc2 -ne 0 ] && echo "$out2" | grep -q "nothing" || { echo "FAIL: missing shards: $rc2 $out2"; exit 1; }
 [ ! -e "$W/bad/log.jsonl" ] || { echo "FAIL: a run with missing data wrote a log"; exit 1; }
 ok "bad config and missing data refused before any work"
+# 6. a run folder is never clobbered: 30 steps, then 5 steps into the same folder
+cl=(--set "train.out_dir=$W/clob" --set train.checkpoint_every=10 --set train.keep_last=3)
+"$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=30 >/dev/null 2>&1
+set +e
+out=$("$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=5 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$out" | grep -q -- "--resume" && echo "$out" | grep -q -- "--overwrite" || { echo "FAIL: a folder with a run was not refused: $rc $out"; exit 1; }
+[ "$(wc -l < "$W/clob/log.jsonl")" -eq 30 ] && [ "$(ls "$W/clob/checkpoints" | tr '\n' ' ')" = "latest step-00000010.safetensors step-00000020.safetensors step-00000030.safetensors " ] \
+  || { echo "FAIL: the refused run touched the folder"; ls "$W/clob/checkpoints"; exit 1; }
+"$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=5 --overwrite > "$W/clob.log" 2>&1 || { cat "$W/clob.log"; exit 1; }
+grep -q "moved the earlier run in $W/clob to $W/clob.old-1" "$W/clob.log" || { echo "FAIL: no message about the move"; cat "$W/clob.log"; exit 1; }
+[ "$(wc -l < "$W/clob.old-1/log.jsonl")" -eq 30 ] && [ "$(cat "$W/clob.old-1/checkpoints/latest")" = step-00000030.safetensors ] \
+  && [ -f "$W/clob.old-1/checkpoints/step-00000010.safetensors" ] && [ -f "$W/clob.old-1/checkpoints/step-00000030.safetensors" ] \
+  || { echo "FAIL: the first run is not intact in clob.old-1"; ls -R "$W/clob.old-1"; exit 1; }
+[ "$(wc -l < "$W/clob/log.jsonl")" -eq 5 ] && [ "$(ls "$W/clob/checkpoints" | tr '\n' ' ')" = "latest step-00000005.safetensors " ] \
+  || { echo "FAIL: the new run is mixed with the old one"; ls "$W/clob/checkpoints"; exit 1; }
+$CMP --exact "$W/clob.old-1/checkpoints/step-00000030.safetensors" "$W/clob.old-1/checkpoints/step-00000030.safetensors" >/dev/null
+"$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=5 --overwrite >/dev/null 2>&1
+[ -f "$W/clob.old-2/checkpoints/step-00000005.safetensors" ] && [ "$(wc -l < "$W/clob.old-1/log.jsonl")" -eq 30 ] || { echo "FAIL: a second --overwrite did not go to .old-2"; exit 1; }
+ok "30 steps then 5: refused without a flag; --overwrite moved the first run intact to .old-1 (then .old-2)"
+
+# 7. the schedule spans the run: lr column vs warmup + cosine over max_steps (6), resumed run too
+$PY - "$W/full/log.jsonl" "$W/half/log.jsonl" "$W/clob/log.jsonl" <<'PY'
+import json, math, sys
+def expect(t, lr=0.003, W=2, N=6):  # lr of update t (0-based): the reference's cosine with warmup
+    return lr * t / W if t < W else lr * max(0.0, 0.5 * (1 + math.cos(math.pi * (t - W) / (N - W))))
+for path, N in ((sys.argv[1], 6), (sys.argv[2], 6), (sys.argv[3], 5)):
+    rows = [json.loads(l) for l in open(path)]
+    got = [r["lr"] for r in rows]
+    want = [expect(r["step"] - 1, N=N) for r in rows]
+    assert all(abs(a - b) <= 1e-9 + 1e-6 * b for a, b in zip(got, want)), (path, got, want)
+    assert got[-1] == min(got[2:]) and got[-1] < 0.3 * 0.003 and max(got) > 0.9 * 0.003, got  # decays to the end
+print("lr columns follow the schedule over max_steps:", ["%.3g" % r for r in want])
+PY
+ok "lr column = warmup + cosine over max_steps (straight, --stop-at + resume, and a 5-step run)"
+
+# 9. log writes that fail: a file-size limit (SIGXFSZ ignored) fails the log after a few lines
+set +e
+out=$( (ulimit -f 2; trap '' XFSZ; exec "$BIN" train "${common[@]}" --set "train.out_dir=$W/lf" --set train.max_steps=60 --set train.checkpoint_every=1000) 2>&1 ); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q "log.jsonl: cannot append a log line: File too large; stopped after step" \
+  && echo "$out" | grep -q "checkpoint" || { echo "FAIL: failed log write: $rc $out"; exit 1; }
+n=$(wc -l < "$W/lf/log.jsonl")
+[ "$n" -ge 3 ] && [ "$n" -lt 60 ] && [ "$(tail -c 1 "$W/lf/log.jsonl" | od -An -c | tr -d ' ')" = '\n' ] || { echo "FAIL: log has $n lines or ends torn"; exit 1; }
+$PY -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$W/lf/log.jsonl"
+ok "a failed log write stops the run at once ($n whole lines kept): $(echo "$out" | grep -o 'stopped after step [0-9]*')"
+# a torn last line (a crash in the middle of a write) is dropped by --resume
+cp -r "$W/full" "$W/torn"
+printf '{"step":7,"epoch":3,"lo' >> "$W/torn/log.jsonl"
+"$BIN" train "${common[@]}" --set "train.out_dir=$W/torn" --set train.max_steps=8 --set train.checkpoint_every=3 --resume > "$W/torn.log" 2>&1 || { cat "$W/torn.log"; exit 1; }
+grep -q "dropped a torn last line" "$W/torn.log" || { echo "FAIL: no warning about the torn line"; cat "$W/torn.log"; exit 1; }
+$PY -c "
+import json,sys
+steps = [json.loads(l)['step'] for l in open(sys.argv[1])]
+assert steps == list(range(1, 9)), steps" "$W/torn/log.jsonl"
+ok "--resume drops a torn last line: steps 1..8 in whole lines"
 echo "$pass passed, 0 failed"
