@@ -14,7 +14,7 @@
 /* A valid value for an option of each type (CUSTOM ones by name). */
 static const char *sample(const milnce_opt *o, char *buf, size_t cap) {
     static const struct { const char *name, *value; } custom[] = {
-        {"crop", "0.5,0.25"}, {"seed", "7"}, {"size", "64x48"}, {"format", "srt"}, {"window", "nearest:3"}};
+        {"crop", "0.5,0.25"}, {"seed", "7"}, {"size", "64x48"}, {"format", "srt"}, {"window", "nearest:3"}, {"stop-at", "5"}};
     switch (o->type) {
     case MILNCE_OPT_INT: snprintf(buf, cap, "%.0f", o->lo); return buf;
     case MILNCE_OPT_DOUBLE: snprintf(buf, cap, "%.17g", o->lo); return buf;

@@ -123,7 +123,7 @@ cl=(--set "train.out_dir=$W/clob" --set train.checkpoint_every=10 --set train.ke
 set +e
 out=$("$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=5 2>&1); rc=$?
 set -e
-[ $rc -eq 2 ] && echo "$out" | grep -q -- "--resume" && echo "$out" | grep -q -- "--overwrite" || { echo "FAIL: a folder with a run was not refused: $rc $out"; exit 1; }
+[ $rc -eq 1 ] && echo "$out" | grep -q -- "--resume" && echo "$out" | grep -q -- "--overwrite" || { echo "FAIL: a folder with a run was not refused: $rc $out"; exit 1; }
 [ "$(wc -l < "$W/clob/log.jsonl")" -eq 30 ] && [ "$(ls "$W/clob/checkpoints" | tr '\n' ' ')" = "latest step-00000010.safetensors step-00000020.safetensors step-00000030.safetensors " ] \
   || { echo "FAIL: the refused run touched the folder"; ls "$W/clob/checkpoints"; exit 1; }
 "$BIN" train "${common[@]}" "${cl[@]}" --set train.max_steps=5 --overwrite > "$W/clob.log" 2>&1 || { cat "$W/clob.log"; exit 1; }
