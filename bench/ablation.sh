@@ -25,6 +25,7 @@
 # and OUT/report.html (paired differences vs misalignment, 95% t intervals, as SVG).
 #
 # usage: bench/ablation.sh [OUT=/tmp/milnce-ablation]
+# Two streams may share OUT (e.g. PHASES="4 7" in a second one): corpora and runs are locked.
 #   env: PHASES="1 2 ..." (below)  SETTINGS="nce milnce-s1 ..." (others skipped)
 #        MILNCE=path/to/milnce  REPORT_ONLY=1  NICE=10
 set -euo pipefail
@@ -59,7 +60,10 @@ declare -A CORPUS=(
   [f1]="1 1.5 1.5" [f7]="7 1.5 1.5" [f13]="13 1.5 1.5"
 )
 
-corpus() { # name: synth + preprocess + bag statistics once
+corpus() { # name: synth + preprocess + bag statistics once (locked: two streams may share a corpus)
+  ( flock 9; make_corpus "$1" ) 9> "$OUT/corpora/$1.lock"
+}
+make_corpus() {
   local name=$1 c=$OUT/corpora/$1
   read -r cseed shift fill <<< "${CORPUS[$name]}"
   if [ ! -f "$c/corpus/eval/youcook2_val.csv" ]; then
@@ -80,6 +84,18 @@ run() { # block corpus setting seed batch steps
   local per_epoch=$(( VIDEOS / batch )) dir=$OUT/runs/$2/$3-b$5-n$6-s$4
   [ -f "$dir/done" ] && return 0
   case " $SETTINGS " in *" $setting "*) ;; *) return 0 ;; esac
+  # a run another stream holds is skipped (the lock goes with its process)
+  mkdir -p "$OUT/runs/$name"
+  local lk
+  exec {lk}> "$dir.lock"
+  flock -n "$lk" || { exec {lk}>&-; return 0; }
+  run_locked "$@"
+  exec {lk}>&-
+}
+run_locked() {
+  local block=$1 name=$2 setting=$3 seed=$4 batch=$5 steps=$6
+  local per_epoch=$(( VIDEOS / batch )) dir=$OUT/runs/$2/$3-b$5-n$6-s$4
+  [ -f "$dir/done" ] && return 0
   corpus "$name"
   local c=$OUT/corpora/$name
   read -r cseed shift fill <<< "${CORPUS[$name]}"

@@ -3,7 +3,8 @@
 #  1. resume: 3 steps + --resume to 6 gives bit-identical weights and losses to 6 straight steps
 #  2. kill -9 in the middle, --resume: same result again
 #  3. a NaN loss stops the run naming the step, and the last good checkpoint stays loadable
-#  4. MPI (when built with it): one SGD step on 2 ranks x 2 clips = one rank with 4 clips (1e-5)
+#  4. MPI (when built with it): one SGD step on 2 ranks x 2 clips = one rank with 4 clips (1e-5),
+#     also with the bag rules train.loss=max and cat (bags of 3)
 #  5. bad config values and missing data are refused before any work, naming the key
 set -euo pipefail
 BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
@@ -107,6 +108,20 @@ print("loss 1 rank %.9g, 2 ranks %.9g" % (a, b))
 sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) else 1)
 PY
   ok "2 MPI ranks x 2 clips = 1 rank x 4 clips (loss and weights within 1e-5)"
+  for rule in max cat; do
+    bag=(--set train.loss=$rule --set data.window=symmetric --set data.window_k=1)
+    "$BIN" train "${common[@]}" "${mpi[@]}" "${bag[@]}" --set "train.out_dir=$W/one-$rule" >/dev/null 2>&1
+    OMPI_MCA_plm_rsh_agent= mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" train "${common[@]}" "${mpi[@]}" "${bag[@]}" \
+      --set "train.out_dir=$W/two-$rule" > "$W/mpi-$rule.log" 2>&1 || { cat "$W/mpi-$rule.log"; exit 1; }
+    $CMP --tol 1e-5 --skip optim. "$W/one-$rule/checkpoints/step-00000001.safetensors" "$W/two-$rule/checkpoints/step-00000001.safetensors"
+    $PY - "$W/one-$rule/log.jsonl" "$W/two-$rule/log.jsonl" "$W/one/log.jsonl" <<'PY'
+import json, sys
+a, b, m = (json.loads(open(p).readline())["loss"] for p in sys.argv[1:4])
+print("loss 1 rank %.9g, 2 ranks %.9g (NCE %.9g)" % (a, b, m))
+sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) and a != m else 1)
+PY
+  done
+  ok "train.loss=max and cat: 2 MPI ranks = 1 rank, and not the NCE loss"
 else
   echo "skip: MPI not built or mpirun missing"
 fi
@@ -116,9 +131,11 @@ set +e
 out=$("$BIN" train "${common[@]}" --set "train.out_dir=$W/bad" --set data.size=64 --set train.max_steps=1 2>&1); rc1=$?
 out2=$("$BIN" train "${common[@]}" --set "train.out_dir=$W/bad" --set "data.shards=$W/nothing" 2>&1); rc2=$?
 out3=$("$BIN" train "${common[@]}" --set train.lr=fast 2>&1); rc3=$?
+out4=$("$BIN" train "${common[@]}" --set train.loss=mean 2>&1); rc4=$?
 set -e
 [ $rc1 -eq 2 ] && echo "$out" | grep -q "data.size" || { echo "FAIL: crop larger than rendition: $rc1 $out"; exit 1; }
 [ $rc3 -eq 2 ] && echo "$out3" | grep -q "train.lr" || { echo "FAIL: bad lr: $rc3 $out3"; exit 1; }
+[ $rc4 -eq 2 ] && echo "$out4" | grep -q "train.loss" || { echo "FAIL: unknown bag rule: $rc4 $out4"; exit 1; }
 [ $rc2 -ne 0 ] && echo "$out2" | grep -q "nothing" || { echo "FAIL: missing shards: $rc2 $out2"; exit 1; }
 [ ! -e "$W/bad/log.jsonl" ] || { echo "FAIL: a run with missing data wrote a log"; exit 1; }
 ok "bad config and missing data refused before any work"
