@@ -44,16 +44,10 @@ static double lse_combine(double a, double b) {
     return m + log(exp(a - m) + exp(b - m));
 }
 
-/* The MIL-NCE loss proper (header comment); bag rule ignored. */
+/* The MIL-NCE loss proper (header comment); bag rule ignored; arguments checked by the caller. */
 static int milnce_bag_loss(float *loss, float *dV, float *dT, const float *V, const float *T,
                            const uint8_t *mask, int B, int K, int D, int r0, int b,
                            const milnce_loss_opts *opts, milnce_error *err) {
-    if (!loss || !V || !T || B < 1 || K < 1 || D < 1 || r0 < 0 || b < 0 || r0 + b > B)
-        return milnce_error_set(err, MILNCE_ERR_INVALID,
-                                "milnce loss: bad arguments (B=%d K=%d D=%d slice [%d, %d+%d))", B, K,
-                                D, r0, r0, b);
-    if ((dV == NULL) != (dT == NULL))
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: dV and dT must both be given or both NULL");
     const int backward = dV != NULL;
     const double tau = (opts && opts->temperature > 0) ? opts->temperature : 1.0;
     const int norm = opts && opts->normalize;
@@ -210,12 +204,6 @@ end:
 static int max_bag_loss(float *loss, float *dV, float *dT, const float *V, const float *T,
                         const uint8_t *mask, int B, int K, int D, int r0, int b,
                         const milnce_loss_opts *opts, milnce_error *err) {
-    if (!loss || !V || !T || B < 1 || K < 1 || D < 1 || r0 < 0 || b < 0 || r0 + b > B)
-        return milnce_error_set(err, MILNCE_ERR_INVALID,
-                                "milnce loss (max): bad arguments (B=%d K=%d D=%d slice [%d, %d+%d))", B, K,
-                                D, r0, r0, b);
-    if ((dV == NULL) != (dT == NULL))
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: dV and dT must both be given or both NULL");
     int *sel = malloc(sizeof(int) * (size_t)B);
     float *Ts = malloc(sizeof(float) * (size_t)B * D);
     float *dTs = dT ? calloc((size_t)(b > 0 ? b : 1) * D, sizeof(float)) : NULL;
@@ -269,6 +257,12 @@ int milnce_loss_forward_backward(float *loss, float *dV, float *dT, const float 
                                  const uint8_t *mask, int B, int K, int D, int r0, int b,
                                  const milnce_loss_opts *opts, milnce_error *err) {
     int bag = opts ? opts->bag : MILNCE_BAG_MILNCE;
+    if (!loss || !V || !T || B < 1 || K < 1 || D < 1 || r0 < 0 || b < 0 || r0 + b > B)
+        return milnce_error_set(err, MILNCE_ERR_INVALID,
+                                "milnce loss: bad arguments (B=%d K=%d D=%d slice [%d, %d+%d))", B, K,
+                                D, r0, r0, b);
+    if ((dV == NULL) != (dT == NULL))
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: dV and dT must both be given or both NULL");
     if (bag == MILNCE_BAG_MAX && K > 1)
         return max_bag_loss(loss, dV, dT, V, T, mask, B, K, D, r0, b, opts, err);
     if (bag != MILNCE_BAG_MILNCE && bag != MILNCE_BAG_MAX)

@@ -104,41 +104,25 @@ def main():
         ("extreme_k1", 8, 1, D, 0.0, False, False, 5.0),
         ("wide", 8, 4, 64, 0.0, False, True, 0.5),
     ]
-    with open(os.path.join(args.out, "cases.txt"), "w") as f:
-        for name, B, K, D_, temp, norm, masked, scale in cases:
-            V = (rng.standard_normal((B, D_)) * scale).astype(np.float32)
-            T = (rng.standard_normal((B, K, D_)) * scale).astype(np.float32)
-            m = random_mask(rng, B, K) if masked else np.ones((B, K), dtype=bool)
-            Vt = torch.tensor(V, dtype=torch.float64, requires_grad=True)
-            Tt = torch.tensor(T, dtype=torch.float64, requires_grad=True)
-            loss = milnce_loss(Vt, Tt, torch.tensor(m), temp, norm)
-            loss.backward()
-            p = lambda s: os.path.join(args.out, f"{name}_{s}.npy")
-            np.save(p("V"), V)
-            np.save(p("T"), T)
-            np.save(p("mask"), m.astype(np.uint8))
-            np.save(p("loss"), np.array(loss.item(), dtype=np.float64))
-            np.save(p("dV"), Vt.grad.numpy().astype(np.float32))
-            np.save(p("dT"), Tt.grad.numpy().astype(np.float32))
-            f.write(f"{name} {B} {K} {D_} {temp:.9g} {int(norm)}\n")
-    # max: the same kinds of cases (K > 1 where the choice matters; K = 1 must equal NCE)
-    with open(os.path.join(args.out, "cases_max.txt"), "w") as f:
-        for name, B, K, D_, temp, norm, masked, scale in cases:
-            V = (rng.standard_normal((B, D_)) * scale).astype(np.float32)
-            T = (rng.standard_normal((B, K, D_)) * scale).astype(np.float32)
-            m = random_mask(rng, B, K) if masked else np.ones((B, K), dtype=bool)
-            Vt = torch.tensor(V, dtype=torch.float64, requires_grad=True)
-            Tt = torch.tensor(T, dtype=torch.float64, requires_grad=True)
-            loss = max_bag_loss(Vt, Tt, torch.tensor(m), temp, norm)
-            loss.backward()
-            p = lambda s: os.path.join(args.out, f"max_{name}_{s}.npy")
-            np.save(p("V"), V)
-            np.save(p("T"), T)
-            np.save(p("mask"), m.astype(np.uint8))
-            np.save(p("loss"), np.array(loss.item(), dtype=np.float64))
-            np.save(p("dV"), Vt.grad.numpy().astype(np.float32))
-            np.save(p("dT"), Tt.grad.numpy().astype(np.float32))
-            f.write(f"max_{name} {B} {K} {D_} {temp:.9g} {int(norm)}\n")
+    # the same kinds of cases for max (K > 1 where the choice matters; K = 1 must equal NCE)
+    for listing, prefix, fn in (("cases.txt", "", milnce_loss), ("cases_max.txt", "max_", max_bag_loss)):
+        with open(os.path.join(args.out, listing), "w") as f:
+            for name, B, K, D_, temp, norm, masked, scale in cases:
+                V = (rng.standard_normal((B, D_)) * scale).astype(np.float32)
+                T = (rng.standard_normal((B, K, D_)) * scale).astype(np.float32)
+                m = random_mask(rng, B, K) if masked else np.ones((B, K), dtype=bool)
+                Vt = torch.tensor(V, dtype=torch.float64, requires_grad=True)
+                Tt = torch.tensor(T, dtype=torch.float64, requires_grad=True)
+                loss = fn(Vt, Tt, torch.tensor(m), temp, norm)
+                loss.backward()
+                p = lambda s: os.path.join(args.out, f"{prefix}{name}_{s}.npy")
+                np.save(p("V"), V)
+                np.save(p("T"), T)
+                np.save(p("mask"), m.astype(np.uint8))
+                np.save(p("loss"), np.array(loss.item(), dtype=np.float64))
+                np.save(p("dV"), Vt.grad.numpy().astype(np.float32))
+                np.save(p("dT"), Tt.grad.numpy().astype(np.float32))
+                f.write(f"{prefix}{name} {B} {K} {D_} {temp:.9g} {int(norm)}\n")
     # cat: sentences of 0..L words (left-packed, 0 = padding), some candidates masked
     cat_cases = [("k3", 4, 3, 6, 18), ("k3_cut", 4, 3, 6, 7), ("k5_mask", 6, 5, 4, 20), ("k1", 3, 1, 5, 5)]
     with open(os.path.join(args.out, "cases_cat.txt"), "w") as f:
