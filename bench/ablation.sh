@@ -17,9 +17,11 @@
 #             negatives), and 1200 steps at B 16 (4x the demo's 300)
 #   extra     milnce-n3 (the reference's nearest-3 bag) on the power pairs
 # The phases run in priority order (PHASES, default all): 1 power seeds 1-3, all settings;
-# 2 power seeds 4-5, nce + milnce-s1; 3 misalign seed 1; 4 budget seed 1; 5 misalign seed 2;
-# 6 power seeds 4-5, max + cat; 7 budget seed 2; 8 extra. Pairs are innermost, so a run cut off
-# part-way still leaves complete pairs (and the statistics use complete pairs only).
+# 2 power seeds 4-5, nce + milnce-s1; 3 misalign seed 1; 4 budget B 8 seed 1; 5 budget 1200
+# steps seed 1; 6 misalign seed 2; 7 power seeds 4-5, max + cat; 8, 9 budget seed 2; 10 extra.
+# Pairs are innermost, so a run cut off part-way still leaves complete pairs (and the
+# statistics use complete pairs only). What ran here: two streams, PHASES="1 2 7 6 9 10" and
+# PHASES="4 3 5 6 8 9" (the machine was shared with ~8 other agents).
 # Every finished run appends a line to OUT/results.tsv; a re-run skips finished runs.
 # At the end (or with REPORT_ONLY=1) bench/ablation_stats.py writes OUT/table.md, OUT/table.tsv
 # and OUT/report.html (paired differences vs misalignment, 95% t intervals, as SVG).
@@ -33,7 +35,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${MILNCE:-$ROOT/build/milnce}
 OUT=${1:-/tmp/milnce-ablation}
-PHASES=${PHASES:-1 2 3 4 5 6 7 8}
+PHASES=${PHASES:-1 2 3 4 5 6 7 8 9 10}
 SETTINGS=${SETTINGS:-nce milnce-s1 max-s1 cat-s1 milnce-n3}
 PY=/usr/bin/python3
 NICE=${NICE:-10}
@@ -132,9 +134,8 @@ misalign() { # seeds
     for s in nce milnce-s1; do run misalign $name $s "$seed" 16 300; done
   done; done
 }
-budget() { # seeds
-  for seed in $1; do for name in m1 m7 m13; do for s in nce milnce-s1; do run budget $name $s "$seed" 8 300; done; done; done
-  for seed in $1; do for name in m1 m7 m13; do for s in nce milnce-s1; do run budget $name $s "$seed" 16 1200; done; done; done
+budget() { # seeds batch steps
+  for seed in $1; do for name in m1 m7 m13; do for s in nce milnce-s1; do run budget $name $s "$seed" "$2" "$3"; done; done; done
 }
 if [ -z "${REPORT_ONLY:-}" ]; then
   # priority order: what is cut off last matters least
@@ -143,11 +144,13 @@ if [ -z "${REPORT_ONLY:-}" ]; then
       1) power "1 2 3" nce milnce-s1 max-s1 cat-s1 ;;
       2) power "4 5" nce milnce-s1 ;;
       3) misalign 1 ;;
-      4) budget 1 ;;
-      5) misalign 2 ;;
-      6) power "4 5" max-s1 cat-s1 ;;
-      7) budget 2 ;;
-      8) power "1 2 3 4 5" milnce-n3 ;;
+      4) budget 1 8 300 ;;
+      5) budget 1 16 1200 ;;
+      6) misalign 2 ;;
+      7) power "4 5" max-s1 cat-s1 ;;
+      8) budget 2 8 300 ;;
+      9) budget 2 16 1200 ;;
+      10) power "1 2 3 4 5" milnce-n3 ;;
       *) echo "ablation: unknown phase '$phase'" >&2; exit 2 ;;
     esac
   done

@@ -6,7 +6,7 @@ Reads OUT/results.tsv (one line per finished run) and OUT/bags/<corpus>.json
 a condition every setting is paired with NCE by (corpus, training seed), and for each metric the
 mean paired difference (setting - NCE) gets a 95% t interval over the pairs (df = pairs - 1).
 Verdict: "better" when the interval lies wholly on the good side of 0 (recall up, rank down),
-"worse" when wholly on the bad side, else "indistinguishable". Pairs share corpora (3 per
+"worse" when wholly on the bad side, else "indistinguishable"; none below 5 pairs. Pairs share corpora (3 per
 condition), so the interval treats corpus-to-corpus variation as part of the pair noise; the
 per-corpus means are in table.tsv for a look at that. No correction for the many comparisons.
 
@@ -30,6 +30,9 @@ METRICS = [("t2v_r1", "t→v R@1", 1), ("t2v_r5", "t→v R@5", 1), ("t2v_r10", "
 BAG_OF = {"nce": "nce (K=1)", "milnce-s1": "symmetric 1", "milnce-n3": "nearest 3",
           "max-s1": "symmetric 1", "cat-s1": "symmetric 1"}
 SETTING_ORDER = ["milnce-s1", "milnce-n3", "max-s1", "cat-s1"]
+# fewer pairs give an interval but no verdict: with 3 pairs a discrete metric (MedR) often has
+# three equal differences and a zero-width interval
+MIN_PAIRS = 5
 # two-sided 95% Student t quantiles, df 1..30 (beyond: normal)
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
@@ -88,7 +91,9 @@ def analyse(rows, bags):
                 mean = float(d.mean())
                 half = float(t975(n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
                 lo, hi = mean - half, mean + half
-                if sign * lo > 0 and sign * hi > 0:
+                if n < MIN_PAIRS:
+                    verdict = "too few pairs"
+                elif sign * lo > 0 and sign * hi > 0:
                     verdict = "better"
                 elif sign * lo < 0 and sign * hi < 0:
                     verdict = "worse"
@@ -103,7 +108,36 @@ def analyse(rows, bags):
     return res
 
 
-def write_tables(out, res):
+def trend(rows, bags, setting="milnce-s1", batch="16", steps="300"):
+    """Does the gain grow with misalignment? OLS over all pairs of the B 16 / 300-step conditions:
+    paired difference (setting - NCE) against x = the share of NCE's single sentences that describe
+    their clip on that corpus (bench/ablation_bags.py, "anchor right", in %). The claim predicts a
+    negative slope. -> {metric: (slope per 10 points, lo, hi, pairs, levels)}; 95% t interval,
+    df = pairs - 2."""
+    runs = {(r["corpus"], r["setting"], r["seed"]): r for r in rows if r["batch"] == batch and r["steps"] == steps}
+    out = {}
+    for key, _, _ in METRICS:
+        xs, ds, lv = [], [], set()
+        for (c, s, sd), r in runs.items():
+            if s != setting or (c, "nce", sd) not in runs or c not in bags:
+                continue
+            xs.append(100 * bags[c]["nce (K=1)"]["anchor_right"])
+            ds.append(float(r[key]) - float(runs[(c, "nce", sd)][key]))
+            lv.add((r["shift"], r["fillers"]))
+        n = len(xs)
+        if n < 4 or len(lv) < 2:
+            continue
+        x, d = np.array(xs), np.array(ds)
+        xm = x - x.mean()
+        slope = float((xm * (d - d.mean())).sum() / (xm ** 2).sum())
+        resid = d - d.mean() - slope * xm
+        se = math.sqrt(float((resid ** 2).sum()) / (n - 2) / float((xm ** 2).sum()))
+        half = t975(n - 2) * se
+        out[key] = (10 * slope, 10 * (slope - half), 10 * (slope + half), n, len(lv))
+    return out
+
+
+def write_tables(out, res, tr=None):
     with open(os.path.join(out, "table.tsv"), "w") as f:
         f.write("condition\tsetting\tpairs\tbag_hit\tnce_anchor_hit\tmetric\tsetting_mean\tnce_mean\tdiff\tci_lo\tci_hi\tverdict\tper_corpus_diff\n")
         for e in res:
@@ -119,7 +153,7 @@ def write_tables(out, res):
              "describes the clip (bench/ablation_bags.py; NCE's anchor alone in brackets).", ""]
     hdr = "| condition | setting | pairs | bag hit (NCE) | " + " | ".join(l for _, l, _ in METRICS) + " |"
     lines += [hdr, "|" + " --- |" * (4 + len(METRICS))]
-    mark = {"better": " **+**", "worse": " **−**", "indistinguishable": ""}
+    mark = {"better": " **+**", "worse": " **−**", "indistinguishable": "", "too few pairs": " (n<5)"}
     for e in res:
         cells = []
         for key, _, _ in METRICS:
@@ -127,7 +161,38 @@ def write_tables(out, res):
             cells.append("%+.1f [%+.1f, %+.1f]%s" % (m["diff"], m["lo"], m["hi"], mark[m["verdict"]]))
         lines.append("| %s | %s | %d | %.0f%% (%.0f%%) | %s |" % (cond_name(e["cond"]), e["setting"], e["n"],
                                                               100 * e["bag_hit"], 100 * e["nce_hit"], " | ".join(cells)))
-    lines += ["", "**+** = better than NCE, **−** = worse (95% interval excludes 0); unmarked = indistinguishable.", "",
+    lines += ["", "**+** = better than NCE, **−** = worse (95% interval excludes 0); unmarked = indistinguishable; (n<5) = fewer than 5 pairs, no verdict.", ""]
+    lines += ["## Verdict per condition and setting", "", "| condition | setting | pairs | better than NCE on | worse on | verdict |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for e in res:
+        M = e["metrics"]
+        good = [l for k, l, _ in METRICS if M[k]["verdict"] == "better"]
+        bad = [l for k, l, _ in METRICS if M[k]["verdict"] == "worse"]
+        if e["n"] < MIN_PAIRS:
+            v = "too few pairs"
+        elif good and not bad:
+            v = "better"
+        elif bad and not good:
+            v = "worse"
+        elif good and bad:
+            v = "mixed"
+        else:
+            v = "indistinguishable"
+        lines.append("| %s | %s | %d | %s | %s | %s |" % (cond_name(e["cond"]), e["setting"], e["n"], ", ".join(good) or "—",
+                                                         ", ".join(bad) or "—", v))
+    lines.append("")
+    if tr:
+        lines += ["## Trend with misalignment (milnce-s1 − NCE, B 16, 300 steps)", "",
+                  "Slope of the paired difference per +10 points of NCE's anchor-right share (OLS over pairs, "
+                  "95% t interval). The claim predicts a negative slope for recall (less aligned narration → "
+                  "larger gain) and a positive one for MedR.", "",
+                  "| metric | slope per +10 pts aligned | 95% interval | pairs | levels |", "| --- | --- | --- | --- | --- |"]
+        for key, label, _ in METRICS:
+            if key in tr:
+                sl, lo, hi, n, nl = tr[key]
+                lines.append("| %s | %+.2f | [%+.2f, %+.2f] | %d | %d |" % (label, sl, lo, hi, n, nl))
+        lines.append("")
+    lines += [
               "## Absolute values (mean ± sd over pairs)", "",
               "| condition | setting | pairs | t→v R@5 setting | t→v R@5 NCE | t→v R@10 setting | t→v R@10 NCE | v→t R@5 setting | v→t R@5 NCE |",
               "|" + " --- |" * 9]
@@ -243,7 +308,7 @@ def main():
     out = sys.argv[1]
     rows, bags = load(out)
     res = analyse(rows, bags)
-    text = write_tables(out, res)
+    text = write_tables(out, res, trend(rows, bags))
     write_html(out, res, text, rows)
     print(text)
     print("wrote %s/table.md, table.tsv, report.html (%d runs)" % (out, len(rows)))
