@@ -20,8 +20,9 @@
 # 2 power seeds 4-5, nce + milnce-s1; 3 misalign seed 1; 4 budget B 8 seed 1; 5 budget 1200
 # steps seed 1; 6 misalign seed 2; 7 power seeds 4-5, max + cat; 8, 9 budget seed 2; 10 extra.
 # Pairs are innermost, so a run cut off part-way still leaves complete pairs (and the
-# statistics use complete pairs only). What ran here: two streams, PHASES="1 2 7 6 9 10" and
-# PHASES="4 3 5 6 8 9" (the machine was shared with ~8 other agents).
+# statistics use complete pairs only). bench/results/ablation: two streams, PHASES="1 2 3 6 7 10"
+# and PHASES="4 3 5 6 8 9", stopped after 100 min (the machine was shared with ~8 other
+# agents): phase 9 lacks corpus m13, phase 10 has 7 of its 15 pairs.
 # Every finished run appends a line to OUT/results.tsv; a re-run skips finished runs.
 # At the end (or with REPORT_ONLY=1) bench/ablation_stats.py writes OUT/table.md, OUT/table.tsv
 # and OUT/report.html (paired differences vs misalignment, 95% t intervals, as SVG).
