@@ -7,7 +7,9 @@ replays the loader's sampling: a random anchor sentence, the clip span = the anc
 by the nearest or symmetric window rule (as src/window.c and the reference loader state it).
 A bag "hits" when one of its sentences describes the segment under the clip's centre.
 
-usage: bench/ablation_bags.py CORPUS_DIR [SAMPLES]   (min_time 4 s, clip 8 frames at 5 fps)
+usage: bench/ablation_bags.py CORPUS_DIR [SAMPLES] [--json]   (min_time 4 s, clip 8 frames at 5 fps)
+--json prints {window: {"anchor_right", "bag_has_one", "bag_share_right"}} (fractions) instead
+of the table; bench/ablation.sh uses "bag_has_one" as its misalignment axis.
 """
 import json
 import random
@@ -42,13 +44,17 @@ def segment_at(video, t):
 
 
 def main():
-    corpus = sys.argv[1]
-    samples = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    as_json = len(args) < len(sys.argv) - 1
+    corpus = args[0]
+    samples = int(args[1]) if len(args) > 1 else 20000
     videos = json.load(open(corpus + "/train/truth.json"))
     min_time, clip = 4.0, 8 / 5.0
     settings = [("nce (K=1)", nearest, 1), ("nearest 3", nearest, 3), ("nearest 5", nearest, 5),
                 ("symmetric 1", symmetric, 1), ("symmetric 2", symmetric, 2)]
-    print("%-12s %14s %14s %14s" % ("window", "anchor right", "bag has one", "bag share right"))
+    if not as_json:
+        print("%-12s %14s %14s %14s" % ("window", "anchor right", "bag has one", "bag share right"))
+    stats = {}
     for name, rule, k in settings:
         rng = random.Random(1)
         right = hit = share = 0.0
@@ -68,8 +74,13 @@ def main():
             right += lines[a]["segment"] == seg
             hit += seg in bag
             share += sum(b == seg for b in bag) / len(bag)
-        print("%-12s %13.0f%% %13.0f%% %13.0f%%" % (name, 100 * right / samples, 100 * hit / samples,
-                                                   100 * share / samples))
+        stats[name] = {"anchor_right": right / samples, "bag_has_one": hit / samples,
+                       "bag_share_right": share / samples}
+        if not as_json:
+            print("%-12s %13.0f%% %13.0f%% %13.0f%%" % (name, 100 * right / samples, 100 * hit / samples,
+                                                       100 * share / samples))
+    if as_json:
+        print(json.dumps(stats, indent=1))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ static const milnce_config_key schema[] = {
     BOOL("train.sync_bn", train.sync_bn, "false", "synchronise BatchNorm statistics across MPI ranks"),
     BOOL("train.freeze_bn", train.freeze_bn, "false", "BatchNorm uses its running statistics and does not update them"),
     BOOL("train.masked_words", train.masked_words, "false", "text encoder max-pools over real words only (reference: padding included)"),
+    ENUM("train.loss", train.loss, "milnce", "milnce|max|cat",
+         "bag rule: milnce = MIL-NCE over the bag; max = the bag's best-scoring sentence only (Max+NCE); "
+         "cat = the bag's sentences joined into one (Cat+NCE). A bag of one is NCE in every case"),
 
     STR("eval.csv", eval.csv, "", "evaluation captions: YouCook2 (end,start,task,text,video_id) or MSR-VTT layout"),
     STR("eval.video_root", eval.video_root, "", "folder holding the evaluation videos"),

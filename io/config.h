@@ -70,6 +70,7 @@ typedef struct milnce_config {
         int sync_bn;            /* synchronise BatchNorm statistics across MPI ranks */
         int freeze_bn;          /* BatchNorm uses (and keeps) its running statistics */
         int masked_words;       /* text max-pool over real words only (reference: padding too) */
+        char loss[16];          /* bag rule: "milnce" | "max" | "cat" (src/loss.h, src/bag_concat.h) */
     } train;
     struct {
         char csv[MILNCE_CONFIG_STR];        /* YouCook2 or MSR-VTT layout */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bag_concat.h"
 #include "checkpoint.h"
 #include "fileutil.h"
 #include "loader.h"
@@ -289,6 +290,7 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     milnce_optim opt = {0};
     float *Vg = NULL, *Tg = NULL, *dV = NULL, *dT = NULL;
     uint8_t *maskg = NULL;
+    int32_t *cat_ids = NULL;
     char *yaml = NULL;
     int logfd = -1;
     off_t logsize = 0;
@@ -345,8 +347,13 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     lo.vocab_words = (int64_t)vocab.n;
     lo.vocab_name = vocab_path;
     int K = milnce_window_bag_size(&lo.window);
+    /* train.loss = cat: each bag's sentences are joined into one of K * max_words words (never
+     * truncated), embedded once, and scored as a bag of one (Kl = 1). Otherwise Kl = K. */
+    const int cat = strcmp(cfg->train.loss, "cat") == 0 && K > 1;
+    const int Kl = cat ? 1 : K;
     milnce_model_cfg mc;
-    milnce_train_model_cfg(cfg, (int)vocab.n + 1, B * K > B ? B * K : B, &mc);
+    milnce_train_model_cfg(cfg, (int)vocab.n + 1, B * Kl > B ? B * Kl : B, &mc);
+    if (cat) mc.text.max_words = K * cfg->data.max_words;
     mc.video.max_batch = B;
     if ((ret = milnce_model_create(&m, &mc, err)) < 0) {
         /* The clip's shape comes from the config: say which keys make it too small. */
@@ -434,11 +441,12 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     if ((ret = milnce_dist_bcast_f32(d, m->params, m->ptab.total, err)) < 0) goto end;
     int E = cfg->model.embed_dim;
     Vg = malloc(sizeof *Vg * (size_t)Bg * E);
-    Tg = malloc(sizeof *Tg * (size_t)Bg * K * E);
+    Tg = malloc(sizeof *Tg * (size_t)Bg * Kl * E);
     dV = malloc(sizeof *dV * (size_t)B * E);
-    dT = malloc(sizeof *dT * (size_t)B * K * E);
+    dT = malloc(sizeof *dT * (size_t)B * Kl * E);
     maskg = malloc((size_t)Bg * K);
-    if (!Vg || !Tg || !dV || !dT || !maskg) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "embeddings"); goto end; }
+    if (cat) cat_ids = malloc(sizeof *cat_ids * (size_t)B * K * cfg->data.max_words);
+    if (!Vg || !Tg || !dV || !dT || !maskg || (cat && !cat_ids)) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "embeddings"); goto end; }
     /* ---- outputs ---- */
     char logpath[MILNCE_PATH_MAX];
     if ((ret = milnce_path(logpath, sizeof logpath, err, "%s/log.jsonl", cfg->train.out_dir)) < 0) goto end;
@@ -454,7 +462,8 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         logsize = lst.st_size;
     }
     yaml = milnce_config_to_yaml(cfg);
-    milnce_loss_opts lopt = {.temperature = (float)cfg->train.temperature, .normalize = cfg->train.normalize};
+    milnce_loss_opts lopt = {.temperature = (float)cfg->train.temperature, .normalize = cfg->train.normalize,
+                             .bag = strcmp(cfg->train.loss, "max") == 0 ? MILNCE_BAG_MAX : MILNCE_BAG_MILNCE};
     double t_start = now_s(), t_last = t_start;
     int64_t clips = 0;
     int log_failed = 0;
@@ -500,10 +509,11 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         milnce_model_zero_grad(m);
         const float *V, *T;
         int train_bn = !cfg->train.freeze_bn;
+        if (cat) milnce_bag_concat_tokens(cat_ids, b->text, b->mask, B, K, b->L, K * b->L, NULL);
         if ((ret = milnce_model_video_forward(m, b->video, B, train_bn, &V, NULL, err)) < 0 ||
-            (ret = milnce_model_text_forward(m, b->text, B * K, &T, err)) < 0 ||
+            (ret = milnce_model_text_forward(m, cat ? cat_ids : b->text, B * Kl, &T, err)) < 0 ||
             (ret = milnce_dist_allgather_f32(d, V, Vg, (size_t)B * E, err)) < 0 ||
-            (ret = milnce_dist_allgather_f32(d, T, Tg, (size_t)B * K * E, err)) < 0 ||
+            (ret = milnce_dist_allgather_f32(d, T, Tg, (size_t)B * Kl * E, err)) < 0 ||
             (ret = milnce_dist_allgather_u8(d, b->mask, maskg, (size_t)B * K, err)) < 0) {
             milnce_loader_release(ld, b);
             goto end;
@@ -511,10 +521,10 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
         int epoch = b->epoch;
         float loss;
         memset(dV, 0, sizeof *dV * (size_t)B * E);
-        memset(dT, 0, sizeof *dT * (size_t)B * K * E);
+        memset(dT, 0, sizeof *dT * (size_t)B * Kl * E);
         /* The batch stays ours until the backward pass is done: the encoders' backward reads
          * the clip and the word ids they were given (a released slot is refilled at once). */
-        ret = milnce_loss_forward_backward(&loss, dV, dT, Vg, Tg, maskg, Bg, K, E, d->rank * B, B, &lopt, err);
+        ret = milnce_loss_forward_backward(&loss, dV, dT, Vg, Tg, cat ? NULL : maskg, Bg, Kl, E, d->rank * B, B, &lopt, err);
         if (ret < 0) milnce_error_prefix(err, "step %lld", (long long)(step + 1));
         if (ret == 0 && o->inject_nan_step == step + 1) loss = NAN;
         if (ret == 0 && !isfinite(loss))
@@ -564,7 +574,7 @@ end:
     if (logfd >= 0) close(logfd);
     milnce_run_lock_release(&lock);
     free(yaml);
-    free(Vg); free(Tg); free(dV); free(dT); free(maskg);
+    free(Vg); free(Tg); free(dV); free(dT); free(maskg); free(cat_ids);
     milnce_loader_close(&ld);
     milnce_optim_free(&opt);
     milnce_model_free(&m);

@@ -44,15 +44,10 @@ static double lse_combine(double a, double b) {
     return m + log(exp(a - m) + exp(b - m));
 }
 
-int milnce_loss_forward_backward(float *loss, float *dV, float *dT, const float *V, const float *T,
-                                 const uint8_t *mask, int B, int K, int D, int r0, int b,
-                                 const milnce_loss_opts *opts, milnce_error *err) {
-    if (!loss || !V || !T || B < 1 || K < 1 || D < 1 || r0 < 0 || b < 0 || r0 + b > B)
-        return milnce_error_set(err, MILNCE_ERR_INVALID,
-                                "milnce loss: bad arguments (B=%d K=%d D=%d slice [%d, %d+%d))", B, K,
-                                D, r0, r0, b);
-    if ((dV == NULL) != (dT == NULL))
-        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: dV and dT must both be given or both NULL");
+/* The MIL-NCE loss proper (header comment); bag rule ignored; arguments checked by the caller. */
+static int milnce_bag_loss(float *loss, float *dV, float *dT, const float *V, const float *T,
+                           const uint8_t *mask, int B, int K, int D, int r0, int b,
+                           const milnce_loss_opts *opts, milnce_error *err) {
     const int backward = dV != NULL;
     const double tau = (opts && opts->temperature > 0) ? opts->temperature : 1.0;
     const int norm = opts && opts->normalize;
@@ -201,4 +196,76 @@ end:
     free(gT);
     return ret;
 #undef M
+}
+
+/* Max+NCE: k*_i = argmax over bag i's used candidates of x[i,i,k]; Ts (B, D) = T[i, k*_i];
+ * the K = 1 loss on (V, Ts); dT[r0+i, k*] += dTs[i] (b, D). Scores in double from the same
+ * (normalised) vectors the loss uses; only the choice depends on them. */
+static int max_bag_loss(float *loss, float *dV, float *dT, const float *V, const float *T,
+                        const uint8_t *mask, int B, int K, int D, int r0, int b,
+                        const milnce_loss_opts *opts, milnce_error *err) {
+    int *sel = malloc(sizeof(int) * (size_t)B);
+    float *Ts = malloc(sizeof(float) * (size_t)B * D);
+    float *dTs = dT ? calloc((size_t)(b > 0 ? b : 1) * D, sizeof(float)) : NULL;
+    if (!sel || !Ts || (dT && !dTs)) {
+        free(sel); free(Ts); free(dTs);
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "milnce loss (max): workspace for B=%d D=%d", B, D);
+    }
+    const int norm = opts && opts->normalize;
+    int ret = 0;
+    for (int i = 0; i < B && ret == 0; i++) {
+        const float *v = V + (size_t)i * D;
+        double nv = 0;
+        for (int d = 0; d < D; d++) nv += (double)v[d] * v[d];
+        nv = fmax(sqrt(nv), NORM_EPS);
+        double best = -INFINITY;
+        sel[i] = -1;
+        for (int k = 0; k < K; k++) {
+            if (mask && !mask[(size_t)i * K + k]) continue;
+            const float *t = T + ((size_t)i * K + k) * D;
+            double dot = 0, nt = 0;
+            for (int d = 0; d < D; d++) {
+                dot += (double)v[d] * t[d];
+                nt += (double)t[d] * t[d];
+            }
+            double x = norm ? dot / (nv * fmax(sqrt(nt), NORM_EPS)) : dot;
+            if (!isfinite(x))
+                ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "milnce loss: score of sample %d candidate %d is %g", i, k, x);
+            else if (sel[i] < 0 || x > best) {
+                best = x;
+                sel[i] = k;
+            }
+        }
+        if (ret == 0 && sel[i] < 0)
+            ret = milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: sample %d has no unmasked text candidate", i);
+        else if (ret == 0)
+            memcpy(Ts + (size_t)i * D, T + ((size_t)i * K + sel[i]) * D, sizeof(float) * D);
+    }
+    if (ret == 0) ret = milnce_bag_loss(loss, dV, dTs, V, Ts, NULL, B, 1, D, r0, b, opts, err);
+    if (ret == 0 && dT)
+        for (int i = 0; i < b; i++) {
+            float *o = dT + ((size_t)i * K + sel[r0 + i]) * D;
+            for (int d = 0; d < D; d++) o[d] += dTs[(size_t)i * D + d];
+        }
+    free(sel);
+    free(Ts);
+    free(dTs);
+    return ret;
+}
+
+int milnce_loss_forward_backward(float *loss, float *dV, float *dT, const float *V, const float *T,
+                                 const uint8_t *mask, int B, int K, int D, int r0, int b,
+                                 const milnce_loss_opts *opts, milnce_error *err) {
+    int bag = opts ? opts->bag : MILNCE_BAG_MILNCE;
+    if (!loss || !V || !T || B < 1 || K < 1 || D < 1 || r0 < 0 || b < 0 || r0 + b > B)
+        return milnce_error_set(err, MILNCE_ERR_INVALID,
+                                "milnce loss: bad arguments (B=%d K=%d D=%d slice [%d, %d+%d))", B, K,
+                                D, r0, r0, b);
+    if ((dV == NULL) != (dT == NULL))
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: dV and dT must both be given or both NULL");
+    if (bag == MILNCE_BAG_MAX && K > 1)
+        return max_bag_loss(loss, dV, dT, V, T, mask, B, K, D, r0, b, opts, err);
+    if (bag != MILNCE_BAG_MILNCE && bag != MILNCE_BAG_MAX)
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "milnce loss: unknown bag rule %d", bag);
+    return milnce_bag_loss(loss, dV, dT, V, T, mask, B, K, D, r0, b, opts, err);
 }

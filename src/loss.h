@@ -13,7 +13,18 @@
  * Data parallel use: every rank passes the gathered global V and T and gets the same loss and
  * the gradient with respect to its own rows [r0, r0+b) only. The gradient of the loss with
  * respect to a parameter is then the SUM over ranks of each rank's backward pass (all-reduce
- * sum, not average) — that makes R ranks x B/R clips equal one rank with B clips. */
+ * sum, not average) — that makes R ranks x B/R clips equal one rank with B clips.
+ *
+ * Bag rules (opts->bag), the alternatives the MIL-NCE paper compares against:
+ *   MILNCE_BAG_MILNCE  the above (default).
+ *   MILNCE_BAG_MAX     max-over-bag MIL ("Max+NCE"): each bag is reduced to its best-scoring
+ *                      candidate k*_i = argmax_k x[i,i,k] (masked candidates excluded, ties to
+ *                      the lowest k; the same scores, normalised and divided by tau, as the loss),
+ *                      then the K = 1 loss above runs on (V, T[:, k*]). The gradient reaches the
+ *                      chosen candidates only (the max's subgradient); the choice is global, so
+ *                      every rank picks the same k*.
+ * The third, "concatenate the bag's sentences into one positive" (Cat+NCE), acts on the words,
+ * not on embeddings: see milnce_bag_concat_tokens (src/bag_concat.h) and K = 1 here. */
 #ifndef MILNCE_LOSS_H
 #define MILNCE_LOSS_H
 
@@ -21,9 +32,12 @@
 
 #include "error.h"
 
+enum { MILNCE_BAG_MILNCE = 0, MILNCE_BAG_MAX = 1 };
+
 typedef struct milnce_loss_opts {
     float temperature; /* scores divided by it; <= 0 means 1 (the reference: none) */
     int normalize;     /* 1: L2-normalise V rows and T rows first (eps 1e-12, as F.normalize) */
+    int bag;           /* MILNCE_BAG_*: how a bag's candidates make the positive (0 = MIL-NCE) */
 } milnce_loss_opts;
 
 /* loss:  out, scalar (mean over the global batch).

@@ -1,11 +1,13 @@
 /* MIL-NCE loss: against tests/reference/loss_ref.py (PyTorch autograd, float64), finite
- * differences of a naive double-precision loss, and the global-batch slice property. */
+ * differences of a naive double-precision loss, and the global-batch slice property; the same
+ * for the Max+NCE bag rule, and the Cat+NCE word joining against the reference's lists. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bag_concat.h"
 #include "loss.h"
 #include "npy.h"
 #include "rng.h"
@@ -58,20 +60,21 @@ static void free_case(lcase *c) {
     free(c->V); free(c->T); free(c->dV); free(c->dT); free(c->mask);
 }
 
-static FILE *open_cases(void) {
-    FILE *f = fopen(tu_fixture("loss", "cases.txt"), "r");
+static FILE *open_cases(const char *file) {
+    FILE *f = fopen(tu_fixture("loss", file), "r");
     ck_assert_msg(f != NULL, "no fixture %s (run ctest, which runs loss_ref.py first)",
-                  tu_fixture("loss", "cases.txt"));
+                  tu_fixture("loss", file));
     return f;
 }
 
-START_TEST(test_matches_reference) {
-    FILE *f = open_cases();
+/* Every case of the file against the reference's loss, dV and dT with bag rule bag. */
+static void check_reference(const char *file, int bag) {
+    FILE *f = open_cases(file);
     lcase c;
     int n = 0;
     double wl = 0, wv = 0, wt = 0;
     while (load_case(f, &c)) {
-        milnce_loss_opts o = {c.temperature, c.normalize};
+        milnce_loss_opts o = {c.temperature, c.normalize, bag};
         size_t nv = (size_t)c.B * c.D, nt = nv * c.K;
         float *dV = calloc(nv, sizeof(float)), *dT = calloc(nt, sizeof(float));
         float loss = -1;
@@ -97,17 +100,23 @@ START_TEST(test_matches_reference) {
     }
     fclose(f);
     ck_assert_int_ge(n, 20);
-    printf("loss vs reference, %d cases: worst rel err loss %.2g, dV %.2g, dT %.2g\n", n, wl, wv, wt);
+    printf("loss (%s) vs reference, %d cases: worst rel err loss %.2g, dV %.2g, dT %.2g\n", file, n, wl, wv,
+           wt);
 }
+
+START_TEST(test_matches_reference) { check_reference("cases.txt", MILNCE_BAG_MILNCE); }
+END_TEST
+
+START_TEST(test_max_matches_reference) { check_reference("cases_max.txt", MILNCE_BAG_MAX); }
 END_TEST
 
 /* R ranks, each with rows [r*B/R, (r+1)*B/R), get the global loss and their slice of the
  * gradient; the slices laid side by side equal the single-rank gradient. */
-START_TEST(test_global_batch_slices) {
-    FILE *f = open_cases();
+static void check_slices(const char *file, int bag) {
+    FILE *f = open_cases(file);
     lcase c;
     while (load_case(f, &c)) {
-        milnce_loss_opts o = {c.temperature, c.normalize};
+        milnce_loss_opts o = {c.temperature, c.normalize, bag};
         size_t nv = (size_t)c.B * c.D, nt = nv * c.K;
         float *dV = calloc(nv, sizeof(float)), *dT = calloc(nt, sizeof(float));
         float *sV = calloc(nv, sizeof(float)), *sT = calloc(nt, sizeof(float));
@@ -134,6 +143,84 @@ START_TEST(test_global_batch_slices) {
         free_case(&c);
     }
     fclose(f);
+}
+
+START_TEST(test_global_batch_slices) {
+    check_slices("cases.txt", MILNCE_BAG_MILNCE);
+    check_slices("cases_max.txt", MILNCE_BAG_MAX);
+}
+END_TEST
+
+/* Max+NCE: a bag whose other candidates are changed (but stay below the chosen one's score)
+ * gives the same loss, and those candidates get no gradient; a bag of one equals NCE. */
+START_TEST(test_max_properties) {
+    int B = 3, K = 3, D = 4;
+    float V[12] = {0}, T[36] = {0}, dV[12] = {0}, dT[36] = {0}, loss1, loss2, loss0;
+    for (int i = 0; i < B; i++) V[i * D + i] = 1;
+    for (int i = 0; i < B; i++) {
+        T[(i * K + 1) * D + i] = 2;           /* candidate 1 matches its video: chosen */
+        T[(i * K + 0) * D + (i + 1) % D] = 1; /* others point elsewhere */
+        T[(i * K + 2) * D + 3] = -1;
+    }
+    milnce_loss_opts o = {0, 0, MILNCE_BAG_MAX};
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss1, dV, dT, V, T, NULL, B, K, D, 0, B, &o, &err), 0);
+    for (int i = 0; i < B; i++)
+        for (int d = 0; d < D; d++) {
+            ck_assert_float_eq(dT[(i * K + 0) * D + d], 0);
+            ck_assert_float_eq(dT[(i * K + 2) * D + d], 0);
+        }
+    T[(0 * K + 2) * D + 3] = -5;
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss2, NULL, NULL, V, T, NULL, B, K, D, 0, B, &o, &err), 0);
+    ck_assert_float_eq(loss1, loss2);
+    /* NCE on the chosen candidates alone */
+    float Ts[12];
+    for (int i = 0; i < B; i++) memcpy(Ts + i * D, T + (i * K + 1) * D, sizeof(float) * D);
+    milnce_loss_opts o1 = {0, 0, MILNCE_BAG_MILNCE};
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss0, NULL, NULL, V, Ts, NULL, B, 1, D, 0, B, &o1, &err), 0);
+    ck_assert_float_eq(loss1, loss0);
+    /* Masking the chosen candidate makes another one chosen: the loss changes. */
+    uint8_t mask[9] = {1, 0, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss2, NULL, NULL, V, T, mask, B, K, D, 0, B, &o, &err), 0);
+    ck_assert_msg(loss2 > loss1, "masked the best candidate: %g vs %g", loss2, loss1);
+    uint8_t none[9] = {1, 1, 1, 0, 0, 0, 1, 1, 1};
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss2, NULL, NULL, V, T, none, B, K, D, 0, B, &o, &err),
+                     MILNCE_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "sample 1") != NULL, "%s", err.msg);
+    milnce_loss_opts bad = {0, 0, 7};
+    ck_assert_int_eq(milnce_loss_forward_backward(&loss2, NULL, NULL, V, T, NULL, B, K, D, 0, B, &bad, &err),
+                     MILNCE_ERR_INVALID);
+}
+END_TEST
+
+/* Cat+NCE word joining against loss_ref.py's Python lists (cases_cat.txt). */
+START_TEST(test_cat_matches_reference) {
+    FILE *f = open_cases("cases_cat.txt");
+    char name[64];
+    int B, K, L, Lout, n = 0;
+    while (fscanf(f, "%63s %d %d %d %d", name, &B, &K, &L, &Lout) == 5) {
+        float *idf = load_f32("loss", name, "ids", (size_t)B * K * L);
+        float *mf = load_f32("loss", name, "mask", (size_t)B * K);
+        float *of = load_f32("loss", name, "out", (size_t)B * Lout);
+        float *dr = load_f32("loss", name, "dropped", 1);
+        int32_t *ids = malloc(sizeof(int32_t) * B * K * L), *out = malloc(sizeof(int32_t) * B * Lout);
+        uint8_t *mask = malloc((size_t)B * K);
+        for (int i = 0; i < B * K * L; i++) ids[i] = (int32_t)idf[i];
+        for (int i = 0; i < B * K; i++) mask[i] = mf[i] != 0;
+        for (int i = 0; i < B * Lout; i++) out[i] = -1;
+        int rc = milnce_bag_concat_tokens(out, ids, mask, B, K, L, Lout, NULL);
+        ck_assert_msg(rc == (int)dr[0], "%s: %d words dropped, reference %d", name, rc, (int)dr[0]);
+        for (int i = 0; i < B * Lout; i++)
+            ck_assert_msg(out[i] == (int32_t)of[i], "%s: out[%d][%d] = %d, reference %d", name, i / Lout,
+                          i % Lout, out[i], (int)of[i]);
+        free(idf); free(mf); free(of); free(dr); free(ids); free(out); free(mask);
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_ge(n, 4);
+    int32_t o[2];
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_bag_concat_tokens(o, o, NULL, 1, 0, 1, 2, &err), MILNCE_ERR_INVALID);
 }
 END_TEST
 
@@ -193,7 +280,7 @@ START_TEST(test_finite_differences) {
         for (size_t i = 0; i < nv; i++) Vd[i] = V[i] = (float)milnce_rng_normal(&rng);
         for (size_t i = 0; i < nt; i++) Td[i] = T[i] = (float)milnce_rng_normal(&rng);
         for (int i = 0; i < B * K; i++) m[i] = !cs[t].masked || i % K == 0 || milnce_rng_uniform(&rng) < 0.5;
-        milnce_loss_opts o = {(float)cs[t].tau, cs[t].norm};
+        milnce_loss_opts o = {(float)cs[t].tau, cs[t].norm, 0};
         float loss;
         ck_assert_int_eq(milnce_loss_forward_backward(&loss, dV, dT, V, T, m, B, K, D, 0, B, &o, NULL), 0);
         double l0 = naive_loss(Vd, Td, m, B, K, D, cs[t].tau, cs[t].norm);
@@ -267,6 +354,9 @@ int main(int argc, char **argv) {
     TCase *tc = tcase_create("milnce");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_matches_reference);
+    tcase_add_test(tc, test_max_matches_reference);
+    tcase_add_test(tc, test_max_properties);
+    tcase_add_test(tc, test_cat_matches_reference);
     tcase_add_test(tc, test_global_batch_slices);
     tcase_add_test(tc, test_finite_differences);
     tcase_add_test(tc, test_properties_and_errors);

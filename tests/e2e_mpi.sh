@@ -2,7 +2,8 @@
 # MPI data parallelism end to end: one SGD step on 2 ranks x 2 clips equals one rank with 4 clips
 # (loss and weights within 1e-5; BatchNorm frozen, whose statistics are per rank as in the
 # reference), and in train-mode BatchNorm with train.sync_bn (statistics over both ranks' clips;
-# per-rank statistics must differ, or the check could not tell). Skipped when milnce was built without MPI or mpirun is missing.
+# per-rank statistics must differ, or the check could not tell), and with the bag rules
+# train.loss=max and cat (bags of 3). Skipped when milnce was built without MPI or mpirun is missing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_cmd mpirun "Open MPI's launcher (Debian package openmpi-bin)"
@@ -49,4 +50,18 @@ if $CMP --tol 1e-5 --skip optim. "$W/one_bn/checkpoints/step-00000001.safetensor
   echo "FAIL: per-rank BatchNorm statistics matched one rank's: the sync test cannot tell"; exit 1
 fi
 echo "ok: train.sync_bn: 2 ranks x 2 clips = 1 rank x 4 clips in train-mode BatchNorm (1e-5); per-rank statistics differ"
-echo "2 passed, 0 failed"
+for rule in max cat; do
+  bag=(--set train.loss=$rule --set data.window=symmetric --set data.window_k=1)
+  "$BIN" train "${common[@]}" "${mpi[@]}" "${bag[@]}" --set "train.out_dir=$W/one-$rule" >/dev/null 2>&1
+  OMPI_MCA_plm_rsh_agent= mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN" train "${common[@]}" "${mpi[@]}" "${bag[@]}" \
+    --set "train.out_dir=$W/two-$rule" > "$W/mpi-$rule.log" 2>&1 || { cat "$W/mpi-$rule.log"; exit 1; }
+  $CMP --tol 1e-5 --skip optim. "$W/one-$rule/checkpoints/step-00000001.safetensors" "$W/two-$rule/checkpoints/step-00000001.safetensors"
+  "$PY" - "$W/one-$rule/log.jsonl" "$W/two-$rule/log.jsonl" "$W/one/log.jsonl" <<'PY'
+import json, sys
+a, b, m = (json.loads(open(p).readline())["loss"] for p in sys.argv[1:4])
+print("loss 1 rank %.9g, 2 ranks %.9g (NCE %.9g)" % (a, b, m))
+sys.exit(0 if abs(a - b) <= 1e-5 * max(1, abs(a)) and a != m else 1)
+PY
+done
+echo "ok: train.loss=max and cat (bags of 3): 2 MPI ranks = 1 rank, and not the NCE loss"
+echo "3 passed, 0 failed"

@@ -111,9 +111,11 @@ set +e
 out=$("$BIN" train "${common[@]}" --set "train.out_dir=$W/bad" --set data.size=64 --set train.max_steps=1 2>&1); rc1=$?
 out2=$("$BIN" train "${common[@]}" --set "train.out_dir=$W/bad" --set "data.shards=$W/nothing" 2>&1); rc2=$?
 out3=$("$BIN" train "${common[@]}" --set train.lr=fast 2>&1); rc3=$?
+out4=$("$BIN" train "${common[@]}" --set train.loss=mean 2>&1); rc4=$?
 set -e
 [ $rc1 -eq 2 ] && echo "$out" | grep -q "data.size" || { echo "FAIL: crop larger than rendition: $rc1 $out"; exit 1; }
 [ $rc3 -eq 2 ] && echo "$out3" | grep -q "train.lr" || { echo "FAIL: bad lr: $rc3 $out3"; exit 1; }
+[ $rc4 -eq 2 ] && echo "$out4" | grep -q "train.loss" || { echo "FAIL: unknown bag rule: $rc4 $out4"; exit 1; }
 [ $rc2 -ne 0 ] && echo "$out2" | grep -q "nothing" || { echo "FAIL: missing shards: $rc2 $out2"; exit 1; }
 [ ! -e "$W/bad/log.jsonl" ] || { echo "FAIL: a run with missing data wrote a log"; exit 1; }
 ok "bad config and missing data refused before any work"
