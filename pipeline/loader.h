@@ -49,6 +49,11 @@ typedef struct milnce_loader_opts {
     uint64_t seed;
     int rank, world;         /* data-parallel split of the global batch; 0, 1 alone */
     int64_t start_batch;     /* first global batch index to produce (resume) */
+    int64_t batch_stride;    /* produce start_batch, start_batch + stride, ...: one of `stride`
+                              * consumers sharing the batches (Python DataLoader workers);
+                              * 0 or 1 = every batch */
+    int64_t end_batch;       /* > 0: no batch index >= this is produced (milnce_loader_next
+                              * then fails instead of waiting); 0 = no end */
     const struct milnce_logger *lg;
 } milnce_loader_opts;
 
