@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +15,19 @@
 #include "error.h"
 #include "loader.h"
 
+enum { NWARN = 256 };
+
+/* The loader's logger: warnings kept for the caller to read (no printing in the library). */
+typedef struct warn_ring {
+    pthread_mutex_t mu;
+    char *msg[NWARN];
+    uint64_t head, tail; /* messages [tail, head) are kept, at index % NWARN */
+    uint64_t dropped;
+} warn_ring;
+
 struct milnce_data_loader {
+    warn_ring warn;
+    milnce_logger lg;
     milnce_config cfg;
     char *yaml;             /* resolved config */
     milnce_data_split split;
@@ -29,6 +43,36 @@ struct milnce_data_loader {
     uint8_t *u8;            /* (B, 3, T, S, S) */
     double *times;          /* (B, 2) */
 };
+
+static void ring_log(void *user, int level, const char *msg) {
+    warn_ring *w = user;
+    if (level > MILNCE_LOG_WARN) return;
+    char *m = strdup(msg);
+    pthread_mutex_lock(&w->mu);
+    if (w->head - w->tail == NWARN) {
+        free(w->msg[w->tail % NWARN]);
+        w->msg[w->tail++ % NWARN] = NULL;
+        w->dropped++;
+    }
+    w->msg[w->head++ % NWARN] = m; /* NULL when out of memory: popped as an empty message */
+    pthread_mutex_unlock(&w->mu);
+}
+
+int milnce_data_pop_warning(milnce_data_loader *d, char *buf, size_t cap, uint64_t *dropped) {
+    warn_ring *w = &d->warn;
+    pthread_mutex_lock(&w->mu);
+    if (dropped) *dropped = w->dropped;
+    w->dropped = 0;
+    int got = w->tail < w->head;
+    if (got) {
+        char *m = w->msg[w->tail % NWARN];
+        w->msg[w->tail++ % NWARN] = NULL;
+        if (cap) snprintf(buf, cap, "%s", m ? m : "");
+        free(m);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return got;
+}
 
 static int resolve(milnce_config *cfg, const char *config, const char *const *sets, int nsets, milnce_error *err) {
     milnce_config_defaults(cfg);
@@ -80,6 +124,8 @@ int milnce_data_open(milnce_data_loader **out, const char *config, const char *c
     milnce_data_loader *d = calloc(1, sizeof *d);
     if (!d) return milnce_error_set(err, MILNCE_ERR_NOMEM, "loader");
     d->split = sp;
+    pthread_mutex_init(&d->warn.mu, NULL);
+    d->lg = (milnce_logger){ring_log, &d->warn};
     const milnce_config *cfg = &d->cfg;
     int ret = resolve(&d->cfg, config, sets, nsets, err);
     if (ret < 0) goto fail;
@@ -115,6 +161,7 @@ int milnce_data_open(milnce_data_loader **out, const char *config, const char *c
     lo->seed = (uint64_t)cfg->train.seed;
     lo->rank = sp.rank;
     lo->world = sp.world;
+    lo->lg = &d->lg;
     /* Opening with no end finds the videos and the epoch length; then the real start. */
     lo->workers = 1;
     lo->queue = 1;
@@ -205,6 +252,8 @@ void milnce_data_close(milnce_data_loader **dp) {
     free(d->text);
     free(d->u8);
     free(d->times);
+    for (int i = 0; i < NWARN; i++) free(d->warn.msg[i]);
+    pthread_mutex_destroy(&d->warn.mu);
     free(d);
     *dp = NULL;
 }

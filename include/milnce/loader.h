@@ -65,6 +65,11 @@ int milnce_data_set_epoch(milnce_data_loader *d, int epoch, struct milnce_error 
  * row fail the batch. */
 int milnce_data_next(milnce_data_loader *d, milnce_data_batch *b, struct milnce_error *err);
 
+/* Warnings of the loader threads (a damaged sample replaced, ...), oldest first: copies one into
+ * buf (NUL-terminated, cut to cap) and returns 1, or 0 when none is left. The last 256 are kept;
+ * *dropped (may be NULL) receives how many older ones were lost since the previous call. */
+int milnce_data_pop_warning(milnce_data_loader *d, char *buf, size_t cap, uint64_t *dropped);
+
 size_t milnce_data_videos(const milnce_data_loader *d);
 int64_t milnce_data_batches_per_epoch(const milnce_data_loader *d); /* global batches */
 int64_t milnce_data_consumer_batches(const milnce_data_loader *d);  /* this consumer's, per epoch */

@@ -95,6 +95,8 @@ _sig("milnce_data_open", ctypes.c_int, ctypes.POINTER(_P), ctypes.c_char_p, _STR
      ctypes.POINTER(_Split), _ERR)
 _sig("milnce_data_set_epoch", ctypes.c_int, _P, ctypes.c_int, _ERR)
 _sig("milnce_data_next", ctypes.c_int, _P, ctypes.POINTER(_Batch), _ERR)
+_sig("milnce_data_pop_warning", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t,
+     ctypes.POINTER(ctypes.c_uint64))
 _sig("milnce_data_videos", ctypes.c_size_t, _P)
 _sig("milnce_data_batches_per_epoch", ctypes.c_int64, _P)
 _sig("milnce_data_consumer_batches", ctypes.c_int64, _P)
@@ -112,6 +114,20 @@ _sig("milnce_embedder_video", ctypes.c_int, _P, ctypes.POINTER(ctypes.c_float), 
 _sig("milnce_embedder_text", ctypes.c_int, _P, _STRS, ctypes.c_size_t, ctypes.POINTER(ctypes.c_float),
      ctypes.POINTER(ctypes.c_size_t), _ERR)
 _sig("milnce_embedder_close", None, ctypes.POINTER(_P))
+
+
+def quiet_ffmpeg():
+    """FFmpeg's own log (process-wide) down to fatal errors, as the milnce command does, unless
+    MILNCE_FFMPEG_LOG is set: a damaged sample is reported once, by milnce's warning."""
+    if os.environ.get("MILNCE_FFMPEG_LOG"):
+        return
+    try:
+        lib.av_log_set_level(ctypes.c_int(8))  # AV_LOG_FATAL, from libavutil (a dependency)
+    except AttributeError:
+        pass
+
+
+quiet_ffmpeg()
 
 
 def check(ret, err):

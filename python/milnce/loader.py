@@ -1,11 +1,14 @@
 """milnce.Loader: batches of (clip, bag of sentences) from milnce shards, as numpy arrays that
 view the C loader's buffers (no copy)."""
 import ctypes
+import logging
 
 import numpy as np
 
 from . import _lib
 from ._lib import MilnceError
+
+log = logging.getLogger("milnce")
 
 
 def _value(v):
@@ -134,8 +137,11 @@ class Loader:
         self._need()
         err = _lib._Error()
         b = self._cb
-        r = _lib.check(_lib.lib.milnce_data_next(self._h, ctypes.byref(b), err), err)
-        self._fresh = False
+        try:
+            r = _lib.check(_lib.lib.milnce_data_next(self._h, ctypes.byref(b), err), err)
+        finally:
+            self._fresh = False
+            self._drain_warnings()
         if r == 1:
             return None
         B, K, T, S, L = b.B, b.K, b.T, b.S, b.L
@@ -150,6 +156,15 @@ class Loader:
         out.clip_times = _view(b.clip_time, (B, 2))
         out.video_ids = [self.video_ids[i] for i in out.video_idx.tolist()]
         return out
+
+    def _drain_warnings(self):
+        """The loader's warnings (a damaged sample replaced, ...) to the "milnce" logger."""
+        buf = ctypes.create_string_buffer(2048)
+        lost = ctypes.c_uint64()
+        while _lib.lib.milnce_data_pop_warning(self._h, buf, len(buf), ctypes.byref(lost)):
+            if lost.value:
+                log.warning("%d older loader warnings were dropped", lost.value)
+            log.warning("%s", buf.value.decode("utf-8", "replace"))
 
     def __iter__(self):
         if not self._fresh:
