@@ -38,7 +38,7 @@ class Model:
         self._need()
         x = np.asarray(frames)
         if x.dtype == np.uint8:
-            x = x.astype(np.float32) / np.float32(255)
+            x = x.astype(np.float32) * np.float32(1 / 255)  # as the C decoder scales pixels
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim == 4:
             x = x[None]

@@ -31,9 +31,13 @@ def _dist_rank_world():
 
 
 class ShardDataset(torch.utils.data.IterableDataset):
-    """ShardDataset(shards, rank=None, world=None, **Loader options); see milnce.Loader."""
+    """ShardDataset(shards, rank=None, world=None, epochs=1, **Loader options); see milnce.Loader.
 
-    def __init__(self, shards=None, *, rank=None, world=None, **loader_kwargs):
+    One iteration runs `epochs` epochs from self.epoch (set_epoch), None = without end: with
+    persistent DataLoader workers (which keep their copy of the dataset, so set_epoch does not
+    reach them) or short epochs, iterate once over an endless dataset and stop after N steps."""
+
+    def __init__(self, shards=None, *, rank=None, world=None, epochs=1, **loader_kwargs):
         super().__init__()
         r, w = _dist_rank_world()
         self.rank = r if rank is None else int(rank)
@@ -41,6 +45,7 @@ class ShardDataset(torch.utils.data.IterableDataset):
         self.shards = shards
         self.kwargs = loader_kwargs
         self.epoch = int(loader_kwargs.pop("epoch", 0))
+        self.epochs = epochs
         # Opened once here to check the options (errors surface in the main process) and to know
         # the epoch's length; closed at once (no decoding threads are forked).
         with Loader(shards, rank=self.rank, world=self.world, epoch=self.epoch, **self.kwargs) as probe:
@@ -59,7 +64,11 @@ class ShardDataset(torch.utils.data.IterableDataset):
         c, C = (info.id, info.num_workers) if info is not None else (0, 1)
         with Loader(self.shards, rank=self.rank, world=self.world, epoch=self.epoch, consumer=c,
                     consumers=C, **self.kwargs) as loader:
-            yield from loader
+            e = self.epoch
+            while self.epochs is None or e < self.epoch + self.epochs:
+                loader.set_epoch(e)
+                yield from loader
+                e += 1
 
 
 def _tensor(a, shared):

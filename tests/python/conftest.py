@@ -57,3 +57,38 @@ def corpus():
 def milnce_mod():
     import milnce
     return milnce
+
+
+# A tiny model on the corpus's clips (shared by the embedding and example tests).
+SMALL_CONFIG = """data:
+  num_frames: 8
+  size: 32
+  min_time: 4
+  max_words: 12
+  num_candidates: 3
+model:
+  width: 0.125
+  blocks3: 1
+  blocks4: 1
+  blocks5: 1
+  word_dim: 16
+  text_hidden: 32
+  embed_dim: 16
+  freeze_words: false
+train:
+  batch_size: 8
+  lr: 0.003
+  warmup_steps: 5
+  checkpoint_every: 1000
+eval:
+  num_windows: 2
+  max_words: 12
+  batch_size: 8
+"""
+
+
+@pytest.fixture
+def small_config(tmp_path):
+    p = tmp_path / "small.yaml"
+    p.write_text(SMALL_CONFIG)
+    return str(p)
