@@ -96,7 +96,8 @@ int milnce_data_resolve_config(const char *config, const char *const *sets, int 
 
 void milnce_data_free(void *p) { free(p); }
 
-/* (Re)starts the loader at this consumer's first batch of epoch e. */
+/* (Re)starts the loader at this consumer's first batch of epoch e; the run ends after
+ * split.epochs epochs (0: no end). */
 static int start_epoch(milnce_data_loader *d, int epoch, milnce_error *err) {
     if (d->held) {
         milnce_loader_release(d->l, d->held);
@@ -107,20 +108,20 @@ static int start_epoch(milnce_data_loader *d, int epoch, milnce_error *err) {
     d->pos = (int64_t)epoch * d->per_epoch + d->split.consumer;
     d->lo.start_batch = d->pos;
     d->lo.batch_stride = d->split.consumers;
-    d->lo.end_batch = ((int64_t)epoch + 1) * d->per_epoch;
-    if (d->pos >= d->lo.end_batch) return 0; /* more consumers than batches: this one has none */
+    d->lo.end_batch = d->split.epochs > 0 ? ((int64_t)epoch + d->split.epochs) * d->per_epoch : 0;
+    if (d->lo.end_batch && d->pos >= d->lo.end_batch) return 0; /* more consumers than batches: none here */
     return milnce_loader_open(&d->l, &d->lo, err);
 }
 
 int milnce_data_open(milnce_data_loader **out, const char *config, const char *const *sets, int nsets,
                      const milnce_data_split *split, milnce_error *err) {
     *out = NULL;
-    milnce_data_split sp = split ? *split : (milnce_data_split){0, 1, 0, 1, 0, 0};
+    milnce_data_split sp = split ? *split : (milnce_data_split){.world = 1, .consumers = 1, .epochs = 1};
     if (sp.world < 1 || sp.rank < 0 || sp.rank >= sp.world)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "rank %d of world %d", sp.rank, sp.world);
     if (sp.consumers < 1 || sp.consumer < 0 || sp.consumer >= sp.consumers)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "consumer %d of %d", sp.consumer, sp.consumers);
-    if (sp.epoch < 0) return milnce_error_set(err, MILNCE_ERR_INVALID, "epoch %d", sp.epoch);
+    if (sp.epoch < 0 || sp.epochs < 0) return milnce_error_set(err, MILNCE_ERR_INVALID, "epoch %d, epochs %d", sp.epoch, sp.epochs);
     milnce_data_loader *d = calloc(1, sizeof *d);
     if (!d) return milnce_error_set(err, MILNCE_ERR_NOMEM, "loader");
     d->split = sp;
@@ -202,7 +203,7 @@ int milnce_data_next(milnce_data_loader *d, milnce_data_batch *out, milnce_error
         milnce_loader_release(d->l, d->held);
         d->held = NULL;
     }
-    if (!d->l || d->pos >= d->lo.end_batch) return 1;
+    if (!d->l || (d->lo.end_batch && d->pos >= d->lo.end_batch)) return 1;
     milnce_batch *b;
     int ret = milnce_loader_next(d->l, &b, err);
     if (ret < 0) {
@@ -233,8 +234,9 @@ int milnce_data_next(milnce_data_loader *d, milnce_data_batch *out, milnce_error
 size_t milnce_data_videos(const milnce_data_loader *d) { return d->nvideos; }
 int64_t milnce_data_batches_per_epoch(const milnce_data_loader *d) { return d->per_epoch; }
 int64_t milnce_data_consumer_batches(const milnce_data_loader *d) {
-    int64_t c = d->split.consumer, C = d->split.consumers;
-    return d->per_epoch > c ? (d->per_epoch - c + C - 1) / C : 0;
+    if (d->split.epochs == 0) return -1;
+    int64_t n = d->split.epochs * d->per_epoch, c = d->split.consumer, C = d->split.consumers;
+    return n > c ? (n - c + C - 1) / C : 0;
 }
 const char *milnce_data_key(const milnce_data_loader *d, size_t i) {
     return i < d->nvideos ? d->keys[i] : NULL;

@@ -11,9 +11,13 @@
  * batches [e * P, (e + 1) * P) with P = milnce_data_batches_per_epoch (every video once across
  * the ranks; the last partial global batch is dropped).
  *
+ * A run covers `epochs` epochs from `epoch` (0 = without end), one after the other without a
+ * pause: the global batches [epoch * P, (epoch + epochs) * P).
+ *
  * Consumers: `consumer` c of `consumers` C (e.g. a DataLoader worker process) receives the
- * batches c, c + C, c + 2C, ... of each epoch, so C consumers together deliver every batch of
- * the epoch exactly once.
+ * batches s + c, s + c + C, s + c + 2C, ... of the run (s = its first batch), so C consumers
+ * together deliver every batch exactly once, and taking one batch from each in turn gives the
+ * run's order.
  *
  * Errors: every function returning int gives 0 (or 1 = end of the epoch for
  * milnce_data_next) or a negative code, and fills the caller's struct milnce_error
@@ -37,6 +41,7 @@ typedef struct milnce_data_split {
     int rank, world;          /* data-parallel part of each global batch: 0, 1 alone */
     int consumer, consumers;  /* which of the batches: 0, 1 = all */
     int epoch;                /* the epoch to start with */
+    int epochs;               /* epochs in a run: 0 = without end, 1 = one epoch, ... */
     int video_uint8;          /* 1: also fill video_u8 (pixels 0..255, = round(video * 255)) */
 } milnce_data_split;
 
@@ -57,10 +62,10 @@ typedef struct milnce_data_batch {
 int milnce_data_open(milnce_data_loader **out, const char *config, const char *const *sets, int nsets,
                      const milnce_data_split *split, struct milnce_error *err);
 
-/* Restarts at the first of this consumer's batches of `epoch` (no-op when already there). */
+/* Restarts the run at this consumer's first batch of `epoch` (no-op when already there). */
 int milnce_data_set_epoch(milnce_data_loader *d, int epoch, struct milnce_error *err);
 
-/* The next batch of the epoch into *b: 0, or 1 when the epoch is over (then set_epoch). A clip
+/* The next batch of the run into *b: 0, or 1 when the run is over (then set_epoch). A clip
  * that cannot be decoded is replaced by another video (deterministically); only 8 failures in a
  * row fail the batch. */
 int milnce_data_next(milnce_data_loader *d, milnce_data_batch *b, struct milnce_error *err);
@@ -72,7 +77,8 @@ int milnce_data_pop_warning(milnce_data_loader *d, char *buf, size_t cap, uint64
 
 size_t milnce_data_videos(const milnce_data_loader *d);
 int64_t milnce_data_batches_per_epoch(const milnce_data_loader *d); /* global batches */
-int64_t milnce_data_consumer_batches(const milnce_data_loader *d);  /* this consumer's, per epoch */
+int64_t milnce_data_consumer_batches(const milnce_data_loader *d);  /* this consumer's in a run
+                                                                        (-1 without end) */
 const char *milnce_data_key(const milnce_data_loader *d, size_t video_idx); /* NULL out of range */
 /* The resolved configuration (YAML) the loader runs with; valid until close. */
 const char *milnce_data_config_yaml(const milnce_data_loader *d);

@@ -26,7 +26,8 @@ class _Error(ctypes.Structure):
 
 class _Split(ctypes.Structure):
     _fields_ = [("rank", ctypes.c_int), ("world", ctypes.c_int), ("consumer", ctypes.c_int),
-                ("consumers", ctypes.c_int), ("epoch", ctypes.c_int), ("video_uint8", ctypes.c_int)]
+                ("consumers", ctypes.c_int), ("epoch", ctypes.c_int), ("epochs", ctypes.c_int),
+                ("video_uint8", ctypes.c_int)]
 
 
 class _Batch(ctypes.Structure):

@@ -88,19 +88,26 @@ class Loader:
     GLOBAL batch (train.batch_size): rank r of `world` loads batch_size / world clips of each.
     Batches depend only on (seed, batch number): the same as the C loader's, whatever the
     threads, ranks or consumers. Epoch e is the global batches [e * P, (e + 1) * P), every video
-    once across ranks; iterate again after set_epoch(e + 1) (as torch's DistributedSampler).
-    consumer/consumers: deliver only the batches c, c + C, ... of each epoch (DataLoader workers).
+    once across ranks. An iteration runs `epochs` epochs from `epoch` back to back (None = without
+    end); iterate again after set_epoch(e) (as torch's DistributedSampler).
+    consumer/consumers: deliver only the batches s + c, s + c + C, ... of the run (s its first:
+    DataLoader workers; taking one from each consumer in turn gives the run's order).
     uint8=True also fills batch.video_u8.
     """
 
     def __init__(self, shards=None, *, config=None, batch_size=None, seed=None, workers=None,
-                 rank=0, world=1, epoch=0, consumer=0, consumers=1, uint8=False, sets=(), **options):
+                 rank=0, world=1, epoch=0, epochs=1, consumer=0, consumers=1, uint8=False, sets=(),
+                 **options):
         self._h = ctypes.c_void_p()
         self._epoch = int(epoch)
         self._fresh = True
         self.uint8 = bool(uint8)
         arr, n, _keep = _lib.strings(_sets(shards, batch_size, seed, workers, options, sets))
-        split = _lib._Split(int(rank), int(world), int(consumer), int(consumers), self._epoch, int(self.uint8))
+        if epochs is not None and int(epochs) < 1:
+            raise ValueError(f"epochs={epochs!r}: a count >= 1, or None for no end")
+        self.epochs = epochs
+        split = _lib._Split(int(rank), int(world), int(consumer), int(consumers), self._epoch,
+                            0 if epochs is None else int(epochs), int(self.uint8))
         err = _lib._Error()
         _lib.check(_lib.lib.milnce_data_open(ctypes.byref(self._h), _lib.fs(config), arr, n,
                                              ctypes.byref(split), err), err)
@@ -124,16 +131,19 @@ class Loader:
         self._fresh = True
 
     def __len__(self):
-        """Batches this loader delivers per epoch."""
+        """Batches this loader delivers in one iteration (TypeError without an end)."""
         self._need()
-        return int(_lib.lib.milnce_data_consumer_batches(self._h))
+        n = int(_lib.lib.milnce_data_consumer_batches(self._h))
+        if n < 0:
+            raise TypeError("milnce.Loader(epochs=None) has no length")
+        return n
 
     def _need(self):
         if not self._h:
             raise MilnceError(-1, "milnce.Loader is closed")
 
     def next_batch(self):
-        """The next batch of the current epoch, or None at its end."""
+        """The next batch of the run, or None at its end."""
         self._need()
         err = _lib._Error()
         b = self._cb

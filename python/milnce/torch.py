@@ -11,8 +11,9 @@ The dataset yields whole batches (hence batch_size=None). Its work is split twic
  - by DDP rank: each rank loads its part (train.batch_size / world clips) of every global batch,
    as `milnce train` on that many ranks (rank/world from torch.distributed when initialised,
    else the RANK / WORLD_SIZE environment variables, else 0 / 1);
- - by DataLoader worker: worker w of W produces the batches w, w + W, ... of the epoch, which
-   the DataLoader delivers in order, so any number of workers gives the same sequence.
+ - by DataLoader worker: worker w of W produces the batches s + w, s + w + W, ... of the run
+   (s its first batch), which the DataLoader takes in turn, so any number of workers gives the
+   same sequence.
 Each worker opens its own C loader (after the fork), with data.workers decoding threads.
 """
 import os
@@ -33,9 +34,10 @@ def _dist_rank_world():
 class ShardDataset(torch.utils.data.IterableDataset):
     """ShardDataset(shards, rank=None, world=None, epochs=1, **Loader options); see milnce.Loader.
 
-    One iteration runs `epochs` epochs from self.epoch (set_epoch), None = without end: with
-    persistent DataLoader workers (which keep their copy of the dataset, so set_epoch does not
-    reach them) or short epochs, iterate once over an endless dataset and stop after N steps."""
+    One iteration runs `epochs` epochs from self.epoch (set_epoch) back to back, None = without
+    end: with persistent DataLoader workers (which keep their copy of the dataset, so set_epoch
+    does not reach them) or short epochs, iterate once over an endless dataset and stop after N
+    steps."""
 
     def __init__(self, shards=None, *, rank=None, world=None, epochs=1, **loader_kwargs):
         super().__init__()
@@ -57,18 +59,16 @@ class ShardDataset(torch.utils.data.IterableDataset):
         self.epoch = int(epoch)
 
     def __len__(self):
-        return self.batches_per_epoch
+        if self.epochs is None:
+            raise TypeError("ShardDataset(epochs=None) has no length")
+        return self.batches_per_epoch * self.epochs
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         c, C = (info.id, info.num_workers) if info is not None else (0, 1)
-        with Loader(self.shards, rank=self.rank, world=self.world, epoch=self.epoch, consumer=c,
-                    consumers=C, **self.kwargs) as loader:
-            e = self.epoch
-            while self.epochs is None or e < self.epoch + self.epochs:
-                loader.set_epoch(e)
-                yield from loader
-                e += 1
+        with Loader(self.shards, rank=self.rank, world=self.world, epoch=self.epoch, epochs=self.epochs,
+                    consumer=c, consumers=C, **self.kwargs) as loader:
+            yield from loader
 
 
 def _tensor(a, shared):

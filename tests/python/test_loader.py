@@ -187,3 +187,28 @@ def test_library_error_does_not_crash_the_interpreter(corpus, tmp_path):
     r = subprocess.run([os.environ.get("MILNCE_PYTHON", "/usr/bin/python3"), "-c", code], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "raised milnce.Loader is closed" in r.stdout, r.stderr
+
+
+def test_run_of_epochs_split_over_three_consumers_in_turn(corpus, milnce_mod):
+    """4 batches per epoch, 3 consumers: taking one batch from each in turn (as a DataLoader
+    does with its workers) gives the run's order across the epoch boundary."""
+    with milnce_mod.Loader(corpus["shards"], seed=SEED, epoch=1, epochs=2, **OPTS) as L:
+        assert len(L) == 8
+        whole = [(b.index, b.video_idx.tolist()) for b in L]
+    assert [i for i, _ in whole] == list(range(4, 12))
+    parts = []
+    for c in range(3):
+        with milnce_mod.Loader(corpus["shards"], seed=SEED, epoch=1, epochs=2, consumer=c, consumers=3, **OPTS) as L:
+            parts.append([(b.index, b.video_idx.tolist()) for b in L])
+            assert len(L) == len(parts[-1])
+    turn = [p[k] for k in range(3) for p in parts if k < len(p)]
+    assert turn == whole
+    with milnce_mod.Loader(corpus["shards"], seed=SEED, epoch=1, epochs=None, **OPTS) as L:
+        with pytest.raises(TypeError):
+            len(L)
+        endless = []
+        for b in L:
+            endless.append((b.index, b.video_idx.tolist()))
+            if len(endless) == 12:
+                break
+    assert endless[:8] == whole and endless[8][0] == 12

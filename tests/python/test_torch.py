@@ -63,6 +63,20 @@ def test_ranks_and_workers_cover_the_epoch_once(corpus, milnce_mod, monkeypatch)
     assert sorted(seen) == list(range(16))
 
 
+def test_endless_dataset_with_workers_keeps_the_run_order(corpus, milnce_mod):
+    from milnce.torch import ShardDataset, collate
+    ds = ShardDataset(corpus["shards"], seed=SEED, rank=0, world=1, epochs=None, **OPTS)
+    dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, collate_fn=collate, timeout=300)
+    got = []
+    for b in dl:
+        got.append((b["index"], b["video_idx"].tolist()))
+        if len(got) == 10:
+            break
+    with milnce_mod.Loader(corpus["shards"], seed=SEED, epochs=3, **OPTS) as L:
+        ref = [(b.index, b.video_idx.tolist()) for b in L][:10]
+    assert got == ref and got[-1][0] == 9
+
+
 def test_collate_shares_memory_in_the_main_process(corpus, milnce_mod):
     from milnce.torch import collate
     with milnce_mod.Loader(corpus["shards"], seed=SEED, uint8=True, **OPTS) as L:
