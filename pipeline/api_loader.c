@@ -142,24 +142,10 @@ int milnce_data_open(milnce_data_loader **out, const char *config, const char *c
         goto fail;
     }
     if (!(d->yaml = milnce_config_to_yaml(cfg))) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "config"); goto fail; }
-    /* As pipeline/train.c maps the config. */
+    /* As `milnce train` maps the config. */
     milnce_loader_opts *lo = &d->lo;
-    milnce_loader_opts_default(lo);
-    lo->shards = cfg->data.shards;
+    milnce_loader_opts_from_config(lo, cfg);
     lo->batch_size = cfg->train.batch_size / sp.world;
-    lo->num_frames = cfg->data.num_frames;
-    lo->fps = cfg->data.fps;
-    lo->size = cfg->data.size;
-    lo->min_time = cfg->data.min_time;
-    lo->whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
-    lo->window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
-    lo->window.k = lo->window.kind == MILNCE_WINDOW_NEAREST ? cfg->data.num_candidates : cfg->data.window_k;
-    lo->window.max_gap = cfg->data.max_gap > 0 ? cfg->data.max_gap : -1;
-    lo->max_words = cfg->data.max_words;
-    lo->train = cfg->data.crop_random;
-    lo->workers = cfg->data.workers;
-    lo->queue = cfg->data.queue_batches;
-    lo->seed = (uint64_t)cfg->train.seed;
     lo->rank = sp.rank;
     lo->world = sp.world;
     lo->lg = &d->lg;

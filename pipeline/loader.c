@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config.h"
 #include "rng.h"
 #include "sample_json.h"
 #include "shard.h"
@@ -30,6 +31,24 @@ void milnce_loader_opts_default(milnce_loader_opts *o) {
     o->queue = 4;
     o->seed = 1;
     o->world = 1;
+}
+
+void milnce_loader_opts_from_config(milnce_loader_opts *o, const milnce_config *cfg) {
+    milnce_loader_opts_default(o);
+    o->shards = cfg->data.shards;
+    o->num_frames = cfg->data.num_frames;
+    o->fps = cfg->data.fps;
+    o->size = cfg->data.size;
+    o->min_time = cfg->data.min_time;
+    o->whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
+    o->window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
+    o->window.k = o->window.kind == MILNCE_WINDOW_NEAREST ? cfg->data.num_candidates : cfg->data.window_k;
+    o->window.max_gap = cfg->data.max_gap > 0 ? cfg->data.max_gap : -1;
+    o->max_words = cfg->data.max_words;
+    o->train = cfg->data.crop_random;
+    o->workers = cfg->data.workers;
+    o->queue = cfg->data.queue_batches;
+    o->seed = (uint64_t)cfg->train.seed;
 }
 
 typedef struct video_ref {

@@ -59,6 +59,12 @@ typedef struct milnce_loader_opts {
 
 void milnce_loader_opts_default(milnce_loader_opts *o);
 
+/* Defaults, then the data.* keys of cfg and train.seed (as `milnce train` loads); the caller
+ * sets batch_size (per rank), rank/world, start_batch and the logger. cfg must outlive o
+ * (o->shards points into it). */
+struct milnce_config;
+void milnce_loader_opts_from_config(milnce_loader_opts *o, const struct milnce_config *cfg);
+
 typedef struct milnce_batch {
     int64_t index;      /* global batch number since epoch 0 */
     int epoch;

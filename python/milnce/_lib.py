@@ -131,6 +131,35 @@ def quiet_ffmpeg():
 quiet_ffmpeg()
 
 
+class Handle:
+    """An owned C handle freed by close() (also on `with` exit and garbage collection)."""
+
+    _close_fn = None  # name of the C function taking the handle's address
+    _what = "handle"
+
+    def _need(self):
+        if not getattr(self, "_h", None):
+            raise MilnceError(-1, f"{self._what} is closed")
+
+    def close(self):
+        h = getattr(self, "_h", None)
+        if h:
+            getattr(lib, self._close_fn)(ctypes.byref(h))
+            self._h = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def check(ret, err):
     """Raises MilnceError carrying milnce's message when ret < 0; returns ret."""
     if ret < 0:

@@ -6,7 +6,6 @@ import logging
 import numpy as np
 
 from . import _lib
-from ._lib import MilnceError
 
 log = logging.getLogger("milnce")
 
@@ -77,8 +76,8 @@ def _view(ptr, shape):
     return np.ctypeslib.as_array(ptr, shape=shape)
 
 
-class Loader:
-    """Iterates one epoch of batches of milnce shards, as `milnce train` loads them.
+class Loader(_lib.Handle):
+    """Iterates batches of milnce shards (one epoch by default), as `milnce train` loads them.
 
     Loader(shards, batch_size=16, num_frames=16, size=224, ...) or Loader(config="c.yaml"):
     options are milnce config keys: data.* by their bare name (num_frames, fps, size, min_time,
@@ -94,6 +93,9 @@ class Loader:
     DataLoader workers; taking one from each consumer in turn gives the run's order).
     uint8=True also fills batch.video_u8.
     """
+
+    _close_fn = "milnce_data_close"
+    _what = "milnce.Loader"
 
     def __init__(self, shards=None, *, config=None, batch_size=None, seed=None, workers=None,
                  rank=0, world=1, epoch=0, epochs=1, consumer=0, consumers=1, uint8=False, sets=(),
@@ -138,9 +140,6 @@ class Loader:
             raise TypeError("milnce.Loader(epochs=None) has no length")
         return n
 
-    def _need(self):
-        if not self._h:
-            raise MilnceError(-1, "milnce.Loader is closed")
 
     def next_batch(self):
         """The next batch of the run, or None at its end."""
@@ -184,20 +183,3 @@ class Loader:
             if b is None:
                 return
             yield b
-
-    def close(self):
-        if self._h:
-            _lib.lib.milnce_data_close(ctypes.byref(self._h))
-            self._h = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -4,10 +4,9 @@ import ctypes
 import numpy as np
 
 from . import _lib
-from ._lib import MilnceError
 
 
-class Model:
+class Model(_lib.Handle):
     """Model(checkpoint, config=None, sets=(), video=True, text=True).
 
     checkpoint: a .safetensors file or a run folder (its checkpoints/latest). config/sets:
@@ -15,6 +14,9 @@ class Model:
     the checkpoint's). Attributes: num_frames (T), size (S), fps, dim (E), feature_dim (F),
     max_words, step.
     """
+
+    _close_fn = "milnce_embedder_close"
+    _what = "milnce.Model"
 
     def __init__(self, checkpoint, config=None, sets=(), video=True, text=True):
         self._h = ctypes.c_void_p()
@@ -28,9 +30,6 @@ class Model:
         self.dim, self.feature_dim = int(info.E), int(info.F)
         self.max_words, self.step = int(info.max_words), int(info.step)
 
-    def _need(self):
-        if not self._h:
-            raise MilnceError(-1, "milnce.Model is closed")
 
     def embed_video(self, frames, feature="embedding"):
         """frames (N, 3, T, S, S) (or one clip (3, T, S, S)): float RGB in [0, 1], or uint8
@@ -69,20 +68,3 @@ class Model:
         _lib.check(_lib.lib.milnce_embedder_text(self._h, arr, n, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
                                                  None, err), err)
         return out
-
-    def close(self):
-        if self._h:
-            _lib.lib.milnce_embedder_close(ctypes.byref(self._h))
-            self._h = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
