@@ -58,7 +58,7 @@ class Batch:
     """
 
     __slots__ = ("index", "epoch", "video", "video_u8", "text", "mask", "video_idx", "anchor",
-                 "clip_times", "video_ids")
+                 "clip_times", "video_ids", "shared")
 
     def copy(self):
         b = Batch()
@@ -155,6 +155,7 @@ class Loader(_lib.Handle):
             return None
         B, K, T, S, L = b.B, b.K, b.T, b.S, b.L
         out = Batch()
+        out.shared = None  # milnce.torch's shared-memory buffers, in a DataLoader worker
         out.index, out.epoch = int(b.index), int(b.epoch)
         out.video = _view(b.video, (B, 3, T, S, S))
         out.video_u8 = _view(b.video_u8, (B, 3, T, S, S)) if b.video_u8 else None

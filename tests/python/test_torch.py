@@ -77,6 +77,23 @@ def test_endless_dataset_with_workers_keeps_the_run_order(corpus, milnce_mod):
     assert got == ref and got[-1][0] == 9
 
 
+@pytest.mark.parametrize("shared_buffers", [8, 0])
+def test_worker_batches_stay_intact(corpus, milnce_mod, shared_buffers):
+    """Shared-memory buffers reused in turn: a received batch is intact while the next ones
+    arrive (with 0: fresh segments, every batch may be kept)."""
+    from milnce.torch import ShardDataset, collate
+    ds = ShardDataset(corpus["shards"], seed=SEED, rank=0, world=1, epochs=3, shared_buffers=shared_buffers, **OPTS)
+    dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, collate_fn=collate, timeout=300)
+    with milnce_mod.Loader(corpus["shards"], seed=SEED, epochs=3, **OPTS) as L:
+        ref = [b.video.copy() for b in L]
+    kept = []
+    for b in dl:
+        kept.append(b)
+        for old in kept[-5:] if shared_buffers else kept:  # the last 4 before this one
+            assert old["video"].numpy().tobytes() == ref[old["index"]].tobytes(), old["index"]
+    assert len(kept) == len(ref) == 12
+
+
 def test_collate_shares_memory_in_the_main_process(corpus, milnce_mod):
     from milnce.torch import collate
     with milnce_mod.Loader(corpus["shards"], seed=SEED, uint8=True, **OPTS) as L:
