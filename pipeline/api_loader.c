@@ -149,11 +149,11 @@ int milnce_data_open(milnce_data_loader **out, const char *config, const char *c
     lo->rank = sp.rank;
     lo->world = sp.world;
     lo->lg = &d->lg;
-    /* Opening with no end finds the videos and the epoch length; then the real start. */
+    /* A first open finds the videos, their ids and the epoch length with nothing to decode
+     * (start = end: the one thread has no batch to make); then the run's own open. */
     lo->workers = 1;
     lo->queue = 1;
-    lo->end_batch = 1; /* nothing is decoded: the worker waits for a position < 0 */
-    lo->start_batch = 1;
+    lo->start_batch = lo->end_batch = 1;
     if ((ret = milnce_loader_open(&d->l, lo, err)) < 0) goto fail;
     d->nvideos = milnce_loader_videos(d->l);
     d->per_epoch = milnce_loader_batches_per_epoch(d->l);
