@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config.h"
 #include "rng.h"
 #include "sample_json.h"
 #include "shard.h"
@@ -32,6 +33,25 @@ void milnce_loader_opts_default(milnce_loader_opts *o) {
     o->world = 1;
 }
 
+void milnce_loader_opts_from_config(milnce_loader_opts *o, const milnce_config *cfg) {
+    milnce_loader_opts_default(o);
+    o->shards = cfg->data.shards;
+    o->num_frames = cfg->data.num_frames;
+    o->fps = cfg->data.fps;
+    o->size = cfg->data.size;
+    o->resize = cfg->data.resize;
+    o->min_time = cfg->data.min_time;
+    o->whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
+    o->window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
+    o->window.k = o->window.kind == MILNCE_WINDOW_NEAREST ? cfg->data.num_candidates : cfg->data.window_k;
+    o->window.max_gap = cfg->data.max_gap > 0 ? cfg->data.max_gap : -1;
+    o->max_words = cfg->data.max_words;
+    o->train = cfg->data.crop_random;
+    o->workers = cfg->data.workers;
+    o->queue = cfg->data.queue_batches;
+    o->seed = (uint64_t)cfg->train.seed;
+}
+
 typedef struct video_ref {
     int shard;
     size_t sample;
@@ -41,6 +61,7 @@ enum { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_INUSE };
 
 typedef struct slot {
     milnce_batch b;
+    int64_t seq;   /* position in the sequence of batches this loader produces */
     int state;
     int ret;
     milnce_error err;
@@ -71,7 +92,9 @@ struct milnce_loader {
     int nslots;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Positions in the produced sequence; position q is global batch start_batch + q * stride. */
     int64_t next_claim, next_deliver, released;
+    int64_t stride, nseq; /* nseq: positions before end_batch (INT64_MAX without an end) */
     int stop;
     int64_t replaced; /* bad samples replaced so far (atomic) */
     /* wait accounting */
@@ -281,13 +304,16 @@ static void *worker_main(void *arg) {
     free(a);
     for (;;) {
         pthread_mutex_lock(&l->mu);
-        while (!l->stop && l->next_claim >= l->released + l->nslots) pthread_cond_wait(&l->cv, &l->mu);
+        while (!l->stop && (l->next_claim >= l->released + l->nslots || l->next_claim >= l->nseq))
+            pthread_cond_wait(&l->cv, &l->mu);
         if (l->stop) {
             pthread_mutex_unlock(&l->mu);
             return NULL;
         }
-        int64_t idx = l->next_claim++;
-        slot *s = &l->slots[idx % l->nslots];
+        int64_t seq = l->next_claim++;
+        int64_t idx = l->o.start_batch + seq * l->stride;
+        slot *s = &l->slots[seq % l->nslots];
+        s->seq = seq;
         s->state = SLOT_FILLING;
         pthread_mutex_unlock(&l->mu);
         milnce_error_clear(&s->err);
@@ -349,7 +375,11 @@ int milnce_loader_open(milnce_loader **out, const milnce_loader_opts *o, milnce_
     if (!l->slots || !l->ws || !l->threads) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "loader"); goto fail; }
     for (int i = 0; i < l->nslots; i++)
         if ((ret = milnce_batch_alloc(&l->slots[i].b, o->batch_size, K, o->num_frames, o->size, o->max_words, err)) < 0) goto fail;
-    l->next_claim = l->next_deliver = l->released = o->start_batch;
+    l->next_claim = l->next_deliver = l->released = 0;
+    l->stride = o->batch_stride > 1 ? o->batch_stride : 1;
+    l->nseq = INT64_MAX;
+    if (o->end_batch > 0)
+        l->nseq = o->end_batch > o->start_batch ? (o->end_batch - o->start_batch + l->stride - 1) / l->stride : 0;
     l->t_open = now_s();
     for (int i = 0; i < l->o.workers; i++) {
         if ((ret = ws_init(l, &l->ws[i], err)) < 0) goto fail;
@@ -380,8 +410,12 @@ int milnce_loader_sample_json(const milnce_loader *l, size_t i, const uint8_t **
 int milnce_loader_next(milnce_loader *l, milnce_batch **b, milnce_error *err) {
     double t = now_s();
     pthread_mutex_lock(&l->mu);
+    if (l->next_deliver >= l->nseq) {
+        pthread_mutex_unlock(&l->mu);
+        return milnce_error_set(err, MILNCE_ERR_RANGE, "loader: no batch after %lld (end_batch)", (long long)l->o.end_batch);
+    }
     slot *s = &l->slots[l->next_deliver % l->nslots];
-    while (!(s->state == SLOT_READY && s->b.index == l->next_deliver)) pthread_cond_wait(&l->cv, &l->mu);
+    while (!(s->state == SLOT_READY && s->seq == l->next_deliver)) pthread_cond_wait(&l->cv, &l->mu);
     s->state = SLOT_INUSE;
     l->next_deliver++;
     pthread_mutex_unlock(&l->mu);
@@ -397,9 +431,10 @@ int milnce_loader_next(milnce_loader *l, milnce_batch **b, milnce_error *err) {
 
 void milnce_loader_release(milnce_loader *l, milnce_batch *b) {
     pthread_mutex_lock(&l->mu);
-    slot *s = &l->slots[b->index % l->nslots];
+    int64_t seq = (b->index - l->o.start_batch) / l->stride;
+    slot *s = &l->slots[seq % l->nslots];
     s->state = SLOT_FREE;
-    l->released = b->index + 1;
+    l->released = seq + 1;
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
 }

@@ -57,6 +57,11 @@ typedef struct milnce_loader_opts {
     int64_t vocab_words;     /* > 0: a sample with a token id above it (ids 1..vocab_words, 0 =
                                 padding) is bad and replaced, warning with shard and key */
     const char *vocab_name;  /* the vocabulary file, for those warnings */
+    int64_t batch_stride;    /* produce start_batch, start_batch + stride, ...: one of `stride`
+                              * consumers sharing the batches (Python DataLoader workers);
+                              * 0 or 1 = every batch */
+    int64_t end_batch;       /* > 0: no batch index >= this is produced (milnce_loader_next
+                              * then fails instead of waiting); 0 = no end */
     const struct milnce_logger *lg;
 } milnce_loader_opts;
 
@@ -65,6 +70,11 @@ void milnce_loader_opts_default(milnce_loader_opts *o);
 /* The short side a rendition of short side short_side is resized to (milnce_clip_spec.size;
  * 0 = kept as it is), by the rule of o->resize above. */
 int milnce_loader_resize_for(const milnce_loader_opts *o, int short_side);
+/* Defaults, then the data.* keys of cfg and train.seed (as `milnce train` loads); the caller
+ * sets batch_size (per rank), rank/world, start_batch and the logger. cfg must outlive o
+ * (o->shards points into it). */
+struct milnce_config;
+void milnce_loader_opts_from_config(milnce_loader_opts *o, const struct milnce_config *cfg);
 
 typedef struct milnce_batch {
     int64_t index;      /* global batch number since epoch 0 */

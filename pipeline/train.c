@@ -320,27 +320,12 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     }
     if ((ret = load_vocab(cfg, &vocab, vocab_path, sizeof vocab_path, err)) < 0) goto end;
     milnce_loader_opts lo;
-    milnce_loader_opts_default(&lo);
-    lo.shards = cfg->data.shards;
+    milnce_loader_opts_from_config(&lo, cfg);
     lo.batch_size = B;
-    lo.num_frames = cfg->data.num_frames;
-    lo.fps = cfg->data.fps;
-    lo.size = cfg->data.size;
-    lo.resize = cfg->data.resize;
     if (d->rank == 0 && 2 * cfg->data.size <= cfg->data.resize)
         milnce_log(o->lg, MILNCE_LOG_WARN, "data.size %d crops %.0f%% of frames resized to data.resize = %d; a data.resize "
                    "near data.size shows the whole picture", cfg->data.size,
                    100.0 * cfg->data.size * cfg->data.size / ((double)cfg->data.resize * cfg->data.resize), cfg->data.resize);
-    lo.min_time = cfg->data.min_time;
-    lo.whole_seconds = strcmp(cfg->data.clip_start, "second") == 0;
-    lo.window.kind = strcmp(cfg->data.window, "symmetric") == 0 ? MILNCE_WINDOW_SYMMETRIC : MILNCE_WINDOW_NEAREST;
-    lo.window.k = lo.window.kind == MILNCE_WINDOW_NEAREST ? cfg->data.num_candidates : cfg->data.window_k;
-    lo.window.max_gap = cfg->data.max_gap > 0 ? cfg->data.max_gap : -1;
-    lo.max_words = cfg->data.max_words;
-    lo.train = cfg->data.crop_random;
-    lo.workers = cfg->data.workers;
-    lo.queue = cfg->data.queue_batches;
-    lo.seed = (uint64_t)cfg->train.seed;
     lo.rank = d->rank;
     lo.world = d->world;
     lo.lg = o->lg;

@@ -8,6 +8,7 @@ PKGS=(
   libopenblas-dev check libsubunit-dev libyaml-dev libjansson-dev libyajl-dev libutf8proc-dev
   openmpi-bin libopenmpi-dev
   ffmpeg python3 python3-numpy python3-torch python3-av
+  python3-pytest python3-venv python3-setuptools python3-pip
   valgrind chromium fonts-dejavu-core bc
   clang libclang-rt-14-dev
 )

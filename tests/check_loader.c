@@ -12,6 +12,7 @@
 
 #include "fileutil.h"
 #include "loader.h"
+#include "milnce/loader.h"
 #include "preprocess.h"
 #include "shard.h"
 #include "video.h"
@@ -310,6 +311,122 @@ START_TEST(test_clips_equal_general_decoder_path) {
 }
 END_TEST
 
+static int batches_equal(const milnce_batch *a, const milnce_batch *b) {
+    size_t nv = (size_t)a->B * 3 * a->T * a->S * a->S, nt = (size_t)a->B * a->K * a->L;
+    return a->index == b->index && memcmp(a->video, b->video, nv * sizeof *a->video) == 0 &&
+           memcmp(a->text, b->text, nt * sizeof *a->text) == 0 && memcmp(a->mask, b->mask, (size_t)a->B * a->K) == 0 &&
+           memcmp(a->video_idx, b->video_idx, (size_t)a->B * sizeof *a->video_idx) == 0 &&
+           memcmp(a->clip_start, b->clip_start, (size_t)a->B * sizeof *a->clip_start) == 0;
+}
+
+/* batch_stride / end_batch (the Python consumers): batches start, start + stride, ... equal to
+ * the synchronous ones, and past end_batch next fails instead of waiting. */
+START_TEST(test_stride_and_end) {
+    make_shards();
+    milnce_loader_opts o = opts();
+    o.start_batch = 1;
+    o.batch_stride = 3;
+    o.end_batch = 8; /* 1, 4, 7 */
+    milnce_loader *l, *ref;
+    milnce_error err = {0};
+    ck_assert_int_eq(milnce_loader_open(&l, &o, &err), 0);
+    milnce_loader_opts r = opts();
+    ck_assert_int_eq(milnce_loader_open(&ref, &r, &err), 0);
+    milnce_batch want;
+    ck_assert_int_eq(milnce_batch_alloc(&want, o.batch_size, 3, o.num_frames, o.size, o.max_words, &err), 0);
+    for (int64_t n = 1; n < 8; n += 3) {
+        milnce_batch *b;
+        ck_assert_msg(milnce_loader_next(l, &b, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(b->index, n);
+        ck_assert_int_eq(milnce_loader_make_batch(ref, n, &want, &err), 0);
+        ck_assert_msg(batches_equal(b, &want), "batch %lld differs from the synchronous one", (long long)n);
+        milnce_loader_release(l, b);
+    }
+    milnce_batch *b;
+    ck_assert_int_eq(milnce_loader_next(l, &b, &err), MILNCE_ERR_RANGE);
+    milnce_batch_free(&want);
+    milnce_loader_close(&ref);
+    milnce_loader_close(&l);
+}
+END_TEST
+
+/* The C API of include/milnce/loader.h: config strings -> the loader's batches; consumers in
+ * turn = the whole run; errors name the key. */
+START_TEST(test_public_api) {
+    make_shards();
+    char set_shards[4300];
+    snprintf(set_shards, sizeof set_shards, "data.shards=%s", shard_dir);
+    const char *sets[] = {set_shards, "train.batch_size=2", "data.num_frames=4", "data.size=32", "data.max_words=6",
+                          "data.num_candidates=3", "train.seed=42"};
+    milnce_error err = {0};
+    milnce_data_loader *d[3];
+    milnce_data_split whole = {.world = 1, .consumers = 1, .epoch = 1, .epochs = 2, .video_uint8 = 1};
+    ck_assert_msg(milnce_data_open(&d[0], NULL, sets, 7, &whole, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(milnce_data_videos(d[0]), 6);
+    ck_assert_int_eq(milnce_data_batches_per_epoch(d[0]), 3);
+    ck_assert_int_eq(milnce_data_consumer_batches(d[0]), 6);
+    ck_assert_str_eq(milnce_data_key(d[0], 0), "v0");
+    ck_assert_ptr_null(milnce_data_key(d[0], 6));
+    milnce_loader_opts o = opts();
+    milnce_loader *ref;
+    ck_assert_int_eq(milnce_loader_open(&ref, &o, &err), 0);
+    milnce_batch want;
+    ck_assert_int_eq(milnce_batch_alloc(&want, 2, 3, 4, 32, 6, &err), 0);
+    int64_t idx[6];
+    for (int i = 0; i < 6; i++) {
+        milnce_data_batch b;
+        ck_assert_msg(milnce_data_next(d[0], &b, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(b.index, 3 + i);
+        idx[i] = b.index;
+        ck_assert_int_eq(milnce_loader_make_batch(ref, b.index, &want, &err), 0);
+        size_t nv = (size_t)2 * 3 * 4 * 32 * 32;
+        ck_assert(memcmp(b.video, want.video, nv * sizeof *b.video) == 0);
+        for (size_t k = 0; k < nv; k++) ck_assert_int_eq(b.video_u8[k], (int)lrintf(want.video[k] * 255.0f));
+        for (int k = 0; k < 2 * 3 * 6; k++) ck_assert_int_eq(b.text[k], want.text[k]);
+        ck_assert_double_eq(b.clip_time[0], want.clip_start[0]);
+        ck_assert_double_eq_tol(b.clip_time[1] - b.clip_time[0], 4 / 5.0, 1e-9);
+    }
+    milnce_data_batch b;
+    ck_assert_int_eq(milnce_data_next(d[0], &b, &err), 1); /* the run is over */
+    ck_assert_int_eq(milnce_data_next(d[0], &b, &err), 1);
+    milnce_data_close(&d[0]);
+    /* three consumers, taken in turn */
+    for (int c = 0; c < 3; c++) {
+        milnce_data_split sp = {.world = 1, .consumer = c, .consumers = 3, .epoch = 1, .epochs = 2};
+        ck_assert_msg(milnce_data_open(&d[c], NULL, sets, 7, &sp, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(milnce_data_consumer_batches(d[c]), 2);
+    }
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(milnce_data_next(d[i % 3], &b, &err), 0);
+        ck_assert_int_eq(b.index, idx[i]);
+    }
+    /* set_epoch restarts */
+    ck_assert_int_eq(milnce_data_set_epoch(d[1], 0, &err), 0);
+    ck_assert_int_eq(milnce_data_next(d[1], &b, &err), 0);
+    ck_assert_int_eq(b.index, 1);
+    char w[64];
+    ck_assert_int_eq(milnce_data_pop_warning(d[1], w, sizeof w, NULL), 0);
+    for (int c = 0; c < 3; c++) milnce_data_close(&d[c]);
+    ck_assert_ptr_null(d[0]);
+    /* errors */
+    const char *bad[] = {set_shards, "data.fps=-1"};
+    ck_assert_int_lt(milnce_data_open(&d[0], NULL, bad, 2, NULL, &err), 0);
+    ck_assert_msg(strstr(err.msg, "data.fps") != NULL, "%s", err.msg);
+    const char *none[] = {"data.shards=/nonexistent/shards"};
+    ck_assert_int_eq(milnce_data_open(&d[0], NULL, none, 1, NULL, &err), MILNCE_ERR_NOTFOUND);
+    ck_assert_msg(strstr(err.msg, "/nonexistent/shards") != NULL, "%s", err.msg);
+    milnce_data_split odd = {.world = 4, .rank = 0, .consumers = 1, .epochs = 1};
+    ck_assert_int_lt(milnce_data_open(&d[0], NULL, sets, 7, &odd, &err), 0);
+    ck_assert_msg(strstr(err.msg, "train.batch_size") != NULL, "%s", err.msg);
+    char *yaml = NULL;
+    ck_assert_int_eq(milnce_data_resolve_config(NULL, sets, 7, &yaml, &err), 0);
+    ck_assert_ptr_nonnull(strstr(yaml, "num_frames: 4"));
+    milnce_data_free(yaml);
+    milnce_batch_free(&want);
+    milnce_loader_close(&ref);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("loader");
@@ -320,6 +437,8 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_epoch_visits_every_video_once);
     tcase_add_test(tc, test_eval_mode_centre_crop_and_symmetric_mask);
     tcase_add_test(tc, test_clips_equal_general_decoder_path);
+    tcase_add_test(tc, test_stride_and_end);
+    tcase_add_test(tc, test_public_api);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }

@@ -13,6 +13,8 @@
  *   config.h     the YAML configuration: defaults, load, --set style overrides, write
  *   shard.h      training shards (tar + index): read samples zero-copy, write, reindex
  *   retrieval.h  clip<->text retrieval ranks and recall metrics from embeddings
+ *   loader.h     training batches from shards (clips, token ids, bag masks) for other frameworks
+ *   embed.h      a checkpoint's video and text encoders: frames / sentences -> embeddings
  *
  * The other headers of the source tree are private and not installed. */
 #ifndef MILNCE_PUBLIC_MILNCE_H
@@ -28,6 +30,8 @@ extern "C" {
 #include "config.h"
 #include "shard.h"
 #include "retrieval.h"
+#include "loader.h"
+#include "embed.h"
 
 #ifdef __cplusplus
 }
