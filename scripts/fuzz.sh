@@ -21,10 +21,8 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do names+=("$(basename "$f" .c)"); done
 fi
-# Real files as extra seeds for the caption readers (the standalone copies first, else the shared
-# test data of a development checkout).
+# Real files as extra seeds for the caption readers.
 data=tests/data
-[ -d "$data/subtitles" ] || data=../shared/testdata
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0

@@ -356,12 +356,13 @@ START_TEST(test_public_api) {
     make_shards();
     char set_shards[4300];
     snprintf(set_shards, sizeof set_shards, "data.shards=%s", shard_dir);
+    /* data.resize 40 = the renditions' short side: used as they are, as opts() does */
     const char *sets[] = {set_shards, "train.batch_size=2", "data.num_frames=4", "data.size=32", "data.max_words=6",
-                          "data.num_candidates=3", "train.seed=42"};
+                          "data.num_candidates=3", "train.seed=42", "data.resize=40"};
     milnce_error err = {0};
     milnce_data_loader *d[3];
     milnce_data_split whole = {.world = 1, .consumers = 1, .epoch = 1, .epochs = 2, .video_uint8 = 1};
-    ck_assert_msg(milnce_data_open(&d[0], NULL, sets, 7, &whole, &err) == 0, "%s", err.msg);
+    ck_assert_msg(milnce_data_open(&d[0], NULL, sets, 8, &whole, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(milnce_data_videos(d[0]), 6);
     ck_assert_int_eq(milnce_data_batches_per_epoch(d[0]), 3);
     ck_assert_int_eq(milnce_data_consumer_batches(d[0]), 6);
@@ -393,7 +394,7 @@ START_TEST(test_public_api) {
     /* three consumers, taken in turn */
     for (int c = 0; c < 3; c++) {
         milnce_data_split sp = {.world = 1, .consumer = c, .consumers = 3, .epoch = 1, .epochs = 2};
-        ck_assert_msg(milnce_data_open(&d[c], NULL, sets, 7, &sp, &err) == 0, "%s", err.msg);
+        ck_assert_msg(milnce_data_open(&d[c], NULL, sets, 8, &sp, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(milnce_data_consumer_batches(d[c]), 2);
     }
     for (int i = 0; i < 6; i++) {
@@ -416,10 +417,10 @@ START_TEST(test_public_api) {
     ck_assert_int_eq(milnce_data_open(&d[0], NULL, none, 1, NULL, &err), MILNCE_ERR_NOTFOUND);
     ck_assert_msg(strstr(err.msg, "/nonexistent/shards") != NULL, "%s", err.msg);
     milnce_data_split odd = {.world = 4, .rank = 0, .consumers = 1, .epochs = 1};
-    ck_assert_int_lt(milnce_data_open(&d[0], NULL, sets, 7, &odd, &err), 0);
+    ck_assert_int_lt(milnce_data_open(&d[0], NULL, sets, 8, &odd, &err), 0);
     ck_assert_msg(strstr(err.msg, "train.batch_size") != NULL, "%s", err.msg);
     char *yaml = NULL;
-    ck_assert_int_eq(milnce_data_resolve_config(NULL, sets, 7, &yaml, &err), 0);
+    ck_assert_int_eq(milnce_data_resolve_config(NULL, sets, 8, &yaml, &err), 0);
     ck_assert_ptr_nonnull(strstr(yaml, "num_frames: 4"));
     milnce_data_free(yaml);
     milnce_batch_free(&want);

@@ -5,7 +5,7 @@
 # an unknown option is a usage error (exit 2) naming it, and --help exits 0. check_cli checks the
 # other direction (every option of a table is in its --help) on the tables themselves.
 set -euo pipefail
-BIN=${MILNCE_BIN:-build/milnce}
+. "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 ERRFILE=$(mktemp)
 trap 'rm -f "$ERRFILE"' EXIT

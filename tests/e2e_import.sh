@@ -5,13 +5,11 @@
 # PyTorch (<= 1e-4 relative); --out DIR/prefix creates DIR; a 1x1 video is refused as preprocess
 # refuses it; a checkpoint with an Inf weight is an error naming it, and nothing is written.
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=$(pwd)
+. "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
-"$PY" -c "import torch, numpy" 2>/dev/null || { echo "SKIP: $PY lacks torch/numpy (python3-torch, python3-numpy)"; exit 77; }
-command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg CLI (makes the 1x1 video)"; exit 77; }
+need_py torch numpy
+need_cmd ffmpeg "makes the 1x1 video"
 
 T=$(mktemp -d /tmp/milnce-e2e-import-XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -7,10 +7,8 @@
 # names only, that no private header or _GNU_SOURCE leaks into the flags, and the installed
 # command runs.
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
+. "$(dirname "$0")/lib.sh"
 BUILD=$(dirname "$BIN")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=$(realpath "${MILNCE_SOURCE_DIR:-.}")
 CC=${CC:-cc}
 W=$(mktemp -d /tmp/milnce-e2e-install-XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -18,7 +16,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 pass=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }
 for tool in pkg-config nm readelf "$CC"; do
-  command -v "$tool" >/dev/null || fail "$tool not found (scripts/setup.sh installs it)"
+  need_cmd "$tool"
 done
 
 cmake --install "$BUILD" --prefix "$W/prefix" > "$W/install.log" || { cat "$W/install.log"; fail "cmake --install"; }

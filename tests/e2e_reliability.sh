@@ -10,10 +10,8 @@
 #  4. a clip too small for S3D-G names data.num_frames and data.size
 #  5. captions --encodings reads a GB2312 file; without it the error advises it (exit 1)
 set -euo pipefail
-BIN=$(realpath "${MILNCE_BIN:-build/milnce}")
-PY=${MILNCE_PYTHON:-/usr/bin/python3}
-SRC=${MILNCE_SOURCE_DIR:-$(pwd)}
-TD=$(realpath "${MILNCE_TESTDATA:-../shared/testdata}")
+. "$(dirname "$0")/lib.sh"
+need_py numpy
 W=$(mktemp -d /tmp/milnce-e2e-rel-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 pass=0

@@ -3,7 +3,7 @@
  * also checks the config -> loader mapping of pipeline/api_loader.c.
  *
  *   c_loader_dump SHARDS OUTDIR START COUNT BATCH FRAMES FPS SIZE MIN_TIME WINDOW(nearest|symmetric)
- *                 K MAX_WORDS TRAIN SEED RANK WORLD
+ *                 K MAX_WORDS TRAIN SEED RANK WORLD RESIZE
  * writes OUTDIR/<index>_{video,text,mask,video_idx,anchor,clip_start}.npy for the global batches
  * START .. START+COUNT-1, made by milnce_loader_open/next with 2 workers. Exit 0, or 1 with a
  * message. */
@@ -15,7 +15,7 @@
 #include "npy.h"
 
 int main(int argc, char **argv) {
-    if (argc != 17) {
+    if (argc != 18) {
         fprintf(stderr, "usage: see the header of tests/python/c_loader_dump.c\n");
         return 2;
     }
@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
     o.seed = strtoull(argv[14], NULL, 10);
     o.rank = atoi(argv[15]);
     o.world = atoi(argv[16]);
+    o.resize = atoi(argv[17]);
     o.workers = 2;
     milnce_error err = {0};
     milnce_loader *l = NULL;

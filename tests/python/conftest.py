@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(SRC, "python"))
 
 BIN = os.environ.get("MILNCE_BIN", os.path.join(SRC, "build", "milnce"))
 # Loader options every test uses (small clips keep CI fast).
-OPTS = dict(batch_size=4, num_frames=8, fps=5, size=32, min_time=4, max_words=12, window="nearest",
+# resize 48 on the 40-px shards: frames are resized before the crop (data.resize).
+OPTS = dict(batch_size=4, num_frames=8, fps=5, size=32, resize=48, min_time=4, max_words=12, window="nearest",
             num_candidates=3)
 
 

@@ -18,7 +18,7 @@ def c_batches(shards, out, start, count, rank=0, world=1, train=1):
     os.makedirs(out, exist_ok=True)
     run(DUMP, shards, out, start, count, OPTS["batch_size"] // world, OPTS["num_frames"], OPTS["fps"],
         OPTS["size"], OPTS["min_time"], OPTS["window"], OPTS["num_candidates"], OPTS["max_words"], train,
-        SEED, rank, world)
+        SEED, rank, world, OPTS["resize"])
     names = ("video", "text", "mask", "video_idx", "anchor", "clip_start")
     return [{n: np.load(os.path.join(out, f"{i}_{n}.npy")) for n in names} for i in range(start, start + count)]
 
