@@ -3,7 +3,8 @@
 # S3D HowTo100M layout written by torch.save / np.save (tests/reference/import_ref.py, random
 # weights) -> import -> `milnce embed` from another folder with the checkpoint alone, equal to
 # PyTorch (<= 1e-4 relative); --out DIR/prefix creates DIR; a 1x1 video is refused as preprocess
-# refuses it; a checkpoint with an Inf weight is an error naming it, and nothing is written.
+# refuses it; eval with the shipped YouCook2 config applies the released protocol and counts a
+# row past its video's end; a checkpoint with an Inf weight is an error naming it, and nothing is written.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -33,6 +34,38 @@ assert err <= 1e-4, err
 print(f"text rel err {err:.2e}")
 PY
 ok "embed --sentences from another folder, checkpoint alone, --out DIR/prefix made DIR; equal to PyTorch"
+
+# The README's second command: eval with the shipped config (32 frames at 10 fps, 224 x 224,
+# 4 windows, 16 words, official ties) on a YouCook2-layout set of three real videos, one row
+# starting after its video's end (counted as invalid, left out).
+mkdir -p "$T/user/yc/videos"
+cp "$TD/videos/flower.mp4" "$T/user/yc/videos/vidA.mp4"
+cp "$TD/videos/chaplin.mp4" "$T/user/yc/videos/vidB.mp4"
+cp "$TD/videos/fire2.mp4" "$T/user/yc/videos/vidC.mp4"
+{
+  echo "end,start,task,text,video_id"
+  echo "4,0,1,$(sed -n 1p "$T/ref/sentences.txt"),vidA"
+  echo "8,2,1,$(sed -n 2p "$T/ref/sentences.txt"),vidB"
+  echo "2,0,1,$(sed -n 3p "$T/ref/sentences.txt"),vidC"
+  echo "40,30,1,$(sed -n 4p "$T/ref/sentences.txt"),vidC"
+} >"$T/user/yc/val.csv"
+(cd "$T/user" && "$BIN" eval --checkpoint s3d_howto100m.safetensors --config "$SRC/configs/eval_s3d_howto100m_youcook2.yaml" \
+  --set eval.csv=yc/val.csv --set eval.video_root=yc/videos --out ev --no-thumbnails) >"$T/ev.log" 2>&1 ||
+  fail "eval with the shipped config: $(tail -5 "$T/ev.log")"
+"$PY" - "$T/user/ev/eval.json" <<'PY' || fail "eval.json of the released protocol: $(cat "$T/user/ev/eval.json")"
+import json, sys
+e = json.load(open(sys.argv[1]))
+assert (e["num_frames"], e["fps"], e["size"], e["num_windows"], e["max_words"]) == (32, 10, 224, 4, 16), e
+assert e["ties"] == "official", e["ties"]
+assert e["invalid_segments"]["start_after_video_end"] == 1, e["invalid_segments"]
+assert e["n"] == 3, e["n"]
+for d in ("t2v", "v2t"):
+    r = e[d]
+    assert 0 <= r["r1"] <= r["r5"] <= r["r10"] <= 100, r
+print("n", e["n"], "t2v", e["t2v"])
+PY
+grep -q "invalid_segments" "$T/ev.log" || fail "no warning about the row past the video's end: $(cat "$T/ev.log")"
+ok "eval with configs/eval_s3d_howto100m_youcook2.yaml: released protocol applied, the row past the end counted and left out"
 
 ffmpeg -loglevel error -f lavfi -i color=c=red:s=16x16:d=2:r=5 -vf scale=1:1 -c:v ffv1 "$T/tiny.mkv"
 printf 'video_path\n%s\n' "$T/tiny.mkv" >"$T/list.csv"
