@@ -1,10 +1,10 @@
-/* The preprocess transcode: one sequential decoding pass (io/video_stream.c, a wrapper over
+/* The preprocess transcode: one sequential decoding pass (io/video/video_stream.c, a wrapper over
  * milnce_decoder_stream) gives the frames that milnce_decoder_clip gives for consecutive clips
  * (the transcode decoded 8 s clips, each seeking back to its key frame), and the rendition
  * streams into a seekable sink (moov at the end) that decodes back to those frames,
  * deterministically.
  *
- * Both sides run io/video_decode.c's clip loop, so the equivalence test compares chunkings of
+ * Both sides run io/video/video_decode.c's clip loop, so the equivalence test compares chunkings of
  * one implementation: one pass of the whole video with frames delivered to a callback (one
  * seek, one converted frame held, rotated frames through a one-frame buffer) against clips of
  * 8 s and 1 s, each seeking back to a key frame and flushing the decoder, stored as (T, H, W, 3)
@@ -56,7 +56,7 @@ static int on_frame(void *user, int64_t i, const uint8_t *rgb, int w, int h, int
     return 0;
 }
 
-/* What pipeline/transcode.c did before: clips of `chunk` s (a multiple of 1/fps) one after the
+/* What io/video/transcode.c did before: clips of `chunk` s (a multiple of 1/fps) one after the
  * other, each decoded after a seek, until the end or a clip without frames. */
 static void chunked(const char *path, int fps, int size, double chunk, frame_hashes *fh) {
     milnce_error err = {0};

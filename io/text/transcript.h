@@ -1,5 +1,5 @@
 /* Narration readers: every caption source a video can come with, read into a milnce_cues list
- * (src/cues.h) of {start, end, text} in seconds.
+ * (src/text/cues.h) of {start, end, text} in seconds.
  *
  *   HowTo100M per-video CSV  `start,end,text` (RFC 4180; also the YouCook2 layout
  *                            `end,start,task,text,video_id`, columns found by header name)

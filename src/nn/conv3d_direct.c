@@ -12,10 +12,10 @@
  * Forward keeps an 8 (output channels) x 32 (wo) block of accumulators in registers; the weight
  * gradient keeps 4 (output channels) x 4 (taps iw) vectors of 16 wo and reduces them at the end.
  *
- * Vectors: src/simd.h (16 floats, kernels compiled for AVX-512 / AVX2+FMA / baseline).
+ * Vectors: src/base/simd.h (16 floats, kernels compiled for AVX-512 / AVX2+FMA / baseline).
  *
  * Work units are (sample, run of output frames); OpenMP runs them in parallel (no BLAS inside).
- * The weight gradient goes to per-thread copies, summed at the end, as in src/conv3d.c. */
+ * The weight gradient goes to per-thread copies, summed at the end, as in src/nn/conv3d.c. */
 #include "conv3d_direct.h"
 #include "simd.h"
 

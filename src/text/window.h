@@ -42,7 +42,7 @@ void milnce_clip_span(double *out_start, double *out_end, double start, double e
 
 /* The reference's clip start (whole seconds): it truncates the span to int(start), int(end) and
  * draws random.randint(start, int(max(start, end - clip_len))). Writes that inclusive range;
- * the caller draws uniformly from it. Times outside [0, MILNCE_CUE_TIME_MAX] (src/cues.h) are
+ * the caller draws uniformly from it. Times outside [0, MILNCE_CUE_TIME_MAX] (src/text/cues.h) are
  * clamped to it, NaN to 0 (readers refuse such times; this keeps the casts defined). On a rendition with a key frame at every whole second
  * (milnce preprocess) such a clip starts on a key frame: nothing is decoded before it. */
 void milnce_clip_start_range(double span_start, double span_end, double clip_len, int64_t *lo, int64_t *hi);

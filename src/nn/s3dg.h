@@ -8,7 +8,7 @@
  * The encoder declares its tensors into caller-owned tables (parameters and BatchNorm running
  * statistics), named as the PyTorch reference (`conv1.conv1.weight`, `mixed_3b.conv_b1_b.bn2.
  * running_mean`, `gating.fc.weight`, `fc.bias`, ...), and reads and writes the blocks those tables
- * cut, passed to every call: one model (src/model.h) holds one block each for parameters,
+ * cut, passed to every call: one model (src/nn/model.h) holds one block each for parameters,
  * gradients and buffers. The encoder owns the activations and scratch of one batch (its
  * context), so forward keeps what backward needs and two encoders never share state. */
 #ifndef MILNCE_S3DG_H

@@ -24,7 +24,7 @@
  *                      chosen candidates only (the max's subgradient); the choice is global, so
  *                      every rank picks the same k*.
  * The third, "concatenate the bag's sentences into one positive" (Cat+NCE), acts on the words,
- * not on embeddings: see milnce_bag_concat_tokens (src/bag_concat.h) and K = 1 here. */
+ * not on embeddings: see milnce_bag_concat_tokens (src/nn/bag_concat.h) and K = 1 here. */
 #ifndef MILNCE_LOSS_H
 #define MILNCE_LOSS_H
 

@@ -71,13 +71,13 @@ static inline void window(int o, int k, int s, int p, int Lz, int *lo, int *hi) 
  * per-axis winners compose. 3 + 3 + 3 comparisons per output of a 3x3x3 window instead of 27.
  * Positions outside the input are the zeros of the padded frame (index -1).
  *
- * Each pass works on 8 outputs at once (src/simd.h), outputs of a pass being consecutive wo:
+ * Each pass works on 8 outputs at once (src/base/simd.h), outputs of a pass being consecutive wo:
  * the h and t passes combine whole rows of the previous pass; the w pass reads its taps from an
  * extended copy of the input row split by stride phase, where tap k of output wo sits at phase
  * k % sw, column wo + k / sw: the participating zeros are 0 (index -1) and PyTorch's implicit
  * padding is -inf (index -1), which the strict '>' never takes, as if the window were clipped.
  * Rows of the passes are padded to Wv = Wo rounded up to 8. */
-typedef milnce_vf8 vf; /* 8 floats: the max compares (src/simd.h) */
+typedef milnce_vf8 vf; /* 8 floats: the max compares (src/base/simd.h) */
 typedef milnce_vi8 vi;
 #define VL MILNCE_VL8
 

@@ -73,7 +73,7 @@ int milnce_cmd_check_config(const char *cmd, const char *config, const char *con
 }
 
 /* FFmpeg's messages name the video they are about: a decoder carries its video's name in
- * AVCodecContext.opaque (io/video_decode.c), a demuxer in AVFormatContext.url. */
+ * AVCodecContext.opaque (io/video/video_decode.c), a demuxer in AVFormatContext.url. */
 static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list vl) {
     if (level > av_log_get_level()) return;
     char line[1024];

@@ -1,8 +1,8 @@
 /* PyTorch files written by torch.save, read without Python: the zip format (PyTorch >= 1.6:
- * <archive>/data.pkl + one member <archive>/data/<key> per storage, io/zip_read.h) and the legacy
+ * <archive>/data.pkl + one member <archive>/data/<key> per storage, io/formats/zip_read.h) and the legacy
  * format (_use_new_zipfile_serialization=False: magic, protocol and system-info pickles, the
  * object pickle, the pickled list of storage keys, then per storage an int64 element count and
- * its bytes). The object pickle goes through the restricted reader of io/torch_pickle.h, so a
+ * its bytes). The object pickle goes through the restricted reader of io/formats/torch_pickle.h, so a
  * file that would run code when torch.load-ed is refused, never executed.
  *
  * What is kept: the tensors of a state_dict. The object may be a state_dict (dict/OrderedDict of

@@ -12,7 +12,7 @@
  * A 1x1x1 stride-1 unpadded conv needs no vol2col: the input plane is the column matrix.
  * Threads: when OpenBLAS runs single-threaded (the program's setting, or the model's for the
  * duration of a pass, include/milnce/context.h) units run in parallel on omp_get_max_threads()
- * OpenMP threads (the model's count, src/omp_scope.h), each with single-threaded GEMMs and its
+ * OpenMP threads (the model's count, src/base/omp_scope.h), each with single-threaded GEMMs and its
  * own slice of the workspace; otherwise units run one after another and OpenBLAS threads the
  * GEMMs. Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
  * parallelises over whole samples (their input-gradient halos overlap) and reduces private

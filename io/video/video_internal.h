@@ -1,4 +1,4 @@
-/* Shared by io/video_probe.c and io/video_decode.c: opening an input from a path or a memory
+/* Shared by io/video/video_probe.c and io/video/video_decode.c: opening an input from a path or a memory
  * buffer, and filling milnce_video_info. Not a public header. */
 #ifndef MILNCE_VIDEO_INTERNAL_H
 #define MILNCE_VIDEO_INTERNAL_H

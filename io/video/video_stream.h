@@ -4,7 +4,7 @@
  * chunk, which on long-GOP sources decodes the frames between the key frame and each chunk's
  * start twice).
  *
- * A wrapper over milnce_decoder_stream (io/video.h): the frames are those milnce_decoder_clip
+ * A wrapper over milnce_decoder_stream (io/video/video.h): the frames are those milnce_decoder_clip
  * gives for one clip [0, end) with crop MILNCE_CROP_NONE at the same fps and size (the same fps
  * filter, autorotation, bicubic scaling and colour matrix: the same code), except on broken
  * inputs, where decode errors turn off the skipping of unneeded non-reference frames from there
@@ -27,7 +27,7 @@ int milnce_video_stream_open(milnce_video_stream **s, const char *path, const mi
                              milnce_error *err);
 const milnce_video_info *milnce_video_stream_info(const milnce_video_stream *s);
 
-/* fn receives the frames (milnce_frame_fn, io/video.h). */
+/* fn receives the frames (milnce_frame_fn, io/video/video.h). */
 typedef struct milnce_video_stream_stats {
     int64_t frames;   /* output frames */
     int warnings;     /* decode errors met (each also logged) */

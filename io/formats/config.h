@@ -1,6 +1,6 @@
 /* Run configuration: YAML files of sections and keys, every key with a default.
  *
- * The schema is one table (io/config.c) of {section.key, type, default, range, help} bound by
+ * The schema is one table (io/formats/config.c) of {section.key, type, default, range, help} bound by
  * offsetof to the fields of milnce_config, so code reads typed fields (cfg.train.lr) while the
  * parser, the --set overrides, the resolved-config writer and `milnce config --help` all walk
  * the same table. An unknown key, a wrong type or an out-of-range value is an error naming the
@@ -70,7 +70,7 @@ typedef struct milnce_config {
         int sync_bn;            /* synchronise BatchNorm statistics across MPI ranks */
         int freeze_bn;          /* BatchNorm uses (and keeps) its running statistics */
         int masked_words;       /* text max-pool over real words only (reference: padding too) */
-        char loss[16];          /* bag rule: "milnce" | "max" | "cat" (src/loss.h, src/bag_concat.h) */
+        char loss[16];          /* bag rule: "milnce" | "max" | "cat" (src/nn/loss.h, src/nn/bag_concat.h) */
     } train;
     struct {
         char csv[MILNCE_CONFIG_STR];        /* YouCook2 or MSR-VTT layout */

@@ -12,13 +12,13 @@
 #include "layers.h"
 #include "simd.h"
 
-/* Row kernels over one (b, c) run of P floats, on 8-float vectors (src/simd.h): sums keep 8
+/* Row kernels over one (b, c) run of P floats, on 8-float vectors (src/base/simd.h): sums keep 8
  * independent float lanes (a single double accumulator is one dependent add per element, 4+
  * cycles each) over blocks of at most SUM_BLOCK elements, each block then added into a double,
  * so the float error is that of a SUM_BLOCK/8-term sum and the rest is summed in double. */
 #define SUM_BLOCK 512
 
-typedef milnce_vf8 vf; /* 8 floats: the ReLU masks compare (src/simd.h) */
+typedef milnce_vf8 vf; /* 8 floats: the ReLU masks compare (src/base/simd.h) */
 #define VL MILNCE_VL8
 
 /* by pointer: a vector argument would change the baseline ABI */

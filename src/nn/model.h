@@ -1,4 +1,4 @@
-/* The joint model: the video encoder (src/s3dg.h) and the text encoder (src/text_model.h) with
+/* The joint model: the video encoder (src/nn/s3dg.h) and the text encoder (src/nn/text_model.h) with
  * one parameter table and block, one gradient block and one buffer table and block (BatchNorm
  * running statistics), named as the PyTorch reference's state_dict:
  *   video  `conv1.conv1.weight`, `conv1.bn1.running_mean`, ..., `mixed_5c.gating_b3.fc.bias`,

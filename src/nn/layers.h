@@ -29,10 +29,10 @@
 #include "error.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Conv3d (src/conv3d.c): vol2col + sgemm; 1x1x1 stride-1 unpadded convs are a plain GEMM.
+/* Conv3d (src/nn/conv3d.c): vol2col + sgemm; 1x1x1 stride-1 unpadded convs are a plain GEMM.
  * Small spatial sizes are batched: several samples share one GEMM (columns (K, nb*P)).
  * Stems with few input channels and a large kernel (conv1, 3x7x7 over RGB) run a direct
- * convolution instead (src/conv3d_direct.c) for the output and the weight gradient. */
+ * convolution instead (src/nn/conv3d_direct.c) for the output and the weight gradient. */
 
 /* Algorithm of a conv layer: AUTO picks; GEMM / DIRECT force one (tests, benchmarks). */
 enum { MILNCE_CONV_AUTO = 0, MILNCE_CONV_GEMM = 1, MILNCE_CONV_DIRECT = 2 };
@@ -69,7 +69,7 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                            int H, int W);
 
 /* ------------------------------------------------------------------------------------------ */
-/* BatchNorm3d (src/batchnorm3d.c), eps 1e-5 and momentum 0.1 in S3D-G (as PyTorch).
+/* BatchNorm3d (src/nn/batchnorm3d.c), eps 1e-5 and momentum 0.1 in S3D-G (as PyTorch).
  * train != 0: normalise with the batch statistics over (B, P) of each channel (biased variance)
  *   and update running_mean/var (if non-NULL) as PyTorch: r = (1-momentum) r + momentum s, with
  *   the unbiased variance (n/(n-1)) for running_var.
@@ -121,7 +121,7 @@ int milnce_bnrelu3d_backward_sync(float *din, float *dgamma, float *dbeta, const
                                   const milnce_bn_sync *sync);
 
 /* ------------------------------------------------------------------------------------------ */
-/* MaxPool3d (src/pool3d.c).
+/* MaxPool3d (src/nn/pool3d.c).
  * Two kinds of padding, per dimension:
  *  - z*0 / z*1: zeros added before / after the input that TAKE PART in the max (TF "SAME" as the
  *    reference builds it: ConstantPad3d(0) then MaxPool3d(ceil_mode=True));
@@ -157,7 +157,7 @@ void milnce_maxpool3d_backward(float *din, const float *dout, const int32_t *arg
                                int To, int Ho, int Wo, int T, int H, int W);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Linear (src/linear.c): out = in w^T + b, as torch.nn.Linear.
+/* Linear (src/nn/linear.c): out = in w^T + b, as torch.nn.Linear.
  * out (N, OC) written; in (N, IC); w (OC, IC); b (OC) or NULL. */
 void milnce_linear_forward(float *out, const float *in, const float *w, const float *b, int N,
                            int IC, int OC);
@@ -166,7 +166,7 @@ void milnce_linear_backward(float *din, float *dw, float *db, const float *dout,
                             const float *w, int N, int IC, int OC);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Activations (src/activations.c). n elements; out may alias in (in-place). Backward reads the
+/* Activations (src/nn/activations.c). n elements; out may alias in (in-place). Backward reads the
  * forward OUTPUT, so it works after an in-place forward. din may alias dout. */
 void milnce_relu_forward(float *out, const float *in, size_t n);
 void milnce_relu_backward(float *din, const float *dout, const float *out, size_t n); /* += */
@@ -186,7 +186,7 @@ void milnce_selfgating_backward(float *din, float *dw, float *db, const float *d
                                 const float *w, float *ws, int B, int C, int P);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Tensor ops (src/tensor_ops.c). */
+/* Tensor ops (src/nn/tensor_ops.c). */
 
 /* Global average pool over T,H,W: out (B,C) = mean over P of in (B,C,P). */
 void milnce_gap3d_forward(float *out, const float *in, int B, int C, int P);

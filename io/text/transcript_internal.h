@@ -23,7 +23,7 @@ int milnce__read_embedded(const char *path, const milnce_transcript_opts *o, mil
                           const milnce_logger *lg, milnce_error *err);
 
 /* Cleaning, rolling de-duplication, sorting and overlap handling on raw cues, as opts say.
- * markup: MILNCE_MARKUP_* (src/caption_clean.h), how '<' in the cue text is read. */
+ * markup: MILNCE_MARKUP_* (src/text/caption_clean.h), how '<' in the cue text is read. */
 int milnce__postprocess(const char *name, milnce_cues *cues, const milnce_transcript_opts *o, int markup,
                         const milnce_logger *lg, milnce_error *err);
 

@@ -1,7 +1,7 @@
 /* The subcommands of `milnce`. Each is `int milnce_cmd_<name>(int argc, char **argv)` in
  * pipeline/cmd_<name>.c, with argv[0] the subcommand name; it returns the process exit code:
  * 0 ok, 1 runtime error, 2 usage error. Only these functions print for the user. Each declares
- * its options in one table, milnce_cmd_<name>_spec (pipeline/cmd_opts.h: how to add one).
+ * its options in one table, milnce_cmd_<name>_spec (pipeline/cli/cmd_opts.h: how to add one).
  * A new subcommand: its file, its two declarations below, one line in milnce_commands(). */
 #ifndef MILNCE_COMMANDS_H
 #define MILNCE_COMMANDS_H

@@ -21,7 +21,7 @@
  *                 Recalls are percentages (0..100), as milnce_recall; ranks are 1-based.
  *                 Missing fields show as "n/a"; a malformed eval.json is a warning and its
  *                 sections are omitted.
- *   thumbs/       JPEG or PNG thumbnails (io/image_write.h), referenced by relative paths inside
+ *   thumbs/       JPEG or PNG thumbnails (io/video/image_write.h), referenced by relative paths inside
  *                 the run folder. Absolute paths, paths containing "..", paths that resolve
  *                 (symlinks) outside the folder, files over 4 MiB and files that are neither JPEG
  *                 nor PNG are refused (a placeholder is shown, with a note).

@@ -7,7 +7,7 @@
  * message naming it and its byte offset; nothing is imported, called or executed.
  *
  * Storages are persistent ids ("storage", <Type>Storage, key, location, numel[, view]): they are
- * returned as STORAGE values (dtype, key, numel) whose bytes the caller finds (io/torch_load.c). */
+ * returned as STORAGE values (dtype, key, numel) whose bytes the caller finds (io/formats/torch_load.c). */
 #ifndef MILNCE_TORCH_PICKLE_H
 #define MILNCE_TORCH_PICKLE_H
 

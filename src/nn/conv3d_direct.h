@@ -1,5 +1,5 @@
-/* Direct Conv3d for stems (src/conv3d_direct.c), used by src/conv3d.c; not a public API.
- * Shapes and argument order as milnce_conv3d_forward / _backward (src/layers.h). */
+/* Direct Conv3d for stems (src/nn/conv3d_direct.c), used by src/nn/conv3d.c; not a public API.
+ * Shapes and argument order as milnce_conv3d_forward / _backward (src/nn/layers.h). */
 #ifndef MILNCE_CONV3D_DIRECT_H
 #define MILNCE_CONV3D_DIRECT_H
 

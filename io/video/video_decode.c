@@ -24,7 +24,7 @@
  *
  * One loop (clip_run) serves three destinations: uint8 (T, H, W, 3) frames (milnce_decoder_clip),
  * planar floats (milnce_decoder_clip_planar), and a per-frame callback (milnce_decoder_stream,
- * for the preprocess transcode's single pass over a whole video through io/video_stream.c). */
+ * for the preprocess transcode's single pass over a whole video through io/video/video_stream.c). */
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>

@@ -436,8 +436,8 @@ size_t milnce_s3dg_activation_floats(const milnce_s3dg *s) {
 static int P_of(const tensor *t) { return t->T * t->H * t->W; }
 
 /* The layers parallelise their own work units on s->cfg.threads OpenMP threads, each with
- * single-threaded GEMMs (src/conv3d.c): the encoder's GEMMs are small. The count is the calling
- * thread's OpenMP setting for the duration of a pass (src/omp_scope.h). OpenBLAS's thread count
+ * single-threaded GEMMs (src/nn/conv3d.c): the encoder's GEMMs are small. The count is the calling
+ * thread's OpenMP setting for the duration of a pass (src/base/omp_scope.h). OpenBLAS's thread count
  * is process-wide: left alone, unless the caller asked (cfg.blas_single) for it to be 1 during
  * the pass and restored after. Returns the count to restore (0: nothing to restore). */
 static int blas_single_begin(const milnce_s3dg *s) {

@@ -1,7 +1,7 @@
 /* Linear: out (N, OC) = in (N, IC) w^T + b, w (OC, IC) as torch.nn.Linear.
  *
- * When OpenBLAS runs single-threaded (see src/conv3d.c) large GEMMs are split over the
- * caller's OpenMP threads (omp_get_max_threads(), the model's count, src/omp_scope.h): forward
+ * When OpenBLAS runs single-threaded (see src/nn/conv3d.c) large GEMMs are split over the
+ * caller's OpenMP threads (omp_get_max_threads(), the model's count, src/base/omp_scope.h): forward
  * and the input gradient by rows of N, the weight gradient by rows of OC, so no two threads
  * write the same output. */
 #include <cblas.h>

@@ -1,5 +1,5 @@
-/* The training rendition: one sequential pass over the source (io/video_stream.c, the clip
- * decoder's frame-sink mode), each frame encoded as it comes (io/video_encode.c) into the
+/* The training rendition: one sequential pass over the source (io/video/video_stream.c, the clip
+ * decoder's frame-sink mode), each frame encoded as it comes (io/video/video_encode.c) into the
  * caller's sink. */
 #include "transcode.h"
 
