@@ -34,7 +34,7 @@ typedef struct milnce_transcode_info {
 
 /* Transcodes path into sink (an MP4 with the moov at the end, see milnce_video_encoder_open_sink).
  * On failure the sink may hold part of an MP4: the caller drops it. A failing sink write fails
- * the transcode with MILNCE_ERR_DECODE naming the AVERROR; a caller that needs to tell its own
+ * the transcode with MILNCE_ERR_DECODE naming the I/O error; a caller that needs to tell its own
  * I/O errors from a bad video records them in the sink. */
 int milnce_transcode(const char *path, const milnce_transcode_opts *o, const milnce_encode_sink *sink,
                      milnce_transcode_info *info, const milnce_logger *lg, milnce_error *err);

@@ -91,17 +91,24 @@ static int cur_read(void *opaque, uint8_t *buf, int n) {
     return (int)k;
 }
 
-/* Sink mode: AVIO's callbacks forwarded to the caller's sink. */
+/* A sink's MILNCE_ERR_* code as the AVERROR that AVIO expects. */
+static int sink_averror(int64_t code) {
+    return code == MILNCE_ERR_NOMEM ? AVERROR(ENOMEM) : code == MILNCE_ERR_INVALID ? AVERROR(EINVAL) : AVERROR(EIO);
+}
+
+/* Sink mode: AVIO's callbacks forwarded to the caller's sink, whose milnce codes become
+ * AVERRORs here (the caller keeps its own message in its sink state). */
 static int sink_write(void *opaque, uint8_t *buf, int n) {
     const milnce_encode_sink *s = opaque;
     int ret = s->write(s->opaque, buf, n);
-    return ret < 0 ? ret : n;
+    return ret < 0 ? sink_averror(ret) : n;
 }
 
 static int64_t sink_seek(void *opaque, int64_t off, int whence) {
     const milnce_encode_sink *s = opaque;
     if (whence & AVSEEK_SIZE) return AVERROR(ENOSYS); /* optional for AVIO; the muxer needs none */
-    return s->seek(s->opaque, off, whence & ~AVSEEK_FORCE);
+    int64_t p = s->seek(s->opaque, off, whence & ~AVSEEK_FORCE);
+    return p < 0 ? sink_averror(p) : p;
 }
 
 static int64_t cur_seek(void *opaque, int64_t off, int whence) {

@@ -48,10 +48,11 @@ int milnce_video_encoder_open_mem(milnce_video_encoder **enc, const milnce_encod
  * then appends the moov at the end; bytes skipped by a seek past the end read as zeros. */
 typedef struct milnce_encode_sink {
     void *opaque;
-    /* Writes n bytes at the current position and advances it; 0 or a negative AVERROR. */
+    /* Writes n bytes at the current position and advances it; 0 or a negative MILNCE_ERR_*
+     * code (the encoder turns it into FFmpeg's convention: a sink never sees AVERROR). */
     int (*write)(void *opaque, const uint8_t *buf, int n);
     /* Moves the position (whence SEEK_SET, SEEK_CUR or SEEK_END, bytes from the MP4's start)
-     * and returns it, or a negative AVERROR. */
+     * and returns it, or a negative MILNCE_ERR_* code. */
     int64_t (*seek)(void *opaque, int64_t offset, int whence);
 } milnce_encode_sink;
 
