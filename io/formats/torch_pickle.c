@@ -268,6 +268,68 @@ static int memo_get(vm *v, uint64_t idx) {
     return push(v, v->memo[idx]);
 }
 
+/* The literal-value opcodes (None, bools, ints, floats, strings and bytes): pushes the value.
+ * Returns NOT_LITERAL for any other opcode. */
+enum { NOT_LITERAL = 1 };
+static int op_literal(vm *v, uint8_t op) {
+    int ret = 0;
+    milnce_pk *x;
+    uint64_t u;
+    switch (op) {
+    case 'N': ret = push(v, new_val(v, MILNCE_PK_NONE)); break;
+    case 0x88: case 0x89:
+        if ((x = new_val(v, MILNCE_PK_BOOL))) x->i = op == 0x88;
+        ret = push(v, x);
+        break;
+    case 'J': case 'K': case 'M': { /* BININT (signed 4), BININT1, BININT2 */
+        int k = op == 'J' ? 4 : op == 'K' ? 1 : 2;
+        if ((ret = need(v, (size_t)k)) < 0) return ret;
+        u = rd_le(v->b + v->p, k);
+        v->p += (size_t)k;
+        if ((x = new_val(v, MILNCE_PK_INT))) x->i = op == 'J' ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
+        ret = push(v, x);
+        break;
+    }
+    case 0x8a: { /* LONG1: n bytes of little-endian two's complement */
+        if ((ret = need(v, 1)) < 0) return ret;
+        size_t k = v->b[v->p++];
+        if ((ret = need(v, k)) < 0) return ret;
+        if (k > 8) { /* torch's legacy magic number is 10 bytes: kept as bytes */
+            ret = make_str(v, k, MILNCE_PK_BIGINT);
+            break;
+        }
+        u = k ? rd_le(v->b + v->p, (int)k) : 0;
+        if (k && k < 8 && (v->b[v->p + k - 1] & 0x80)) u |= ~(uint64_t)0 << (8 * k);
+        v->p += k;
+        if ((x = new_val(v, MILNCE_PK_INT))) x->i = (int64_t)u;
+        ret = push(v, x);
+        break;
+    }
+    case 'G': { /* BINFLOAT, big-endian */
+        if ((ret = need(v, 8)) < 0) return ret;
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++) bits = bits << 8 | v->b[v->p + i];
+        v->p += 8;
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        if ((x = new_val(v, MILNCE_PK_FLOAT))) x->f = d;
+        ret = push(v, x);
+        break;
+    }
+    case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
+        int k = (op == 0x8c || op == 'U' || op == 'C') ? 1 : (op == 0x8d || op == 0x8e) ? 8 : 4;
+        if ((ret = need(v, (size_t)k)) < 0) return ret;
+        u = rd_le(v->b + v->p, k);
+        v->p += (size_t)k;
+        if (u > v->n - v->p) return fail(v, MILNCE_ERR_FORMAT, "a string longer than the rest of the file (truncated?)");
+        ret = make_str(v, (size_t)u, (op == 'B' || op == 'C' || op == 0x8e) ? MILNCE_PK_BYTES : MILNCE_PK_STR);
+        break;
+    }
+    default: return NOT_LITERAL;
+    }
+    return ret;
+}
+
 static int run(vm *v) {
     int ret = 0;
     size_t memo_next = 0;
@@ -338,55 +400,6 @@ static int run(vm *v) {
             if (!(z = top(v))) return fail(v, MILNCE_ERR_FORMAT, "SETITEMS without a dict");
             for (size_t i = 0; i + 1 < x->n && ret == 0; i += 2) ret = dict_set(v, z, x->items[i], x->items[i + 1]);
             break;
-        case 'N': ret = push(v, new_val(v, MILNCE_PK_NONE)); break;
-        case 0x88: case 0x89:
-            if ((x = new_val(v, MILNCE_PK_BOOL))) x->i = op == 0x88;
-            ret = push(v, x);
-            break;
-        case 'J': case 'K': case 'M': { /* BININT (signed 4), BININT1, BININT2 */
-            int k = op == 'J' ? 4 : op == 'K' ? 1 : 2;
-            if ((ret = need(v, (size_t)k)) < 0) return ret;
-            u = rd_le(v->b + v->p, k);
-            v->p += (size_t)k;
-            if ((x = new_val(v, MILNCE_PK_INT))) x->i = op == 'J' ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
-            ret = push(v, x);
-            break;
-        }
-        case 0x8a: { /* LONG1: n bytes of little-endian two's complement */
-            if ((ret = need(v, 1)) < 0) return ret;
-            size_t k = v->b[v->p++];
-            if ((ret = need(v, k)) < 0) return ret;
-            if (k > 8) { /* torch's legacy magic number is 10 bytes: kept as bytes */
-                ret = make_str(v, k, MILNCE_PK_BIGINT);
-                break;
-            }
-            u = k ? rd_le(v->b + v->p, (int)k) : 0;
-            if (k && k < 8 && (v->b[v->p + k - 1] & 0x80)) u |= ~(uint64_t)0 << (8 * k);
-            v->p += k;
-            if ((x = new_val(v, MILNCE_PK_INT))) x->i = (int64_t)u;
-            ret = push(v, x);
-            break;
-        }
-        case 'G': { /* BINFLOAT, big-endian */
-            if ((ret = need(v, 8)) < 0) return ret;
-            uint64_t bits = 0;
-            for (int i = 0; i < 8; i++) bits = bits << 8 | v->b[v->p + i];
-            v->p += 8;
-            double d;
-            memcpy(&d, &bits, sizeof d);
-            if ((x = new_val(v, MILNCE_PK_FLOAT))) x->f = d;
-            ret = push(v, x);
-            break;
-        }
-        case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: {
-            int k = (op == 0x8c || op == 'U' || op == 'C') ? 1 : (op == 0x8d || op == 0x8e) ? 8 : 4;
-            if ((ret = need(v, (size_t)k)) < 0) return ret;
-            u = rd_le(v->b + v->p, k);
-            v->p += (size_t)k;
-            if (u > v->n - v->p) return fail(v, MILNCE_ERR_FORMAT, "a string longer than the rest of the file (truncated?)");
-            ret = make_str(v, (size_t)u, (op == 'B' || op == 'C' || op == 0x8e) ? MILNCE_PK_BYTES : MILNCE_PK_STR);
-            break;
-        }
         case 'q': case 'r':
             if ((ret = need(v, op == 'q' ? 1 : 4)) < 0) return ret;
             u = rd_le(v->b + v->p, op == 'q' ? 1 : 4);
@@ -424,6 +437,7 @@ static int run(vm *v) {
                 return fail(v, MILNCE_ERR_UNSUPPORTED, "BUILD (object state) of something that is not a dict or tensor; refused");
             break; /* the state is not needed: ignored */
         default: {
+            if ((ret = op_literal(v, op)) != NOT_LITERAL) break;
             char what[160];
             snprintf(what, sizeof what, "opcode 0x%02x is not one torch.save writes for a dict of tensors; refused", op);
             return fail(v, MILNCE_ERR_UNSUPPORTED, what);
