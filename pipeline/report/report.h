@@ -40,6 +40,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "html_text.h" /* milnce_html_escape */
 
 typedef struct milnce_report_opts {
     const char *title; /* page title; NULL = "milnce run <folder name>" */
@@ -70,8 +71,5 @@ int milnce_report_build(const char *run_dir, const milnce_report_opts *o, char *
 int milnce_report_write(const char *run_dir, const char *out_path, const milnce_report_opts *o,
                         milnce_report_stats *stats, const milnce_logger *lg, milnce_error *err);
 
-/* HTML-escapes n bytes of s (& < > " ' and invalid UTF-8 / control characters -> U+FFFD; \n \t
- * kept) into a malloc'ed string. Exposed for tests and other pages. NULL on allocation failure. */
-char *milnce_html_escape(const char *s, size_t n);
 
 #endif
