@@ -4,7 +4,7 @@
 Reads train/truth.json (which segment each narration line describes, -1 for fillers) and
 replays the loader's sampling: a random anchor sentence, the clip span = the anchor's
 [start, end] widened to min_time, a num_frames/fps clip at a random place inside it, the bag
-by the nearest or symmetric window rule (as src/window.c and the reference loader state it).
+by the nearest or symmetric window rule (as src/text/window.c and the reference loader state it).
 A bag "hits" when one of its sentences describes the segment under the clip's centre.
 
 usage: bench/ablation_bags.py CORPUS_DIR [SAMPLES] [--json]   (min_time 4 s, clip 8 frames at 5 fps)

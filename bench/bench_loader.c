@@ -232,7 +232,7 @@ static int run_profile(const char *mp4, const char *starts, int n) {
     return 0;
 }
 
-/* The transcode's decoding pattern (pipeline/transcode.c: one milnce_decoder_clip per 8-s chunk,
+/* The transcode's decoding pattern (io/video/transcode.c: one milnce_decoder_clip per 8-s chunk,
  * 5 fps, short side 256) against one clip call for the same SECONDS: shows what re-seeking to
  * the key frame before every chunk costs on this source's GOP. PASSES = 1: the chunked pass only
  * (with /usr/bin/time %M: the decoding side's peak memory over the whole video). */

@@ -31,7 +31,7 @@ STARTS=$WORK/starts_$N.txt
 $PY -c "import random,sys; random.seed(1); print('\n'.join('%.3f' % random.uniform(0, $DUR - 4) for _ in range($N)))" > "$STARTS"
 
 BENCH=$WORK/clip_loading_milnce
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/include" -I"$ROOT/src" -I"$ROOT/io" "$ROOT/bench/clip_loading_milnce.c" \
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/include" $(find "$ROOT/src" "$ROOT/io" -type d -printf ' -I%p') "$ROOT/bench/clip_loading_milnce.c" \
   "$BUILD/libmilnce.a" $(pkg-config --libs libavformat libavcodec libswscale libavutil) -lm -o "$BENCH"
 
 echo "video: $VIDEO ($DUR s), $N clips, $(nproc) cores"

@@ -7,7 +7,7 @@
  * GFLOP/s, FLOPs = 2 * B * C_out * To*Ho*Wo * C_in*kt*kh*kw per pass (backward counts 2 passes,
  * input and weight gradients; 1 for the stem convs, whose input needs no gradient).
  * OpenBLAS should run single-threaded (OPENBLAS_NUM_THREADS=1): OpenMP then runs the work
- * units in parallel, see src/conv3d.c. */
+ * units in parallel, see src/nn/conv3d.c. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     printf("OpenBLAS kernel %s, %d OpenMP threads; sgemm 1536^3 peak %.1f GFLOP/s\n",
            milnce_blas_core(), omp_get_max_threads(), sgemm_peak());
-    openblas_set_num_threads(1); /* the layers' GEMMs, as in the command (pipeline/main.c) */
+    openblas_set_num_threads(1); /* the layers' GEMMs, as in the command (pipeline/cli/main.c) */
     double tf = 0, tb = 0;
     if (!strcmp(which, "small") || !strcmp(which, "all")) {
         printf("-- S3D-G width 0.25, 16x64x64, B=32\n");

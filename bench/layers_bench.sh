@@ -9,12 +9,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${TMPDIR:-/tmp}/milnce_layers_bench
 which=${1:-all}
 reps=${2:-5}
-gcc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -I"$here" -I"$here/src" -I"$here/io" -I"$here/pipeline" \
-  "$here"/src/conv3d.c "$here"/src/conv3d_direct.c "$here"/src/batchnorm3d.c "$here"/src/pool3d.c "$here"/src/linear.c \
-  "$here"/src/activations.c "$here"/src/tensor_ops.c "$here"/src/error.c \
-  "$here"/pipeline/blas_select.c "$here"/bench/layers_bench.c \
+gcc -O2 -g -std=c11 -D_GNU_SOURCE -fopenmp -I"$here" $(find "$here/src" "$here/io" "$here/pipeline" -type d -printf ' -I%p') \
+  "$here"/src/nn/conv3d.c "$here"/src/nn/conv3d_direct.c "$here"/src/nn/batchnorm3d.c "$here"/src/nn/pool3d.c "$here"/src/nn/linear.c \
+  "$here"/src/nn/activations.c "$here"/src/nn/tensor_ops.c "$here"/src/base/error.c \
+  "$here"/pipeline/cli/blas_select.c "$here"/bench/layers_bench.c \
   -o "$out" $(pkg-config --cflags --libs openblas) -lm
-# OpenMP runs the conv work units; OpenBLAS single-threaded inside them (see src/conv3d.c).
+# OpenMP runs the conv work units; OpenBLAS single-threaded inside them (see src/nn/conv3d.c).
 export OPENBLAS_NUM_THREADS=1
 echo "== milnce"
 "$out" "$which" "$reps"

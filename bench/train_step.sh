@@ -12,7 +12,7 @@ build=${BUILD:-build}
 cmake --build "$build" --target milnce_cli -j2 >/dev/null
 exe="$build/train_step_milnce"
 # shellcheck disable=SC2046
-gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -Iio -Ipipeline bench/train_step_milnce.c \
+gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude $(find src io pipeline -type d -printf ' -I%p') bench/train_step_milnce.c \
     "$build/libmilnce_cli.a" "$build/libmilnce.a" $(pkg-config --libs openblas) -fopenmp -lm -o "$exe"
 py=/usr/bin/python3
 export OMP_NUM_THREADS=2

@@ -2,7 +2,7 @@
  *
  * usage: train_step_milnce train|infer WIDTH T H W B ITERS [s2d]
  * train: forward in train mode, a fixed random upstream gradient on the embedding (the loss is
- * not what is measured), zero grads, backward, one Adam update (src/optim.h). infer: eval-mode
+ * not what is measured), zero grads, backward, one Adam update (src/nn/optim.h). infer: eval-mode
  * forward only. One warm-up iteration is not timed. Prints one line of results and the time per
  * kind of layer of the last iteration, conv with its GFLOP/s. */
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * s3d-howto100m  s3d_howto100m.pth (the released S3D HowTo100M state_dict, antoine77340/
  *                S3D_HowTo100M; zip or legacy torch.save) + s3d_dict.npy (its words, a numpy
  *                string array: word i has token id i + 1, 0 is padding) -> one self-contained
- *                model checkpoint (io/checkpoint.h): the weights under their own names, the
+ *                model checkpoint (io/formats/checkpoint.h): the weights under their own names, the
  *                model config (full S3D-G, space-to-depth stem, 512-d joint space, 300 -> 2048 ->
  *                512 text module), the released model's protocol as data.* / eval.* defaults (32
  *                frames at 10 fps, 224 x 224, max_words 16), the vocabulary and the provenance

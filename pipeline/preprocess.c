@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <libavutil/error.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,8 +96,16 @@ typedef struct ctx {
     pthread_mutex_t old_mu;
     milnce_shard_reader **old;  /* (nshards) */
     uint8_t *old_tried;         /* (nshards) */
+    int old_mu_ready;
     milnce_preprocess_progress prog;
     double t_start;
+    /* the plan: this part's shards, the pending ones (to make) and their input keys */
+    int nshards;
+    int *mine, nmine;       /* (nshards) */
+    int *pending, npending; /* (nshards) */
+    char (*keys)[65];       /* (nshards) of the pending shards */
+    uint8_t *copybuf;       /* spool -> shard copies (several jobs) */
+    size_t copycap;
 } ctx;
 
 static double now_s(void) {
@@ -482,12 +489,12 @@ static int out_fail(rendition_out *out, int code, const char *what) {
         out->failed = 1;
         if (what) milnce_error_set(&out->err, code, "%s", what);
     }
-    return AVERROR(EIO);
+    return MILNCE_ERR_IO;
 }
 
 static int out_write(void *opaque, const uint8_t *buf, int n) {
     rendition_out *out = opaque;
-    if (out->failed) return AVERROR(EIO);
+    if (out->failed) return MILNCE_ERR_IO;
     if (out->w) {
         if (milnce_shard_writer_write(out->w, buf, (size_t)n, &out->err) < 0) return out_fail(out, 0, NULL);
         return 0;
@@ -509,14 +516,14 @@ static int out_write(void *opaque, const uint8_t *buf, int n) {
 
 static int64_t out_seek(void *opaque, int64_t off, int whence) {
     rendition_out *out = opaque;
-    if (out->failed) return AVERROR(EIO);
+    if (out->failed) return MILNCE_ERR_IO;
     if (out->w) {
         int64_t p = milnce_shard_writer_seek(out->w, off, whence, &out->err);
         return p < 0 ? out_fail(out, 0, NULL) : p;
     }
     int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)out->pos
                  : whence == SEEK_END ? (int64_t)out->size : -1;
-    if (base < 0 || base + off < 0) return AVERROR(EINVAL);
+    if (base < 0 || base + off < 0) return MILNCE_ERR_INVALID;
     out->pos = (uint64_t)(base + off);
     return (int64_t)out->pos;
 }
@@ -934,18 +941,8 @@ static int merge_if_last(ctx *c, int nshards, milnce_error *err) {
     return ret;
 }
 
-int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st, milnce_error *err) {
-    ctx c;
-    memset(&c, 0, sizeof c);
-    memset(st, 0, sizeof *st);
-    c.o = o;
-    c.t_start = now_s();
-    int ret = 0, *mine = NULL, nmine = 0;
-    pthread_t *th = NULL;
-    int nth = 0;
-    milnce_shard_writer *w = NULL;
-    uint8_t *copybuf = NULL;
-    const size_t copycap = 1 << 16;
+/* The options a run cannot start without. */
+static int check_opts(const milnce_preprocess_opts *o, milnce_error *err) {
     if (!o->video_list || !o->captions || !o->out_dir)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "preprocess needs a video list, a narration source and an output folder");
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
@@ -956,235 +953,312 @@ int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_sta
     if (strlen(o->out_dir) + 1 + 64 >= MILNCE_PATH_MAX)
         return milnce_error_set(err, MILNCE_ERR_RANGE, "output folder path too long (over %d bytes): %.64s...",
                                 MILNCE_PATH_MAX - 66, o->out_dir);
-    if ((ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
+    return 0;
+}
+
+/* Where the narration comes from: "embedded" (the videos' subtitle streams), a folder of
+ * transcripts, or one caption.json. */
+static int narration_mode(ctx *c, milnce_error *err) {
+    struct stat cs;
+    if (strcmp(c->o->captions, "embedded") == 0) c->narr_mode = NARR_EMBEDDED;
+    else if (stat(c->o->captions, &cs) < 0)
+        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", c->o->captions, strerror(errno));
+    else c->narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
+    return 0;
+}
+
+/* This part's shards (c->mine) and, of those, the ones to make (c->pending, with their input
+ * keys): a shard whose stats.json records this run's inputs stands; one made from other inputs
+ * loses its stats.json first. The videos of the pending shards become c->tasks, in list order. */
+static int plan_shards(ctx *c, milnce_preprocess_stats *st, milnce_error *err) {
+    const milnce_preprocess_opts *o = c->o;
+    for (int k = o->shard_index; k < c->nshards; k += o->num_shards) {
+        c->mine[c->nmine++] = k;
+        char p[MILNCE_PATH_MAX], have[65];
+        int ret = make_shard_key(c, k, c->keys[c->npending], err);
+        if (ret < 0) return ret;
+        shard_file(p, sizeof p, c, k, ".stats.json");
+        if (file_exists(p)) {
+            read_stats_key(p, have);
+            if (o->keep_complete || strcmp(have, c->keys[c->npending]) == 0) { st->shards_reused++; continue; }
+            /* Made from other inputs (or by a version that did not record them). Its stats go
+             * first, so that no kill from here on leaves it looking complete. */
+            milnce_log(o->lg, MILNCE_LOG_WARN, "%s: shard %d was made from other videos, narration or options: making it again",
+                       o->out_dir, k);
+            if (unlink(p) < 0) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno));
+            st->shards_remade++;
+        }
+        c->pending[c->npending++] = k;
+        remove_stale_temps(o->out_dir, k);
+        for (size_t i = (size_t)k * o->videos_per_shard; i < c->list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
+            c->tasks[c->ntasks++] = i;
+    }
+    return 0;
+}
+
+/* What one shard's stats.json says: its videos, skips and narration notes. */
+typedef struct shard_tally {
+    json_t *skips, *notes; /* arrays of {id, path, line, category, reason} */
+    int64_t videos, skipped, sentences, after_end, ending_after;
+    double seconds;
+} shard_tally;
+
+/* An {id, path, line, category, reason} record of errors.log. */
+static json_t *video_note(const milnce_video_entry *e, const char *category, const char *reason) {
+    json_t *nt = json_object();
+    json_object_set_new(nt, "id", json_string(e->id));
+    json_object_set_new(nt, "path", e->path ? json_string(e->path) : json_null());
+    json_object_set_new(nt, "line", json_integer((json_int_t)e->line));
+    json_object_set_new(nt, "category", json_string(category));
+    json_object_set_new(nt, "reason", json_string(reason));
+    return nt;
+}
+
+/* The result of task: made here (one job) or taken from the workers, in list order. */
+static void take_result(ctx *c, size_t task, milnce_shard_writer *direct, result *r) {
+    if (direct) {
+        process_one(c, task, r, direct);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->results[task].ready) pthread_cond_wait(&c->cv, &c->mu);
+    *r = c->results[task];
+    memset(&c->results[task], 0, sizeof *r);
+    c->results[task].ready = 1;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Writes a made video into the shard (its spooled rendition, then its JSON) and counts it, or
+ * records a skipped one. An output error fails the run. */
+static int commit_result(ctx *c, const milnce_video_entry *e, const result *r, milnce_shard_writer *w,
+                         shard_tally *t, milnce_preprocess_stats *st, milnce_error *err) {
+    int ret = 0;
+    if (r->fatal) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", e->id, r->reason ? r->reason : "output error");
+    if (!r->ok) {
+        json_array_append_new(t->skips, video_note(e, r->category ? r->category : "other", r->reason ? r->reason : "?"));
+        t->skipped++;
+        milnce_log(c->o->lg, MILNCE_LOG_WARN, "skipped %s: %s", e->id, r->reason ? r->reason : "?");
+        return 0;
+    }
+    milnce_shard_member js = {"json", r->json, strlen(r->json)};
+    if (r->has_spool) ret = copy_spool(w, e->id, r->spool_fd, r->mp4_size, c->copybuf, c->copycap, err);
+    if (ret == 0) ret = milnce_shard_writer_end(w, &js, 1, err);
+    if (ret < 0) return ret;
+    if (r->copied) st->renditions_copied++;
+    else {
+        st->renditions_encoded++;
+        st->bytes_encoded += (int64_t)r->mp4_size;
+    }
+    t->videos++;
+    t->seconds += r->seconds;
+    t->sentences += r->sentences;
+    t->after_end += r->after_end;
+    t->ending_after += r->ending_after;
+    if (2 * r->after_end > r->narrated) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "kept; %lld of %lld sentences start after the video's end (%.3f s) and were dropped",
+                 (long long)r->after_end, (long long)r->narrated, r->seconds);
+        json_array_append_new(t->notes, video_note(e, "narration after the video's end", msg));
+    }
+    return 0;
+}
+
+/* Marks task committed (the workers may run further ahead) and reports progress. */
+static void task_done(ctx *c, size_t task, const result *r) {
+    pthread_mutex_lock(&c->mu);
+    c->committed = task + 1;
+    c->prog.done++;
+    c->prog.skipped += !r->ok;
+    c->prog.video_seconds += r->ok ? r->seconds : 0;
+    c->prog.elapsed = now_s() - c->t_start;
+    milnce_preprocess_progress p = c->prog;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (c->o->progress) c->o->progress(c->o->progress_user, &p);
+}
+
+/* Shard k's stats.json (atomically): what it holds and the input key it was made from. Takes
+ * the tally's arrays. */
+static int write_shard_stats(const ctx *c, int k, const char *key, shard_tally *t, milnce_error *err) {
+    char p[MILNCE_PATH_MAX];
+    int64_t bytes = 0;
+    struct stat ts;
+    shard_file(p, sizeof p, c, k, ".tar");
+    if (t->videos > 0 && stat(p, &ts) == 0) bytes = ts.st_size;
+    json_t *stats = json_object();
+    json_object_set_new(stats, "shard", json_integer(k));
+    json_object_set_new(stats, "inputs", json_string(key));
+    json_object_set_new(stats, "videos", json_integer(t->videos));
+    json_object_set_new(stats, "skipped", json_integer(t->skipped));
+    json_object_set_new(stats, "seconds", json_real(t->seconds));
+    json_object_set_new(stats, "sentences", json_integer(t->sentences));
+    json_object_set_new(stats, "sentences_after_end", json_integer(t->after_end));
+    json_object_set_new(stats, "sentences_ending_after_end", json_integer(t->ending_after));
+    json_object_set_new(stats, "bytes", json_integer(bytes));
+    json_object_set_new(stats, "skips", t->skips);
+    json_object_set_new(stats, "narration_warnings", t->notes);
+    t->skips = t->notes = NULL;
+    char *txt = json_dumps(stats, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+    shard_file(p, sizeof p, c, k, ".stats.json");
+    int ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
+    free(txt);
+    json_decref(stats);
+    return ret;
+}
+
+/* Makes pending shard number s: its videos from *task on, in list order, into a new
+ * train-NNNNNN.tar, then its stats.json. */
+static int make_shard(ctx *c, int s, size_t *task, int direct, milnce_preprocess_stats *st, milnce_error *err) {
+    const milnce_preprocess_opts *o = c->o;
+    int k = c->pending[s], ret;
+    if (o->cancel && *o->cancel) return milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped before shard %d", k);
+    char prefix[MILNCE_PATH_MAX];
+    milnce_path(prefix, sizeof prefix, NULL, "%s/train", o->out_dir); /* fits: checked at the start */
+    milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
+    milnce_shard_writer *w = NULL;
+    if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) return ret;
+    shard_tally t = {.skips = json_array(), .notes = json_array()};
+    size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
+    for (; *task < c->ntasks && c->tasks[*task] < end_i; (*task)++) {
+        result r;
+        take_result(c, *task, direct ? w : NULL, &r);
+        ret = commit_result(c, &c->list.v[c->tasks[*task]], &r, w, &t, st, err);
+        if (r.has_spool) close(r.spool_fd);
+        free(r.json);
+        free(r.reason);
+        task_done(c, *task, &r);
+        if (ret < 0) break;
+    }
+    if (ret == 0) ret = milnce_shard_writer_close(w, err);
+    if (ret == 0) {
+        ret = write_shard_stats(c, k, c->keys[s], &t, err);
+        st->shards_written++;
+    }
+    json_decref(t.skips);
+    json_decref(t.notes);
+    milnce_shard_writer_free(&w);
+    old_close(c, k);
+    return ret;
+}
+
+/* The part's summary (stats and errors.log of its shards) and, when every part is complete,
+ * the merged one; the narration warning. */
+static int finish_part(ctx *c, int ret, milnce_preprocess_stats *st, milnce_error *err) {
+    const milnce_preprocess_opts *o = c->o;
+    milnce_error e2 = {0};
+    int r2 = write_summary(o->out_dir, c->mine, c->nmine, o->shard_index, o->num_shards, st, ret == 0 ? err : &e2);
+    if (ret == 0) ret = r2;
+    if (ret == 0 && o->num_shards > 1) {
+        int m = merge_if_last(c, c->nshards, err);
+        if (m < 0) ret = m;
+        st->merged = m == 1;
+        if (m == 1)
+            milnce_log(o->lg, MILNCE_LOG_INFO, "every part is complete: wrote the merged %s/stats.json and errors.log", o->out_dir);
+    }
+    if (r2 == 0 && st->narration_warned > 0)
+        milnce_log(o->lg, MILNCE_LOG_WARN, "%lld videos lost more than half of their narration (%lld sentences in all start "
+                   "after their video's end and were dropped): a wrong video/narration pairing? details in %s/errors.log",
+                   (long long)st->narration_warned, (long long)st->after_end, o->out_dir);
+    return ret;
+}
+
+/* Makes the pending shards in order. One job: this thread transcodes each video straight into
+ * the shard (no worker, no spool). Several: workers run ahead in list order and spool, this
+ * thread copies. */
+static int make_shards(ctx *c, milnce_preprocess_stats *st, milnce_error *err) {
+    int direct = c->o->jobs <= 1, nth = direct ? 0 : c->o->jobs, ret = 0;
+    pthread_t *th = calloc((size_t)nth + 1, sizeof *th);
+    c->copycap = 1 << 16;
+    if (!th || (!direct && !(c->copybuf = malloc(c->copycap)))) {
+        free(th);
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "workers");
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    for (int t = 0; t < nth; t++) pthread_create(&th[t], NULL, worker, c);
+    size_t task = 0;
+    for (int s = 0; s < c->npending && ret == 0; s++) ret = make_shard(c, s, &task, direct, st, err);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
+    for (size_t t = 0; t < c->ntasks; t++) {
+        if (c->results[t].has_spool) close(c->results[t].spool_fd);
+        free(c->results[t].json);
+        free(c->results[t].reason);
+    }
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(th);
+    return ret;
+}
+
+/* The shard lists, the task list and the per-task results, sized from the video list. */
+static int alloc_plan(ctx *c, milnce_error *err) {
+    size_t ns = (size_t)c->nshards + 1;
+    c->mine = malloc(sizeof *c->mine * ns);
+    c->pending = malloc(sizeof *c->pending * ns);
+    c->keys = malloc(sizeof *c->keys * ns);
+    c->tasks = malloc(sizeof *c->tasks * (c->list.n + 1));
+    c->old = calloc(ns, sizeof *c->old);
+    c->old_tried = calloc(ns, 1);
+    c->results = calloc(c->list.n + 1, sizeof *c->results);
+    if (!c->mine || !c->pending || !c->keys || !c->tasks || !c->old || !c->old_tried || !c->results)
+        return milnce_error_set(err, MILNCE_ERR_NOMEM, "task list");
+    pthread_mutex_init(&c->old_mu, NULL);
+    c->old_mu_ready = 1;
+    return 0;
+}
+
+static void free_ctx(ctx *c) {
+    free(c->copybuf);
+    free(c->results);
+    free(c->pending);
+    free(c->keys);
+    free(c->mine);
+    free(c->tasks);
+    for (size_t j = 0; j < c->njentries; j++) {
+        free(c->jentries[j].id);
+        milnce_cues_free(&c->jentries[j].cues);
+    }
+    free(c->jentries);
+    if (c->old)
+        for (int k = 0; k < c->nshards; k++) milnce_shard_close(&c->old[k]);
+    if (c->old_mu_ready) pthread_mutex_destroy(&c->old_mu);
+    free(c->old);
+    free(c->old_tried);
+    milnce_vocab_free(&c->vocab);
+    milnce_video_list_free(&c->list);
+}
+
+int milnce_preprocess_run(const milnce_preprocess_opts *o, milnce_preprocess_stats *st, milnce_error *err) {
+    ctx c;
+    memset(&c, 0, sizeof c);
+    memset(st, 0, sizeof *st);
+    c.o = o;
+    c.t_start = now_s();
+    int ret;
+    if ((ret = check_opts(o, err)) < 0 || (ret = milnce_mkdirs(o->out_dir, err)) < 0) return ret;
     /* One process per part of a folder: parts share it, a second run of the same part is
      * refused (it would remove the first one's temporary files). */
     char lockname[64] = ".lock";
     if (o->num_shards > 1) snprintf(lockname, sizeof lockname, ".lock.part%d-of-%d", o->shard_index, o->num_shards);
     milnce_run_lock lock = {.fd = -1};
     if ((ret = milnce_run_lock_take(&lock, o->out_dir, lockname, err)) < 0) return ret;
-    struct stat cs;
-    if (strcmp(o->captions, "embedded") == 0) c.narr_mode = NARR_EMBEDDED;
-    else if (stat(o->captions, &cs) < 0) {
-        milnce_run_lock_release(&lock);
-        return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "%s: %s", o->captions, strerror(errno));
-    } else c.narr_mode = S_ISDIR(cs.st_mode) ? NARR_FOLDER : NARR_JSON;
-
-    if ((ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0) {
-        milnce_run_lock_release(&lock);
-        return ret;
-    }
-    int nshards = (int)((c.list.n + (size_t)o->videos_per_shard - 1) / (size_t)o->videos_per_shard);
-    st->shards_total = nshards;
-    mine = malloc(sizeof *mine * (size_t)(nshards + 1));
-    c.tasks = malloc(sizeof *c.tasks * (c.list.n + 1));
-    int *pending = malloc(sizeof *pending * (size_t)(nshards + 1));
-    char (*keys)[65] = malloc(sizeof *keys * (size_t)(nshards + 1)); /* of the pending shards */
-    int npending = 0;
-    if (!mine || !c.tasks || !pending || !keys) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "task list"); goto end; }
-    st->shards_removed = remove_shards_beyond(&c, nshards);
+    if ((ret = narration_mode(&c, err)) < 0 || (ret = milnce_video_list_read(o->video_list, o->video_root, &c.list, err)) < 0)
+        goto end;
+    c.nshards = (int)((c.list.n + (size_t)o->videos_per_shard - 1) / (size_t)o->videos_per_shard);
+    st->shards_total = c.nshards;
+    if ((ret = alloc_plan(&c, err)) < 0) goto end;
+    st->shards_removed = remove_shards_beyond(&c, c.nshards);
     if ((ret = make_vocab_key(&c, err)) < 0 || (ret = prepare_vocab(&c, err)) < 0) goto end;
-    for (int k = o->shard_index; k < nshards; k += o->num_shards) {
-        mine[nmine++] = k;
-        char p[MILNCE_PATH_MAX], have[65];
-        if ((ret = make_shard_key(&c, k, keys[npending], err)) < 0) goto end;
-        shard_file(p, sizeof p, &c, k, ".stats.json");
-        if (file_exists(p)) {
-            read_stats_key(p, have);
-            if (o->keep_complete || strcmp(have, keys[npending]) == 0) { st->shards_reused++; continue; }
-            /* Made from other inputs (or by a version that did not record them). Its stats go
-             * first, so that no kill from here on leaves it looking complete. */
-            milnce_log(o->lg, MILNCE_LOG_WARN, "%s: shard %d was made from other videos, narration or options: making it again",
-                       o->out_dir, k);
-            if (unlink(p) < 0) { ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", p, strerror(errno)); goto end; }
-            st->shards_remade++;
-        }
-        pending[npending++] = k;
-        remove_stale_temps(o->out_dir, k);
-        for (size_t i = (size_t)k * o->videos_per_shard; i < c.list.n && i < (size_t)(k + 1) * o->videos_per_shard; i++)
-            c.tasks[c.ntasks++] = i;
-    }
-    if ((ret = keep_caption_entries(&c, err)) < 0) goto end;
-    pthread_mutex_init(&c.old_mu, NULL);
-    c.old = calloc((size_t)nshards + 1, sizeof *c.old);
-    c.old_tried = calloc((size_t)nshards + 1, 1);
-    if (!c.old || !c.old_tried) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "shard list"); goto end; }
+    if ((ret = plan_shards(&c, st, err)) < 0 || (ret = keep_caption_entries(&c, err)) < 0) goto end;
     c.prog.total = (int64_t)c.ntasks;
-    c.results = calloc(c.ntasks + 1, sizeof *c.results);
-    if (!c.results) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "results"); goto end; }
-    /* One job: this thread transcodes each video straight into the shard (no worker, no
-     * spool). Several: workers run ahead in list order and spool, this thread copies. */
-    int direct = o->jobs <= 1;
-    nth = direct ? 0 : o->jobs;
-    th = calloc((size_t)nth + 1, sizeof *th);
-    if (!th || (!direct && !(copybuf = malloc(copycap)))) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "workers"); goto end; }
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cv, NULL);
-    for (int t = 0; t < nth; t++) pthread_create(&th[t], NULL, worker, &c);
-
-    size_t task = 0;
-    for (int s = 0; s < npending && ret == 0; s++) {
-        int k = pending[s];
-        if (o->cancel && *o->cancel) { ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped before shard %d", k); break; }
-        char prefix[MILNCE_PATH_MAX];
-        milnce_path(prefix, sizeof prefix, NULL, "%s/train", o->out_dir); /* fits: checked at the start */
-        milnce_shard_writer_opts wo = {.prefix = prefix, .first_shard = k};
-        if ((ret = milnce_shard_writer_open(&w, &wo, err)) < 0) break;
-        json_t *stats = json_object(), *skips = json_array();
-        int64_t videos = 0, skipped = 0, sentences = 0, after_end = 0, ending_after = 0;
-        json_t *notes = json_array(); /* kept videos that lost more than half their narration */
-        double seconds = 0;
-        size_t end_i = (size_t)(k + 1) * o->videos_per_shard;
-        for (; task < c.ntasks && c.tasks[task] < end_i; task++) {
-            result r;
-            if (direct) {
-                process_one(&c, task, &r, w);
-            } else {
-                pthread_mutex_lock(&c.mu);
-                while (!c.results[task].ready) pthread_cond_wait(&c.cv, &c.mu);
-                r = c.results[task];
-                memset(&c.results[task], 0, sizeof r);
-                c.results[task].ready = 1;
-                pthread_mutex_unlock(&c.mu);
-            }
-            const milnce_video_entry *e = &c.list.v[c.tasks[task]];
-            if (r.fatal) {
-                ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", e->id, r.reason ? r.reason : "output error");
-            } else if (r.ok) {
-                milnce_shard_member js = {"json", r.json, strlen(r.json)};
-                if (r.has_spool) ret = copy_spool(w, e->id, r.spool_fd, r.mp4_size, copybuf, copycap, err);
-                if (ret == 0) ret = milnce_shard_writer_end(w, &js, 1, err);
-                if (ret == 0) {
-                    if (r.copied) st->renditions_copied++;
-                    else {
-                        st->renditions_encoded++;
-                        st->bytes_encoded += (int64_t)r.mp4_size;
-                    }
-                    videos++;
-                    seconds += r.seconds;
-                    sentences += r.sentences;
-                    after_end += r.after_end;
-                    ending_after += r.ending_after;
-                    if (2 * r.after_end > r.narrated) {
-                        json_t *nt = json_object();
-                        char msg[200];
-                        snprintf(msg, sizeof msg, "kept; %lld of %lld sentences start after the video's end (%.3f s) and were dropped",
-                                 (long long)r.after_end, (long long)r.narrated, r.seconds);
-                        json_object_set_new(nt, "id", json_string(e->id));
-                        json_object_set_new(nt, "path", json_string(e->path));
-                        json_object_set_new(nt, "line", json_integer((json_int_t)e->line));
-                        json_object_set_new(nt, "category", json_string("narration after the video's end"));
-                        json_object_set_new(nt, "reason", json_string(msg));
-                        json_array_append_new(notes, nt);
-                    }
-                }
-            } else {
-                json_t *sk = json_object();
-                json_object_set_new(sk, "id", json_string(e->id));
-                json_object_set_new(sk, "path", e->path ? json_string(e->path) : json_null());
-                json_object_set_new(sk, "line", json_integer((json_int_t)e->line));
-                json_object_set_new(sk, "category", json_string(r.category ? r.category : "other"));
-                json_object_set_new(sk, "reason", json_string(r.reason ? r.reason : "?"));
-                json_array_append_new(skips, sk);
-                skipped++;
-                milnce_log(o->lg, MILNCE_LOG_WARN, "skipped %s: %s", e->id, r.reason ? r.reason : "?");
-            }
-            if (r.has_spool) close(r.spool_fd);
-            free(r.json);
-            free(r.reason);
-            pthread_mutex_lock(&c.mu);
-            c.committed = task + 1;
-            c.prog.done++;
-            c.prog.skipped += !r.ok;
-            c.prog.video_seconds += r.ok ? r.seconds : 0;
-            c.prog.elapsed = now_s() - c.t_start;
-            milnce_preprocess_progress p = c.prog;
-            pthread_cond_broadcast(&c.cv);
-            pthread_mutex_unlock(&c.mu);
-            if (o->progress) o->progress(o->progress_user, &p);
-            if (ret < 0) break;
-        }
-        if (ret == 0) ret = milnce_shard_writer_close(w, err);
-        if (ret == 0) {
-            char p[MILNCE_PATH_MAX];
-            int64_t bytes = 0;
-            struct stat ts;
-            shard_file(p, sizeof p, &c, k, ".tar");
-            if (videos > 0 && stat(p, &ts) == 0) bytes = ts.st_size;
-            json_object_set_new(stats, "shard", json_integer(k));
-            json_object_set_new(stats, "inputs", json_string(keys[s]));
-            json_object_set_new(stats, "videos", json_integer(videos));
-            json_object_set_new(stats, "skipped", json_integer(skipped));
-            json_object_set_new(stats, "seconds", json_real(seconds));
-            json_object_set_new(stats, "sentences", json_integer(sentences));
-            json_object_set_new(stats, "sentences_after_end", json_integer(after_end));
-            json_object_set_new(stats, "sentences_ending_after_end", json_integer(ending_after));
-            json_object_set_new(stats, "bytes", json_integer(bytes));
-            json_object_set_new(stats, "skips", skips);
-            json_object_set_new(stats, "narration_warnings", notes);
-            skips = notes = NULL;
-            char *txt = json_dumps(stats, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-            shard_file(p, sizeof p, &c, k, ".stats.json");
-            ret = txt ? milnce_write_file_atomic(p, txt, strlen(txt), err) : milnce_error_set(err, MILNCE_ERR_NOMEM, "stats");
-            free(txt);
-            st->shards_written++;
-        }
-        json_decref(stats);
-        json_decref(skips);
-        json_decref(notes);
-        milnce_shard_writer_free(&w);
-        old_close(&c, k);
-    }
-    pthread_mutex_lock(&c.mu);
-    c.stop = 1;
-    pthread_cond_broadcast(&c.cv);
-    pthread_mutex_unlock(&c.mu);
-    for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
-    for (size_t t = 0; t < c.ntasks; t++) {
-        if (c.results[t].has_spool) close(c.results[t].spool_fd);
-        free(c.results[t].json);
-        free(c.results[t].reason);
-    }
-    pthread_mutex_destroy(&c.mu);
-    pthread_cond_destroy(&c.cv);
-    if (ret == 0 || ret == MILNCE_ERR_INTERRUPTED) {
-        milnce_error e2 = {0};
-        int r2 = write_summary(o->out_dir, mine, nmine, o->shard_index, o->num_shards, st, ret == 0 ? err : &e2);
-        if (ret == 0) ret = r2;
-        if (ret == 0 && o->num_shards > 1) {
-            int m = merge_if_last(&c, nshards, err);
-            if (m < 0) ret = m;
-            st->merged = m == 1;
-            if (m == 1)
-                milnce_log(o->lg, MILNCE_LOG_INFO, "every part is complete: wrote the merged %s/stats.json and errors.log", o->out_dir);
-        }
-        if (r2 == 0 && st->narration_warned > 0)
-            milnce_log(o->lg, MILNCE_LOG_WARN, "%lld videos lost more than half of their narration (%lld sentences in all start "
-                       "after their video's end and were dropped): a wrong video/narration pairing? details in %s/errors.log",
-                       (long long)st->narration_warned, (long long)st->after_end, o->out_dir);
-    }
+    ret = make_shards(&c, st, err);
+    if (ret == 0 || ret == MILNCE_ERR_INTERRUPTED) ret = finish_part(&c, ret, st, err);
 end:
-    milnce_shard_writer_free(&w);
-    free(copybuf);
-    free(th);
-    free(c.results);
-    free(pending);
-    free(keys);
-    free(mine);
-    free(c.tasks);
-    for (size_t j = 0; j < c.njentries; j++) {
-        free(c.jentries[j].id);
-        milnce_cues_free(&c.jentries[j].cues);
-    }
-    free(c.jentries);
-    if (c.old) {
-        for (int k = 0; k < nshards; k++) milnce_shard_close(&c.old[k]);
-        pthread_mutex_destroy(&c.old_mu);
-    }
-    free(c.old);
-    free(c.old_tried);
-    milnce_vocab_free(&c.vocab);
-    milnce_video_list_free(&c.list);
+    free_ctx(&c);
     milnce_run_lock_release(&lock);
     return ret;
 }

@@ -8,7 +8,7 @@
  * written last, after the tar and the index (all three atomically), and records the shard's
  * counts, every skipped input with its reason, and the identity of its inputs ("inputs": a
  * digest of its list entries, their video and narration files by path, size and mtime, the
- * rendition and narration options and the vocabulary; io/input_identity.h). A re-run keeps
+ * rendition and narration options and the vocabulary; io/fs/input_identity.h). A re-run keeps
  * complete shards whose inputs are unchanged and re-makes the others, byte-identical (the
  * encoder is single-threaded and every header deterministic); shards numbered beyond the
  * list's end (left by a longer list) are removed, since the loader reads every shard in the

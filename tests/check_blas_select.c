@@ -1,4 +1,4 @@
-/* The OpenBLAS kernel decision (pipeline/blas_select.h) as a pure function of (CPU features,
+/* The OpenBLAS kernel decision (pipeline/cli/blas_select.h) as a pure function of (CPU features,
  * XCR0, the user's OPENBLAS_CORETYPE, the kernel OpenBLAS runs), on the x86 extension flags that
  * /proc/cpuinfo lists for eight CPU families (lines trimmed to those flags), and this machine's
  * CPUID against its /proc/cpuinfo. Accepted = at least as fast as the best kernel the CPU can

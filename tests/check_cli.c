@@ -1,4 +1,4 @@
-/* The option tables of the subcommands (pipeline/cmd_opts.h): for every command, --help lists
+/* The option tables of the subcommands (pipeline/cli/cmd_opts.h): for every command, --help lists
  * exactly the options its table accepts, every option is accepted with a valid value, the keys
  * options set exist in the config schema, and unknown options, missing values and missing
  * required arguments are usage errors (exit 2). */

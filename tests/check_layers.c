@@ -203,7 +203,7 @@ static void conv_case(const char *cs, int algo) {
 
 /* With the default OpenBLAS threads: work units run serially, OpenBLAS threads the GEMMs.
  * _i < N_CONV: the algorithm the layer picks; then every case forced to vol2col + sgemm, then
- * forced to the direct convolution (src/conv3d_direct.c; any shape, not only the stems it is
+ * forced to the direct convolution (src/nn/conv3d_direct.c; any shape, not only the stems it is
  * picked for). */
 START_TEST(test_conv3d) {
     static const int algos[3] = {MILNCE_CONV_AUTO, MILNCE_CONV_GEMM, MILNCE_CONV_DIRECT};

@@ -1,10 +1,10 @@
-/* The preprocess transcode: one sequential decoding pass (io/video_stream.c, a wrapper over
+/* The preprocess transcode: one sequential decoding pass (io/video/video_stream.c, a wrapper over
  * milnce_decoder_stream) gives the frames that milnce_decoder_clip gives for consecutive clips
  * (the transcode decoded 8 s clips, each seeking back to its key frame), and the rendition
  * streams into a seekable sink (moov at the end) that decodes back to those frames,
  * deterministically.
  *
- * Both sides run io/video_decode.c's clip loop, so the equivalence test compares chunkings of
+ * Both sides run io/video/video_decode.c's clip loop, so the equivalence test compares chunkings of
  * one implementation: one pass of the whole video with frames delivered to a callback (one
  * seek, one converted frame held, rotated frames through a one-frame buffer) against clips of
  * 8 s and 1 s, each seeking back to a key frame and flushing the decoder, stored as (T, H, W, 3)
@@ -56,7 +56,7 @@ static int on_frame(void *user, int64_t i, const uint8_t *rgb, int w, int h, int
     return 0;
 }
 
-/* What pipeline/transcode.c did before: clips of `chunk` s (a multiple of 1/fps) one after the
+/* What io/video/transcode.c did before: clips of `chunk` s (a multiple of 1/fps) one after the
  * other, each decoded after a seek, until the end or a clip without frames. */
 static void chunked(const char *path, int fps, int size, double chunk, frame_hashes *fh) {
     milnce_error err = {0};
@@ -133,7 +133,7 @@ typedef struct memsink {
 
 static int ms_write(void *opaque, const uint8_t *buf, int n) {
     memsink *m = opaque;
-    if (m->fail_after && m->pos + (size_t)n > m->fail_after) return -28; /* AVERROR(ENOSPC) */
+    if (m->fail_after && m->pos + (size_t)n > m->fail_after) return MILNCE_ERR_IO; /* a full disk */
     if (m->pos + (size_t)n > m->cap) {
         m->cap = (m->pos + (size_t)n) * 2;
         m->data = realloc(m->data, m->cap);
@@ -148,7 +148,7 @@ static int ms_write(void *opaque, const uint8_t *buf, int n) {
 static int64_t ms_seek(void *opaque, int64_t off, int whence) {
     memsink *m = opaque;
     int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)m->pos : (int64_t)m->size;
-    if (base + off < 0) return -22;
+    if (base + off < 0) return MILNCE_ERR_INVALID;
     if ((size_t)(base + off) < m->pos) m->seeks_back++;
     m->pos = (size_t)(base + off);
     return (int64_t)m->pos;
@@ -226,13 +226,13 @@ END_TEST
 /* A sink over a streamed shard member, as `milnce preprocess --jobs 1` uses. */
 static int sh_write(void *opaque, const uint8_t *buf, int n) {
     milnce_error e = {0};
-    return milnce_shard_writer_write(opaque, buf, (size_t)n, &e) < 0 ? -5 /* AVERROR(EIO) */ : 0;
+    return milnce_shard_writer_write(opaque, buf, (size_t)n, &e) < 0 ? MILNCE_ERR_IO : 0;
 }
 
 static int64_t sh_seek(void *opaque, int64_t off, int whence) {
     milnce_error e = {0};
     int64_t p = milnce_shard_writer_seek(opaque, off, whence, &e);
-    return p < 0 ? -22 : p;
+    return p < 0 ? MILNCE_ERR_INVALID : p;
 }
 
 static int stream_sample(milnce_shard_writer *w, const char *key, const char *video, milnce_transcode_info *ti,

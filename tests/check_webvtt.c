@@ -244,7 +244,7 @@ static char *normalise_text(const char *s) {
 }
 
 /* Named character references the caption cleaner does not decode (HTML has 2231; captions use a
- * handful, src/caption_clean.c lists them): these cases keep the reference as written. */
+ * handful, src/text/caption_clean.c lists them): these cases keep the reference as written. */
 static const char *const k_entity_not_decoded[] = {
     "&amp\n", "&AMP;\n", "&copy;\n", "&ClockwiseContourIntegral;\n", "&nsubE;\n", "&notin;\n",
     "&not;\n", "&not\n", "&notit;\n",

@@ -5,7 +5,7 @@
 # check_blas_select; here the real process on this machine is checked.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-# sgemm speed rank of a kernel name, independent of pipeline/blas_select.c's table.
+# sgemm speed rank of a kernel name, independent of pipeline/cli/blas_select.c's table.
 rank() {
   case ${1,,} in
     skylakex|cooperlake|sapphirerapids) echo 3 ;;

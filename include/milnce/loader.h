@@ -21,7 +21,7 @@
  *
  * Errors: every function returning int gives 0 (or 1 = end of the epoch for
  * milnce_data_next) or a negative code, and fills the caller's struct milnce_error
- * ({int code; char msg[1024];}, src/error.h) with a message naming the file or key at fault.
+ * ({int code; char msg[1024];}, src/base/error.h) with a message naming the file or key at fault.
  * Nothing is printed. */
 #ifndef MILNCE_PUBLIC_LOADER_H
 #define MILNCE_PUBLIC_LOADER_H

@@ -9,7 +9,7 @@ import ctypes
 import ctypes.util
 import os
 
-MSG_MAX = 1024  # MILNCE_ERROR_MSG_MAX of src/error.h
+MSG_MAX = 1024  # MILNCE_ERROR_MSG_MAX of src/base/error.h
 
 
 class MilnceError(RuntimeError):

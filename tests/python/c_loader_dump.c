@@ -1,6 +1,6 @@
 /* The C loader's batches as .npy files, for tests/python/test_loader.py to compare the Python
  * loader with byte for byte. Options are given one by one (not through a config), so the test
- * also checks the config -> loader mapping of pipeline/api_loader.c.
+ * also checks the config -> loader mapping of pipeline/api/api_loader.c.
  *
  *   c_loader_dump SHARDS OUTDIR START COUNT BATCH FRAMES FPS SIZE MIN_TIME WINDOW(nearest|symmetric)
  *                 K MAX_WORDS TRAIN SEED RANK WORLD RESIZE

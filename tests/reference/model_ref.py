@@ -7,7 +7,7 @@ encoder; antoine77340/MIL-NCE_HowTo100M: the Sentence_Embedding text encoder) an
 state_dict loads into milnce unchanged.
 
 Weights come from a counter-based generator (splitmix64 of seed, FNV-1a of the tensor name and
-the element index) that src/model.c implements bit for bit, so both sides can build identical
+the element index) that src/nn/model.c implements bit for bit, so both sides can build identical
 full-size weights without shipping files. The reference computes in float64 from the float32
 weights; the fixtures are float32.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Makes a fake run folder for `milnce report` (tests/e2e_report.sh): the files train and eval
-write, with the layout documented in pipeline/report.h.
+write, with the layout documented in pipeline/report/report.h.
 
   report_fixture.py OUT_DIR [--steps N] [--milnce BIN]
 
