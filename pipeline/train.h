@@ -59,12 +59,6 @@ typedef struct milnce_train_result {
 /* Checks the config and data (shards, vocabulary, word vectors) before any work; then trains. */
 int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnce_error *err);
 
-/* The model configuration a training config describes (vocab: words + 1). */
-struct milnce_model_cfg;
-void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, struct milnce_model_cfg *out);
-
-/* Path of the newest checkpoint of a run folder ("" when none); MILNCE_ERR_RANGE (and "") when
- * the path does not fit in cap bytes. */
-int milnce_train_latest(const char *out_dir, char *path, size_t cap);
+/* The model of the config and the run folder's newest checkpoint: pipeline/run_model.h. */
 
 #endif
