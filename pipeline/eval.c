@@ -3,22 +3,17 @@
 #include "eval.h"
 #include "eval_score.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "fileutil.h"
 #include "image_write.h"
 #include "model.h"
-#include "npy.h"
 #include "tokenizer.h"
-#include "shard.h"
 #include "eval_set.h"
 
 #define COVERAGE_WARN 0.9

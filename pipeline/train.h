@@ -17,7 +17,9 @@
  * last line left by a crash.
  * Resume continues from `latest`: the loader restarts at that step's batch (batches depend only
  * on the seed and the batch number), so a resumed run makes the same batches, losses and final
- * weights as one that was never interrupted (bit for bit with the same thread count). */
+ * weights as one that was never interrupted (bit for bit with the same thread count).
+ * The run is a setup, a loop of milnce_train_step (pipeline/train_step.h), the log and the
+ * checkpoints. */
 #ifndef MILNCE_TRAIN_H
 #define MILNCE_TRAIN_H
 
