@@ -52,7 +52,10 @@
  * <out>/eval.json (pipeline/report.h holds the contract; extra fields: "format", "checkpoint",
  * "dropped_queries", "num_windows", "normalize", "dim", "rank" per example),
  * <out>/thumbs/item-NNNNNN.jpg for the clips shown in the examples, and with save_embeddings
- * <out>/eval_text.npy, <out>/eval_video.npy (float32 (N, D)), <out>/eval_ids.txt. */
+ * <out>/eval_text.npy, <out>/eval_video.npy (float32 (N, D), as scored), <out>/eval_ids.txt
+ * ("<video id>\t<start>\t<end>\t<query>" per row), which `milnce eval --embeddings <out>` scores
+ * again without the checkpoint or the videos (milnce_eval_score_saved). The evaluation sets are read
+ * by io/eval_set.h. */
 #ifndef MILNCE_EVAL_H
 #define MILNCE_EVAL_H
 
@@ -154,9 +157,30 @@ typedef struct milnce_eval_result {
     char out_dir[MILNCE_PATH_MAX];
 } milnce_eval_result;
 
+/* Embeds the set (pipeline/eval.c), then scores it (pipeline/eval_score.h) and writes the
+ * outputs. */
 int milnce_eval_run(milnce_eval_model *m, const milnce_eval_opts *o, milnce_eval_result *res,
                     milnce_error *err);
 void milnce_eval_result_free(milnce_eval_result *r);
+
+/* ---- scoring saved embeddings ---- */
+
+typedef struct milnce_eval_saved_opts {
+    const char *dir;     /* what `eval --save-embeddings` wrote: eval_text.npy, eval_video.npy,
+                            eval_ids.txt (and eval.json, whose other fields are carried over) */
+    const char *out_dir; /* NULL or "": dir (its eval.json is replaced by the rescored one) */
+    const char *ties;    /* "optimistic" | "official"; NULL: the rule dir/eval.json names, else
+                            optimistic */
+    int num_examples;    /* as milnce_eval_opts; thumbnails are those found in out_dir/thumbs */
+    int top;
+    const milnce_logger *lg;
+} milnce_eval_saved_opts;
+
+/* Scores saved embeddings as milnce_eval_run scores freshly computed ones (same ranks, recalls,
+ * chance, identical_video_embeddings; the spans read back are rounded to the ms as saved) and
+ * writes <out_dir>/eval.json with "embeddings": dir. res holds n, dim, the embeddings, ids,
+ * queries, spans, ranks and the metrics; the counts of the embedding pass stay 0. */
+int milnce_eval_score_saved(const milnce_eval_saved_opts *o, milnce_eval_result *res, milnce_error *err);
 
 /* ---- embed ---- */
 

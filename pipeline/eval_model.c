@@ -15,7 +15,7 @@
 #include "model.h"
 #include "safetensors.h"
 #include "tokenizer.h"
-#include "train.h"
+#include "run_model.h"
 #include "vocab_io.h"
 
 static int is_dir(const char *p) {
@@ -132,7 +132,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     milnce_safetensors st;
     int have_st = 0, ret = 0;
     if (is_dir(o->checkpoint)) {
-        if ((ret = milnce_train_latest(o->checkpoint, em->checkpoint, sizeof em->checkpoint)) < 0) {
+        if ((ret = milnce_run_latest_checkpoint(o->checkpoint, em->checkpoint, sizeof em->checkpoint)) < 0) {
             milnce_error_set(err, ret, "%s: checkpoint path too long", o->checkpoint);
             goto end;
         }
@@ -162,7 +162,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     if (o->with_text && (ret = load_vocab(em, milnce_safetensors_meta(&st, "vocab"), err)) < 0) goto end;
     em->batch = o->batch > 0 ? o->batch : em->cfg.eval.batch_size;
     milnce_model_cfg mc;
-    milnce_train_model_cfg(&em->cfg, (int)em->vocab.n + 1, em->batch, &mc);
+    milnce_model_cfg_from_config(&em->cfg, (int)em->vocab.n + 1, em->batch, &mc);
     mc.with_video = o->with_video;
     mc.with_text = o->with_text;
     mc.video.max_batch = em->batch;

@@ -13,7 +13,7 @@
 #include "model.h"
 #include "npy.h"
 #include "torch_load.h"
-#include "train.h"
+#include "run_model.h"
 #include "vocab.h"
 #include "vocab_io.h"
 
@@ -105,7 +105,7 @@ int milnce_import_s3d_howto100m(const milnce_import_opts *o, milnce_import_resul
     snprintf(kv, sizeof kv, "model.text_hidden=%lld", (long long)fc1->shape[0]);
     if ((ret = set(&cfg, kv, err)) < 0) goto end;
     milnce_model_cfg mc;
-    milnce_train_model_cfg(&cfg, (int)vocab.n + 1, 1, &mc);
+    milnce_model_cfg_from_config(&cfg, (int)vocab.n + 1, 1, &mc);
     if ((ret = milnce_model_create(&m, &mc, err)) < 0) goto end;
     /* every model tensor from the file, shapes equal */
     const milnce_param_table *tabs[2] = {&m->ptab, &m->btab};

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bag_concat.h"
 #include "checkpoint.h"
 #include "fileutil.h"
 #include "loader.h"
@@ -20,6 +19,8 @@
 #include "model.h"
 #include "optim.h"
 #include "run_lock.h"
+#include "run_model.h"
+#include "train_step.h"
 #include "vocab.h"
 #include "vocab_io.h"
 #include "wordvec.h"
@@ -30,49 +31,9 @@ static double now_s(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, milnce_model_cfg *m) {
-    *m = milnce_model_default_cfg();
-    /* Training and evaluation run one model per process: OpenBLAS single-threaded during its
-     * passes only, as in earlier versions (same numerics; include/milnce/context.h). */
-    m->ctx.blas_single_passes = 1;
-    m->with_video = m->with_text = 1;
-    m->video.width = (float)cfg->model.width;
-    m->video.space_to_depth = cfg->model.space_to_depth;
-    m->video.n3 = cfg->model.blocks3;
-    m->video.n4 = cfg->model.blocks4;
-    m->video.n5 = cfg->model.blocks5;
-    m->video.emb_dim = cfg->model.embed_dim;
-    m->video.T = cfg->data.num_frames;
-    m->video.H = m->video.W = cfg->data.size;
-    m->video.max_batch = batch;
-    m->text.vocab = vocab;
-    m->text.word_dim = cfg->model.word_dim;
-    m->text.hidden = cfg->model.text_hidden;
-    m->text.emb_dim = cfg->model.embed_dim;
-    m->text.max_words = cfg->data.max_words;
-    m->text.max_batch = batch;
-    m->text.frozen = cfg->model.word2vec[0] && cfg->model.freeze_words;
-    m->text.masked = cfg->train.masked_words;
-}
-
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int milnce_train_latest(const char *out_dir, char *path, size_t cap) {
-    char p[MILNCE_PATH_MAX], name[512] = "";
-    path[0] = '\0';
-    int ret = milnce_path(p, sizeof p, NULL, "%s/checkpoints/latest", out_dir);
-    if (ret < 0) return ret;
-    FILE *f = fopen(p, "r");
-    if (!f) return 0;
-    if (fgets(name, sizeof name, f)) {
-        name[strcspn(name, "\r\n")] = '\0';
-        if (name[0] && !strchr(name, '/')) ret = milnce_path(path, cap, NULL, "%s/checkpoints/%s", out_dir, name);
-    }
-    fclose(f);
-    return ret;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -278,108 +239,138 @@ static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, siz
     return ret;
 }
 
-int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnce_error *err) {
-    const milnce_config *cfg = o->cfg;
-    milnce_dist solo = {0, 1, 0};
-    const milnce_dist *d = o->dist ? o->dist : &solo;
-    memset(res, 0, sizeof *res);
-    int ret = 0;
-    milnce_vocab vocab = {0};
-    milnce_model *m = NULL;
-    milnce_loader *ld = NULL;
-    milnce_optim opt = {0};
-    float *Vg = NULL, *Tg = NULL, *dV = NULL, *dT = NULL;
-    uint8_t *maskg = NULL;
-    int32_t *cat_ids = NULL;
-    char *yaml = NULL;
-    int logfd = -1;
-    off_t logsize = 0;
-    milnce_run_lock lock = {.fd = -1};
+/* Everything a run holds from its setup to its end. */
+typedef struct train_run {
+    const milnce_train_opts *o;
+    const milnce_config *cfg;
+    const milnce_dist *d;
+    milnce_dist solo;
+    milnce_run_lock lock;
+    milnce_vocab vocab;
     char vocab_path[MILNCE_PATH_MAX];
+    milnce_loader_opts lo;
+    milnce_loader *ld;
+    milnce_model *m;
+    milnce_bn_sync bn_sync; /* the model points at it (train.sync_bn) */
+    milnce_optim opt;
+    milnce_train_stepper st;
+    int B, K, cat, frozen;  /* clips per rank, sentences per bag, train.loss cat, frozen words */
+    int64_t total;          /* steps of the whole run */
+    char *yaml;             /* the resolved config, stored in checkpoints */
+    int logfd;
+    off_t logsize;
+    char logpath[MILNCE_PATH_MAX];
+    int log_failed;
+    milnce_error log_err;
+    int64_t last_saved;     /* step of the newest checkpoint on disk, -1 none */
+    double t_start, t_last;
+    int64_t clips;
+} train_run;
 
-    /* ---- everything that can be wrong with the config or the data, before any work ---- */
-    if ((ret = milnce_config_validate(cfg, err)) < 0) return ret;
+/* Everything that can be wrong with the config or the data, before any work. */
+static int check_config(const milnce_config *cfg, const milnce_dist *d, milnce_error *err) {
+    int ret = milnce_config_validate(cfg, err);
+    if (ret < 0) return ret;
     if (!cfg->data.shards[0]) return milnce_error_set(err, MILNCE_ERR_INVALID, "key data.shards: no training shards given");
     if (cfg->train.batch_size % d->world != 0)
         return milnce_error_set(err, MILNCE_ERR_INVALID, "key train.batch_size: %d is not divisible by the %d ranks", cfg->train.batch_size, d->world);
     struct stat sst;
     if (stat(cfg->data.shards, &sst) < 0)
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key data.shards: %s: %s", cfg->data.shards, strerror(errno));
-    int B = cfg->train.batch_size / d->world, Bg = cfg->train.batch_size;
-    /* The run folder: locked and checked by rank 0 before any work; every rank learns the verdict. */
-    {
-        int bad = d->rank == 0 ? claim_out_dir(o, &lock, err) < 0 : 0, any_bad = bad, dummy;
-        if (d->world > 1) {
-            milnce_error e2 = {0};
-            if ((ret = agree_stop(d, 0, bad, &dummy, &any_bad, &e2)) < 0) { milnce_error_set(err, ret, "%s", e2.msg); goto end; }
-        }
-        if (any_bad) {
-            ret = bad ? err->code : milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not claim the run folder %s", cfg->train.out_dir);
-            goto end;
-        }
+    return 0;
+}
+
+/* The run folder: locked and checked by rank 0 before any work; every rank learns the verdict. */
+static int claim_run_folder(train_run *r, milnce_error *err) {
+    const milnce_dist *d = r->d;
+    int bad = d->rank == 0 ? claim_out_dir(r->o, &r->lock, err) < 0 : 0, any_bad = bad, dummy, ret;
+    if (d->world > 1) {
+        milnce_error e2 = {0};
+        if ((ret = agree_stop(d, 0, bad, &dummy, &any_bad, &e2)) < 0) return milnce_error_set(err, ret, "%s", e2.msg);
     }
-    if ((ret = load_vocab(cfg, &vocab, vocab_path, sizeof vocab_path, err)) < 0) goto end;
-    milnce_loader_opts lo;
-    milnce_loader_opts_from_config(&lo, cfg);
-    lo.batch_size = B;
-    if (d->rank == 0 && 2 * cfg->data.size <= cfg->data.resize)
-        milnce_log(o->lg, MILNCE_LOG_WARN, "data.size %d crops %.0f%% of frames resized to data.resize = %d; a data.resize "
+    if (any_bad)
+        return bad ? err->code : milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not claim the run folder %s", r->cfg->train.out_dir);
+    return 0;
+}
+
+static void loader_opts(train_run *r) {
+    const milnce_config *cfg = r->cfg;
+    milnce_loader_opts *lo = &r->lo;
+    milnce_loader_opts_from_config(lo, cfg);
+    lo->batch_size = r->B;
+    if (r->d->rank == 0 && 2 * cfg->data.size <= cfg->data.resize)
+        milnce_log(r->o->lg, MILNCE_LOG_WARN, "data.size %d crops %.0f%% of frames resized to data.resize = %d; a data.resize "
                    "near data.size shows the whole picture", cfg->data.size,
                    100.0 * cfg->data.size * cfg->data.size / ((double)cfg->data.resize * cfg->data.resize), cfg->data.resize);
-    lo.rank = d->rank;
-    lo.world = d->world;
-    lo.lg = o->lg;
-    lo.vocab_words = (int64_t)vocab.n;
-    lo.vocab_name = vocab_path;
-    int K = milnce_window_bag_size(&lo.window);
+    lo->rank = r->d->rank;
+    lo->world = r->d->world;
+    lo->lg = r->o->lg;
+    lo->vocab_words = (int64_t)r->vocab.n;
+    lo->vocab_name = r->vocab_path;
+    lo->start_batch = 0;
+}
+
+/* model.word2vec: the word embedding table from the vectors of the vocabulary's words. */
+static int load_word_vectors(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    milnce_wordvec wv;
+    float *mat = NULL;
+    size_t found = 0, nv = r->vocab.n;
+    int ret = milnce_wordvec_load(cfg->model.word2vec, MILNCE_WORDVEC_AUTO, 0, &wv, err);
+    if (ret < 0) return milnce_error_prefix(err, "key model.word2vec");
+    if (wv.dim != cfg->model.word_dim) {
+        ret = milnce_error_set(err, MILNCE_ERR_INVALID, "key model.word_dim: %d, but %s has %d-d vectors",
+                               cfg->model.word_dim, cfg->model.word2vec, wv.dim);
+        milnce_wordvec_free(&wv);
+        return ret;
+    }
+    ret = milnce_wordvec_matrix_for(&wv, &r->vocab, &mat, &found, err);
+    milnce_wordvec_free(&wv);
+    if (ret < 0) return ret;
+    const milnce_tensor_desc *td;
+    float *w = milnce_model_tensor(r->m, "text_module.word_embd.weight", &td);
+    memcpy(w, mat, td->count * sizeof *w);
+    free(mat);
+    /* fewer than 90%: most likely a vocabulary/vector mismatch (case, tokenisation), worth a warning */
+    int low = found < (size_t)(0.9 * (double)nv);
+    milnce_log(r->o->lg, low ? MILNCE_LOG_WARN : MILNCE_LOG_INFO, "word vectors for %zu of %zu words (%.1f%%) from %s%s", found, nv,
+               nv ? 100.0 * (double)found / (double)nv : 0.0, cfg->model.word2vec, low ? ": the others keep random vectors" : "");
+    return 0;
+}
+
+/* Both encoders, initialised from train.seed (and model.word2vec). */
+static int build_model(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    int B = r->B, K = r->K;
     /* train.loss = cat: each bag's sentences are joined into one of K * max_words words (never
      * truncated), embedded once, and scored as a bag of one (Kl = 1). Otherwise Kl = K. */
-    const int cat = strcmp(cfg->train.loss, "cat") == 0 && K > 1;
-    const int Kl = cat ? 1 : K;
+    r->cat = strcmp(cfg->train.loss, "cat") == 0 && K > 1;
+    const int Kl = r->cat ? 1 : K;
     milnce_model_cfg mc;
-    milnce_train_model_cfg(cfg, (int)vocab.n + 1, B * Kl > B ? B * Kl : B, &mc);
-    if (cat) mc.text.max_words = K * cfg->data.max_words;
+    milnce_model_cfg_from_config(cfg, (int)r->vocab.n + 1, B * Kl > B ? B * Kl : B, &mc);
+    if (r->cat) mc.text.max_words = K * cfg->data.max_words;
     mc.video.max_batch = B;
-    if ((ret = milnce_model_create(&m, &mc, err)) < 0) {
+    r->frozen = mc.text.frozen;
+    int ret = milnce_model_create(&r->m, &mc, err);
+    if (ret < 0) {
         /* The clip's shape comes from the config: say which keys make it too small. */
         if (ret == MILNCE_ERR_INVALID)
             milnce_error_prefix(err, "keys data.num_frames = %d and data.size = %d give a clip the video encoder cannot take",
                                 cfg->data.num_frames, cfg->data.size);
-        goto end;
+        return ret;
     }
-    milnce_bn_sync bn_sync = {bn_allreduce, (void *)d};
-    if (cfg->train.sync_bn && d->world > 1 && m->video) milnce_s3dg_set_bn_sync(m->video, &bn_sync);
-    milnce_model_init(m, (uint64_t)cfg->train.seed);
-    if (cfg->model.word2vec[0]) {
-        milnce_wordvec wv;
-        float *mat = NULL;
-        size_t found = 0;
-        if ((ret = milnce_wordvec_load(cfg->model.word2vec, MILNCE_WORDVEC_AUTO, 0, &wv, err)) < 0) {
-            milnce_error_prefix(err, "key model.word2vec");
-            goto end;
-        }
-        if (wv.dim != cfg->model.word_dim) {
-            ret = milnce_error_set(err, MILNCE_ERR_INVALID, "key model.word_dim: %d, but %s has %d-d vectors",
-                                   cfg->model.word_dim, cfg->model.word2vec, wv.dim);
-            milnce_wordvec_free(&wv);
-            goto end;
-        }
-        ret = milnce_wordvec_matrix_for(&wv, &vocab, &mat, &found, err);
-        milnce_wordvec_free(&wv);
-        if (ret < 0) goto end;
-        const milnce_tensor_desc *td;
-        float *w = milnce_model_tensor(m, "text_module.word_embd.weight", &td);
-        memcpy(w, mat, td->count * sizeof *w);
-        free(mat);
-        /* fewer than 90%: most likely a vocabulary/vector mismatch (case, tokenisation), worth a warning */
-        int low = found < (size_t)(0.9 * (double)vocab.n);
-        milnce_log(o->lg, low ? MILNCE_LOG_WARN : MILNCE_LOG_INFO, "word vectors for %zu of %zu words (%.1f%%) from %s%s", found, vocab.n,
-                   vocab.n ? 100.0 * (double)found / (double)vocab.n : 0.0, cfg->model.word2vec,
-                   low ? ": the others keep random vectors" : "");
-    }
-    lo.start_batch = 0;
-    /* ---- resume ---- */
-    char ckpath[MILNCE_PATH_MAX] = "";
+    r->bn_sync = (milnce_bn_sync){bn_allreduce, (void *)r->d};
+    if (cfg->train.sync_bn && r->d->world > 1 && r->m->video) milnce_s3dg_set_bn_sync(r->m->video, &r->bn_sync);
+    milnce_model_init(r->m, (uint64_t)cfg->train.seed);
+    return cfg->model.word2vec[0] ? load_word_vectors(r, err) : 0;
+}
+
+/* The optimizer of train.*, over a schedule spanning the run's real length: warmup and cosine
+ * decay span exactly the steps that will run (max_steps when set), so the lr reaches 0 at the
+ * last step and never climbs again. A resumed run derives the same horizon from the same
+ * config. Opens the loader (the length depends on its batches per epoch). */
+static int build_optim(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
     milnce_optim_config oc = milnce_optim_defaults();
     oc.kind = strcmp(cfg->train.optimizer, "sgd") == 0 ? MILNCE_OPTIM_SGD
             : cfg->train.decoupled_wd ? MILNCE_OPTIM_ADAMW : MILNCE_OPTIM_ADAM;
@@ -388,181 +379,201 @@ int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnc
     oc.momentum = oc.kind == MILNCE_OPTIM_SGD ? cfg->train.momentum : 0;
     oc.clip_norm = cfg->train.grad_clip;
     oc.warmup_steps = cfg->train.warmup_steps;
-    if ((ret = milnce_loader_open(&ld, &lo, err)) < 0) goto end;
-    int64_t per_epoch = milnce_loader_batches_per_epoch(ld);
-    /* The run's real length: the schedule's warmup and cosine decay span exactly the steps
-     * that will run (max_steps when set), so the lr reaches 0 at the last step and never
-     * climbs again. A resumed run derives the same horizon from the same config. */
-    int64_t total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
-    oc.total_steps = total;
-    if ((ret = milnce_optim_init(&opt, &oc, m->ptab.total, err)) < 0) goto end;
-    if (mc.text.frozen) { /* word vectors from word2vec stay as loaded, weight decay included */
+    int ret = milnce_loader_open(&r->ld, &r->lo, err);
+    if (ret < 0) return ret;
+    int64_t per_epoch = milnce_loader_batches_per_epoch(r->ld);
+    r->total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
+    oc.total_steps = r->total;
+    milnce_model *m = r->m;
+    if ((ret = milnce_optim_init(&r->opt, &oc, m->ptab.total, err)) < 0) return ret;
+    if (r->frozen) { /* word vectors from word2vec stay as loaded, weight decay included */
         int ti = milnce_params_find(&m->ptab, "text_module.word_embd.weight");
         if (ti >= 0) {
-            opt.frozen_begin = m->ptab.t[ti].offset;
-            opt.frozen_end = m->ptab.t[ti].offset + m->ptab.t[ti].count;
+            r->opt.frozen_begin = m->ptab.t[ti].offset;
+            r->opt.frozen_end = m->ptab.t[ti].offset + m->ptab.t[ti].count;
         }
     }
-    if (o->resume) {
-        if ((ret = milnce_train_latest(cfg->train.out_dir, ckpath, sizeof ckpath)) < 0) {
-            milnce_error_set(err, ret, "%s: checkpoint path too long", cfg->train.out_dir);
-            goto end;
-        }
-        if (ckpath[0]) {
-            milnce_checkpoint ck = {.params = &m->ptab, .param_block = m->params, .buffers = &m->btab,
-                                    .buffer_block = m->buffers, .optim = &opt};
-            if ((ret = milnce_checkpoint_load(ckpath, &ck, NULL, NULL, err)) < 0) goto end;
-            opt.step = ck.step;
-            milnce_log(o->lg, MILNCE_LOG_INFO, "resuming from %s (step %lld)", ckpath, (long long)ck.step);
-            /* The loader must start at the resumed batch: reopen it there. */
-            milnce_loader_close(&ld);
-            lo.start_batch = ck.step;
-            if ((ret = milnce_loader_open(&ld, &lo, err)) < 0) goto end;
-        } else {
-            milnce_log(o->lg, MILNCE_LOG_INFO, "no checkpoint in %s/checkpoints: starting from scratch", cfg->train.out_dir);
-        }
+    return 0;
+}
+
+/* --resume: weights, moments and step from `latest`; the loader restarts at that step's batch. */
+static int resume(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    char ckpath[MILNCE_PATH_MAX] = "";
+    int ret = milnce_run_latest_checkpoint(cfg->train.out_dir, ckpath, sizeof ckpath);
+    if (ret < 0) return milnce_error_set(err, ret, "%s: checkpoint path too long", cfg->train.out_dir);
+    if (!ckpath[0]) {
+        milnce_log(r->o->lg, MILNCE_LOG_INFO, "no checkpoint in %s/checkpoints: starting from scratch", cfg->train.out_dir);
+        return 0;
     }
+    milnce_model *m = r->m;
+    milnce_checkpoint ck = {.params = &m->ptab, .param_block = m->params, .buffers = &m->btab,
+                            .buffer_block = m->buffers, .optim = &r->opt};
+    if ((ret = milnce_checkpoint_load(ckpath, &ck, NULL, NULL, err)) < 0) return ret;
+    r->opt.step = ck.step;
+    milnce_log(r->o->lg, MILNCE_LOG_INFO, "resuming from %s (step %lld)", ckpath, (long long)ck.step);
+    milnce_loader_close(&r->ld);
+    r->lo.start_batch = ck.step;
+    return milnce_loader_open(&r->ld, &r->lo, err);
+}
+
+/* Rank 0: config.yaml, and log.jsonl opened for appending (trimmed to the resumed step). */
+static int open_outputs(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    int ret = milnce_path(r->logpath, sizeof r->logpath, err, "%s/log.jsonl", cfg->train.out_dir);
+    if (ret < 0 || r->d->rank != 0) return ret;
+    if ((ret = milnce_mkdirs(cfg->train.out_dir, err)) < 0) return ret;
+    char p[MILNCE_PATH_MAX];
+    if ((ret = milnce_path(p, sizeof p, err, "%s/config.yaml", cfg->train.out_dir)) < 0) return ret;
+    if ((ret = milnce_config_write(cfg, p, err)) < 0) return ret;
+    if (r->o->resume && (ret = trim_log(r->logpath, r->opt.step, r->o->lg, err)) < 0) return ret;
+    r->logfd = open(r->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat lst;
+    if (r->logfd < 0 || fstat(r->logfd, &lst) < 0) return milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", r->logpath, strerror(errno));
+    r->logsize = lst.st_size;
+    return 0;
+}
+
+/* Setup: config checks, run folder claim, vocabulary, loader, model, optimizer, resume, the
+ * step's buffers and the outputs. */
+static int setup(train_run *r, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    int ret;
+    if ((ret = check_config(cfg, r->d, err)) < 0) return ret;
+    r->B = cfg->train.batch_size / r->d->world;
+    if ((ret = claim_run_folder(r, err)) < 0) return ret;
+    if ((ret = load_vocab(cfg, &r->vocab, r->vocab_path, sizeof r->vocab_path, err)) < 0) return ret;
+    loader_opts(r);
+    r->K = milnce_window_bag_size(&r->lo.window);
+    if ((ret = build_model(r, err)) < 0 || (ret = build_optim(r, err)) < 0) return ret;
+    if (r->o->resume && (ret = resume(r, err)) < 0) return ret;
     /* Every rank starts from rank 0's weights (identical anyway for the same seed). */
-    if ((ret = milnce_dist_bcast_f32(d, m->params, m->ptab.total, err)) < 0) goto end;
-    int E = cfg->model.embed_dim;
-    Vg = malloc(sizeof *Vg * (size_t)Bg * E);
-    Tg = malloc(sizeof *Tg * (size_t)Bg * Kl * E);
-    dV = malloc(sizeof *dV * (size_t)B * E);
-    dT = malloc(sizeof *dT * (size_t)B * Kl * E);
-    maskg = malloc((size_t)Bg * K);
-    if (cat) cat_ids = malloc(sizeof *cat_ids * (size_t)B * K * cfg->data.max_words);
-    if (!Vg || !Tg || !dV || !dT || !maskg || (cat && !cat_ids)) { ret = milnce_error_set(err, MILNCE_ERR_NOMEM, "embeddings"); goto end; }
-    /* ---- outputs ---- */
-    char logpath[MILNCE_PATH_MAX];
-    if ((ret = milnce_path(logpath, sizeof logpath, err, "%s/log.jsonl", cfg->train.out_dir)) < 0) goto end;
+    if ((ret = milnce_dist_bcast_f32(r->d, r->m->params, r->m->ptab.total, err)) < 0) return ret;
+    milnce_loss_opts lopt = milnce_train_loss_opts(cfg->train.loss, cfg->train.temperature, cfg->train.normalize);
+    if ((ret = milnce_train_stepper_init(&r->st, r->m, &r->opt, r->d, r->B, r->K, cfg->data.max_words, r->cat,
+                                         !cfg->train.freeze_bn, &lopt, err)) < 0)
+        return ret;
+    if ((ret = open_outputs(r, err)) < 0) return ret;
+    if (!(r->yaml = milnce_config_to_yaml(cfg))) return milnce_error_set(err, MILNCE_ERR_NOMEM, "config");
+    r->last_saved = r->opt.step > 0 ? r->opt.step : -1;
+    return 0;
+}
+
+/* Before step `step` (0-based): stop here on a signal, a failed log write or --stop-at (a
+ * checkpoint of the steps done, then out); all ranks decide together so that none waits in a
+ * collective alone. Returns 1 to stop cleanly (also at the end of the run), 0 to go on, < 0. */
+static int stop_check(train_run *r, int64_t step, milnce_train_result *res, milnce_error *err) {
+    const milnce_dist *d = r->d;
+    const milnce_train_opts *o = r->o;
+    int ret, sig = o->cancel && *o->cancel, any_sig = sig, any_fail = r->log_failed;
+    if (d->world > 1 && (ret = agree_stop(d, sig, r->log_failed, &any_sig, &any_fail, err)) < 0) return ret;
+    int stop_asked = o->stop_at > 0 && step >= o->stop_at && step < r->total;
+    if (step == r->total) return 1;
+    if (!any_sig && !any_fail && !stop_asked) return 0;
+    milnce_error ce = {0};
+    int saved = 0;
     if (d->rank == 0) {
-        if ((ret = milnce_mkdirs(cfg->train.out_dir, err)) < 0) goto end;
-        char p[MILNCE_PATH_MAX];
-        if ((ret = milnce_path(p, sizeof p, err, "%s/config.yaml", cfg->train.out_dir)) < 0) goto end;
-        if ((ret = milnce_config_write(cfg, p, err)) < 0) goto end;
-        if (o->resume && (ret = trim_log(logpath, opt.step, o->lg, err)) < 0) goto end;
-        logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        struct stat lst;
-        if (logfd < 0 || fstat(logfd, &lst) < 0) { ret = milnce_error_set(err, MILNCE_ERR_IO, "%s: %s", logpath, strerror(errno)); goto end; }
-        logsize = lst.st_size;
+        if (r->last_saved == step) saved = 1;
+        else saved = save_checkpoint(r->cfg, r->m, &r->opt, &r->vocab, step, r->yaml, res->checkpoint, sizeof res->checkpoint,
+                                     o->lg, any_fail ? &ce : err) == 0;
+        if (!saved && !any_fail) return err->code;
     }
-    yaml = milnce_config_to_yaml(cfg);
-    milnce_loss_opts lopt = {.temperature = (float)cfg->train.temperature, .normalize = cfg->train.normalize,
-                             .bag = strcmp(cfg->train.loss, "max") == 0 ? MILNCE_BAG_MAX : MILNCE_BAG_MILNCE};
-    double t_start = now_s(), t_last = t_start;
-    int64_t clips = 0;
-    int log_failed = 0;
-    milnce_error log_err = {0};
-    int64_t last_saved = opt.step > 0 ? opt.step : -1; /* step of the newest checkpoint on disk */
-    for (int64_t step = opt.step; step <= total; step++) {
-        /* Stop here (a checkpoint of the steps done, then out) on a signal, a failed log write
-         * or --stop-at; all ranks decide together so that none waits in a collective alone. */
-        int sig = o->cancel && *o->cancel, any_sig = sig, any_fail = log_failed;
-        if (d->world > 1 && (ret = agree_stop(d, sig, log_failed, &any_sig, &any_fail, err)) < 0) goto end;
-        int stop_asked = o->stop_at > 0 && step >= o->stop_at && step < total;
-        if (step == total) break;
-        if (any_sig || any_fail || stop_asked) {
-            milnce_error ce = {0};
-            int saved = 0;
-            if (d->rank == 0) {
-                if (last_saved == step) saved = 1;
-                else saved = save_checkpoint(cfg, m, &opt, &vocab, step, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, any_fail ? &ce : err) == 0;
-                if (!saved && !any_fail) { ret = err->code; goto end; }
-            }
-            if (any_fail) {
-                if (d->rank != 0)
-                    ret = milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not write its log; stopped at step %lld", (long long)step);
-                else if (saved)
-                    ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld (checkpoint %s; --resume continues)",
-                                           log_err.msg, (long long)step, res->checkpoint);
-                else
-                    ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld; the checkpoint failed too: %s",
-                                           log_err.msg, (long long)step, ce.msg);
-                goto end;
-            }
-            if (any_sig) {
-                ret = milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped by a signal at step %lld; checkpoint %s",
-                                       (long long)step, res->checkpoint);
-                goto end;
-            }
-            milnce_log(o->lg, MILNCE_LOG_INFO, "stopped after step %lld of %lld as asked; --resume continues",
-                       (long long)step, (long long)total);
-            break;
-        }
+    if (any_fail) {
+        if (d->rank != 0)
+            return milnce_error_set(err, MILNCE_ERR_IO, "rank 0 could not write its log; stopped at step %lld", (long long)step);
+        if (saved)
+            return milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld (checkpoint %s; --resume continues)",
+                                    r->log_err.msg, (long long)step, res->checkpoint);
+        return milnce_error_set(err, MILNCE_ERR_IO, "%s; stopped after step %lld; the checkpoint failed too: %s",
+                                r->log_err.msg, (long long)step, ce.msg);
+    }
+    if (any_sig)
+        return milnce_error_set(err, MILNCE_ERR_INTERRUPTED, "stopped by a signal at step %lld; checkpoint %s",
+                                (long long)step, res->checkpoint);
+    milnce_log(o->lg, MILNCE_LOG_INFO, "stopped after step %lld of %lld as asked; --resume continues",
+               (long long)step, (long long)r->total);
+    return 1;
+}
+
+/* After step `step` (0-based): the result, log.jsonl (every train.log_every steps and the
+ * last), the progress callback, a checkpoint (every train.checkpoint_every and the last). */
+static int after_step(train_run *r, int64_t step, int epoch, float loss, double lr, double gnorm,
+                      milnce_train_result *res, milnce_error *err) {
+    const milnce_config *cfg = r->cfg;
+    int Bg = r->st.Bg;
+    int64_t done = step + 1;
+    r->clips += Bg;
+    double t = now_s();
+    double cps = Bg / (t - r->t_last > 1e-9 ? t - r->t_last : 1e-9);
+    r->t_last = t;
+    if (res->steps == 0) res->first_loss = loss;
+    res->last_loss = loss;
+    res->steps++;
+    double wait = milnce_loader_wait_fraction(r->ld);
+    if (r->d->rank == 0 && (done % cfg->train.log_every == 0 || done == r->total)) {
+        char line[512];
+        int n = snprintf(line, sizeof line,
+                         "{\"step\":%lld,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g,\"clips_per_s\":%.4g,\"data_wait\":%.4f,\"grad_norm\":%.6g,\"time\":%.3f}\n",
+                         (long long)done, epoch, loss, lr, cps, wait, gnorm, t - r->t_start);
+        if (log_append(r->logfd, &r->logsize, r->logpath, line, (size_t)n, &r->log_err) < 0) r->log_failed = 1;
+    }
+    if (r->o->progress) {
+        milnce_train_progress p = {done, r->total, epoch, loss, lr, cps, wait, t - r->t_start};
+        r->o->progress(r->o->progress_user, &p);
+    }
+    if (r->d->rank == 0 && (done % cfg->train.checkpoint_every == 0 || done == r->total)) {
+        int ret = save_checkpoint(cfg, r->m, &r->opt, &r->vocab, done, r->yaml, res->checkpoint, sizeof res->checkpoint, r->o->lg, err);
+        if (ret < 0) return ret;
+        r->last_saved = done;
+    }
+    return 0;
+}
+
+/* The loop: steps from the resumed one to the run's end (or a stop). */
+static int loop(train_run *r, milnce_train_result *res, milnce_error *err) {
+    r->t_start = r->t_last = now_s();
+    for (int64_t step = r->opt.step; step <= r->total; step++) {
+        int ret = stop_check(r, step, res, err);
+        if (ret < 0) return ret;
+        if (ret > 0) break;
         milnce_batch *b;
-        if ((ret = milnce_loader_next(ld, &b, err)) < 0) goto end;
-        milnce_model_zero_grad(m);
-        const float *V, *T;
-        int train_bn = !cfg->train.freeze_bn;
-        if (cat) milnce_bag_concat_tokens(cat_ids, b->text, b->mask, B, K, b->L, K * b->L, NULL);
-        if ((ret = milnce_model_video_forward(m, b->video, B, train_bn, &V, NULL, err)) < 0 ||
-            (ret = milnce_model_text_forward(m, cat ? cat_ids : b->text, B * Kl, &T, err)) < 0 ||
-            (ret = milnce_dist_allgather_f32(d, V, Vg, (size_t)B * E, err)) < 0 ||
-            (ret = milnce_dist_allgather_f32(d, T, Tg, (size_t)B * Kl * E, err)) < 0 ||
-            (ret = milnce_dist_allgather_u8(d, b->mask, maskg, (size_t)B * K, err)) < 0) {
-            milnce_loader_release(ld, b);
-            goto end;
-        }
-        int epoch = b->epoch;
+        if ((ret = milnce_loader_next(r->ld, &b, err)) < 0) return ret;
         float loss;
-        memset(dV, 0, sizeof *dV * (size_t)B * E);
-        memset(dT, 0, sizeof *dT * (size_t)B * Kl * E);
-        /* The batch stays ours until the backward pass is done: the encoders' backward reads
-         * the clip and the word ids they were given (a released slot is refilled at once). */
-        ret = milnce_loss_forward_backward(&loss, dV, dT, Vg, Tg, cat ? NULL : maskg, Bg, Kl, E, d->rank * B, B, &lopt, err);
-        if (ret < 0) milnce_error_prefix(err, "step %lld", (long long)(step + 1));
-        if (ret == 0 && o->inject_nan_step == step + 1) loss = NAN;
-        if (ret == 0 && !isfinite(loss))
-            ret = milnce_error_set(err, MILNCE_ERR_NUMERIC, "step %lld: loss is %g; stopping (the last good checkpoint is kept)", (long long)(step + 1), loss);
-        if (ret == 0 && (ret = milnce_model_text_backward(m, dT, err)) == 0) ret = milnce_model_video_backward(m, dV, NULL, err);
-        milnce_loader_release(ld, b);
-        if (ret < 0) goto end;
-        if ((ret = milnce_dist_allreduce_sum_f32(d, m->grads, m->ptab.total, err)) < 0) goto end;
         double lr, gnorm;
-        if ((ret = milnce_optim_step(&opt, m->params, m->grads, &lr, &gnorm, err)) < 0) {
-            milnce_error_prefix(err, "step %lld: non-finite gradient; stopping (the last good checkpoint is kept)", (long long)(step + 1));
-            goto end;
-        }
-        clips += Bg;
-        double t = now_s();
-        double cps = Bg / (t - t_last > 1e-9 ? t - t_last : 1e-9);
-        t_last = t;
-        if (res->steps == 0) res->first_loss = loss;
-        res->last_loss = loss;
-        res->steps++;
-        double wait = milnce_loader_wait_fraction(ld);
-        if (d->rank == 0 && ((step + 1) % cfg->train.log_every == 0 || step + 1 == total)) {
-            char line[512];
-            int n = snprintf(line, sizeof line,
-                             "{\"step\":%lld,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.9g,\"clips_per_s\":%.4g,\"data_wait\":%.4f,\"grad_norm\":%.6g,\"time\":%.3f}\n",
-                             (long long)(step + 1), epoch, loss, lr, cps, wait, gnorm, t - t_start);
-            if (log_append(logfd, &logsize, logpath, line, (size_t)n, &log_err) < 0) log_failed = 1;
-        }
-        if (o->progress) {
-            milnce_train_progress p = {step + 1, total, epoch, loss, lr, cps, wait, t - t_start};
-            o->progress(o->progress_user, &p);
-        }
-        if (d->rank == 0 && ((step + 1) % cfg->train.checkpoint_every == 0 || step + 1 == total)) {
-            if ((ret = save_checkpoint(cfg, m, &opt, &vocab, step + 1, yaml, res->checkpoint, sizeof res->checkpoint, o->lg, err)) < 0) goto end;
-            last_saved = step + 1;
-        }
+        int epoch = b->epoch;
+        ret = milnce_train_step(&r->st, b, step, r->o->inject_nan_step == step + 1, &loss, &lr, &gnorm, err);
+        milnce_loader_release(r->ld, b);
+        if (ret < 0 || (ret = after_step(r, step, epoch, loss, lr, gnorm, res, err)) < 0) return ret;
     }
-    if (log_failed) { /* at the last step: its checkpoint is written */
-        ret = milnce_error_set(err, MILNCE_ERR_IO, "%s; the run's last checkpoint is %s", log_err.msg, res->checkpoint);
-        goto end;
-    }
-    double el = now_s() - t_start;
-    res->clips_per_s = el > 0 ? clips / el : 0;
-    res->data_wait = milnce_loader_wait_fraction(ld);
-    if (!res->checkpoint[0]) milnce_train_latest(cfg->train.out_dir, res->checkpoint, sizeof res->checkpoint);
-end:
-    if (logfd >= 0) close(logfd);
-    milnce_run_lock_release(&lock);
-    free(yaml);
-    free(Vg); free(Tg); free(dV); free(dT); free(maskg); free(cat_ids);
-    milnce_loader_close(&ld);
-    milnce_optim_free(&opt);
-    milnce_model_free(&m);
-    milnce_vocab_free(&vocab);
+    if (r->log_failed) /* at the last step: its checkpoint is written */
+        return milnce_error_set(err, MILNCE_ERR_IO, "%s; the run's last checkpoint is %s", r->log_err.msg, res->checkpoint);
+    double el = now_s() - r->t_start;
+    res->clips_per_s = el > 0 ? r->clips / el : 0;
+    res->data_wait = milnce_loader_wait_fraction(r->ld);
+    if (!res->checkpoint[0]) milnce_run_latest_checkpoint(r->cfg->train.out_dir, res->checkpoint, sizeof res->checkpoint);
+    return 0;
+}
+
+int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnce_error *err) {
+    memset(res, 0, sizeof *res);
+    train_run *r = calloc(1, sizeof *r);
+    if (!r) return milnce_error_set(err, MILNCE_ERR_NOMEM, "train");
+    r->o = o;
+    r->cfg = o->cfg;
+    r->solo = (milnce_dist){0, 1, 0};
+    r->d = o->dist ? o->dist : &r->solo;
+    r->lock.fd = -1;
+    r->logfd = -1;
+    int ret = setup(r, err);
+    if (ret == 0) ret = loop(r, res, err);
+    if (r->logfd >= 0) close(r->logfd);
+    milnce_run_lock_release(&r->lock);
+    free(r->yaml);
+    milnce_train_stepper_free(&r->st);
+    milnce_loader_close(&r->ld);
+    milnce_optim_free(&r->opt);
+    milnce_model_free(&r->m);
+    milnce_vocab_free(&r->vocab);
+    free(r);
     return ret;
 }

@@ -17,7 +17,9 @@
  * last line left by a crash.
  * Resume continues from `latest`: the loader restarts at that step's batch (batches depend only
  * on the seed and the batch number), so a resumed run makes the same batches, losses and final
- * weights as one that was never interrupted (bit for bit with the same thread count). */
+ * weights as one that was never interrupted (bit for bit with the same thread count).
+ * The run is a setup, a loop of milnce_train_step (pipeline/train_step.h), the log and the
+ * checkpoints. */
 #ifndef MILNCE_TRAIN_H
 #define MILNCE_TRAIN_H
 
@@ -59,12 +61,6 @@ typedef struct milnce_train_result {
 /* Checks the config and data (shards, vocabulary, word vectors) before any work; then trains. */
 int milnce_train_run(const milnce_train_opts *o, milnce_train_result *res, milnce_error *err);
 
-/* The model configuration a training config describes (vocab: words + 1). */
-struct milnce_model_cfg;
-void milnce_train_model_cfg(const milnce_config *cfg, int vocab, int batch, struct milnce_model_cfg *out);
-
-/* Path of the newest checkpoint of a run folder ("" when none); MILNCE_ERR_RANGE (and "") when
- * the path does not fit in cap bytes. */
-int milnce_train_latest(const char *out_dir, char *path, size_t cap);
+/* The model of the config and the run folder's newest checkpoint: pipeline/run_model.h. */
 
 #endif

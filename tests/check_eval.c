@@ -17,7 +17,7 @@
 #include "image_write.h"
 #include "model.h"
 #include "npy.h"
-#include "train.h"
+#include "run_model.h"
 #include "video.h"
 #include "vocab_io.h"
 #include "testutil.h"
@@ -72,7 +72,7 @@ static void setup(void) {
     milnce_error err = {0};
     ck_assert_msg(milnce_vocab_load(vocab, &v, &err) == 0, "%s", err.msg);
     milnce_model_cfg mc;
-    milnce_train_model_cfg(&cfg, (int)v.n + 1, 2, &mc);
+    milnce_model_cfg_from_config(&cfg, (int)v.n + 1, 2, &mc);
     milnce_vocab_free(&v);
     milnce_model *m;
     ck_assert_msg(milnce_model_create(&m, &mc, &err) == 0, "%s", err.msg);

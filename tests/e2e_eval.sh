@@ -138,6 +138,39 @@ for e in ex:
 PY
 ok "youcook2 layout: eval.json, metrics vs numpy, thumbnails"
 
+# Score the saved embeddings again (eval --embeddings): no checkpoint, no videos, same eval.json.
+# A copy of what the run wrote, so that the default output (the folder itself) is checked too.
+mkdir -p "$T/saved"
+cp -r "$T/run/eval.json" "$T/run/eval_text.npy" "$T/run/eval_video.npy" "$T/run/eval_ids.txt" "$T/run/thumbs" "$T/saved/"
+"$BIN" eval --embeddings "$T/saved" >"$T/out_saved.txt" 2>"$T/err" || fail "eval --embeddings: $(cat "$T/err")"
+grep -q "text->video" "$T/out_saved.txt" || fail "eval --embeddings: no table: $(cat "$T/out_saved.txt")"
+"$BIN" eval --checkpoint "$T/run" --set "eval.csv=$T/yc.csv" --set "eval.video_root=$T/videos" --set eval.ties=official \
+  --no-thumbnails --save-embeddings --out "$T/official" >/dev/null 2>"$T/err" || fail "eval ties official: $(cat "$T/err")"
+"$BIN" eval --embeddings "$T/saved" --set eval.ties=official --out "$T/saved_official" >/dev/null 2>"$T/err" \
+  || fail "eval --embeddings --set eval.ties=official: $(cat "$T/err")"
+"$PY" - "$T" <<'PY' || fail "eval --embeddings: metrics differ from the full run"
+import json, sys
+T = sys.argv[1]
+full = json.load(open(T + "/run/eval.json"))
+again = json.load(open(T + "/saved/eval.json"))
+assert again.pop("embeddings") == T + "/saved", again
+assert again == full, [(k, full.get(k), again.get(k)) for k in set(full) | set(again) if full.get(k) != again.get(k)]
+off = json.load(open(T + "/official/eval.json"))
+off_again = json.load(open(T + "/saved_official/eval.json"))
+assert off["ties"] == off_again["ties"] == "official" and off["tie_rule"] == off_again["tie_rule"]
+for k in ("n", "dim", "t2v", "v2t", "chance", "identical_video_embeddings"):
+    assert off[k] == off_again[k], (k, off[k], off_again[k])
+for a, b in zip(off["examples"], off_again["examples"]):
+    assert a["rank"] == b["rank"] and [c["video_id"] for c in a["top"]] == [c["video_id"] for c in b["top"]]
+PY
+if "$BIN" eval --embeddings "$T/saved" --checkpoint "$T/run" >/dev/null 2>"$T/err"; then fail "--embeddings with --checkpoint accepted"; fi
+[ "$(set +e; "$BIN" eval --embeddings "$T/saved" --checkpoint "$T/run" >/dev/null 2>&1; echo $?)" = 2 ] || fail "--embeddings with --checkpoint: not exit 2"
+[ "$(set +e; "$BIN" eval >/dev/null 2>&1; echo $?)" = 2 ] || fail "eval without --checkpoint or --embeddings: not exit 2"
+mkdir -p "$T/no_emb"
+[ "$(set +e; "$BIN" eval --embeddings "$T/no_emb" >/dev/null 2>"$T/err"; echo $?)" = 1 ] || fail "--embeddings of an empty folder: not exit 1"
+grep -q "no_emb/eval_text.npy" "$T/err" || fail "--embeddings of an empty folder: the file is not named: $(cat "$T/err")"
+ok "eval --embeddings: the saved embeddings scored again give the full run's eval.json (both tie rules)"
+
 # The reference's YouCook2-style CSV: only two of its 31 videos exist here.
 mkdir -p "$T/yc2/404"
 ln -s "$TD/videos/chaplin.mp4" "$T/yc2/RFE7qdhjgXc.mp4"

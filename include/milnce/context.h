@@ -41,7 +41,7 @@ typedef struct milnce_ctx {
      * backward passes and gives OpenBLAS its thread count back after; other GEMMs (text encoder,
      * loss, retrieval) keep OpenBLAS's threads. That is a process-wide switch, so it is only for
      * a program that runs one model at a time and owns the process: the training and evaluation
-     * stages ask for it (milnce_train_model_cfg), which keeps their results bit-identical to
+     * stages ask for it (milnce_model_cfg_from_config), which keeps their results bit-identical to
      * earlier versions (OpenBLAS rounds differently with threads). 0 (the default): nothing
      * process-wide is touched; set OpenBLAS to one thread once instead. */
     int blas_single_passes;
