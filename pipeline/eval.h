@@ -55,7 +55,7 @@
  * <out>/eval_text.npy, <out>/eval_video.npy (float32 (N, D), as scored), <out>/eval_ids.txt
  * ("<video id>\t<start>\t<end>\t<query>" per row), which `milnce eval --embeddings <out>` scores
  * again without the checkpoint or the videos (milnce_eval_score_saved). The evaluation sets are read
- * by io/eval_set.h. */
+ * by io/video/eval_set.h. */
 #ifndef MILNCE_EVAL_H
 #define MILNCE_EVAL_H
 

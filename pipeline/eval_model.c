@@ -18,11 +18,6 @@
 #include "run_model.h"
 #include "vocab_io.h"
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* Applies YAML text (the checkpoint's stored config) on top of cfg. */
 static int config_from_text(milnce_config *cfg, const char *text, const char *ckpt, milnce_error *err) {
     char name[MILNCE_PATH_MAX + 32];
@@ -92,7 +87,7 @@ static int load_vocab(milnce_eval_model *em, const char *stored, milnce_error *e
     if (cfg->model.vocab[0]) ret = milnce_path(used, sizeof used, err, "%s", cfg->model.vocab);
     else if (!cfg->data.shards[0])
         return milnce_error_set(err, MILNCE_ERR_NOTFOUND, "key model.vocab: no vocabulary given (set model.vocab, or data.shards with vocab.txt beside the shards)");
-    else if (is_dir(cfg->data.shards)) ret = milnce_path(used, sizeof used, err, "%s/vocab.txt", cfg->data.shards);
+    else if (milnce_is_dir(cfg->data.shards)) ret = milnce_path(used, sizeof used, err, "%s/vocab.txt", cfg->data.shards);
     else {
         const char *slash = strrchr(cfg->data.shards, '/');
         ret = milnce_path(used, sizeof used, err, "%.*svocab.txt", slash ? (int)(slash + 1 - cfg->data.shards) : 0,
@@ -131,7 +126,7 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     em->lg = o->lg;
     milnce_safetensors st;
     int have_st = 0, ret = 0;
-    if (is_dir(o->checkpoint)) {
+    if (milnce_is_dir(o->checkpoint)) {
         if ((ret = milnce_run_latest_checkpoint(o->checkpoint, em->checkpoint, sizeof em->checkpoint)) < 0) {
             milnce_error_set(err, ret, "%s: checkpoint path too long", o->checkpoint);
             goto end;

@@ -130,11 +130,6 @@ static void remove_stale_temps(const char *dir, int k) {
     closedir(d);
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int cmp_jentry(const void *a, const void *b) {
     return strcmp(((const json_entry *)a)->id, ((const json_entry *)b)->id);
 }
@@ -158,7 +153,7 @@ enum { NARR_EXT_JSON = 4 };
 
 static int narration_file(const ctx *c, const milnce_video_entry *e, char *path, size_t cap) {
     for (int k = 0; k < (int)(sizeof narr_exts / sizeof narr_exts[0]); k++) {
-        if (milnce_path(path, cap, NULL, "%s/%s.%s", c->o->captions, e->id, narr_exts[k]) == 0 && file_exists(path))
+        if (milnce_path(path, cap, NULL, "%s/%s.%s", c->o->captions, e->id, narr_exts[k]) == 0 && milnce_is_file(path))
             return k;
     }
     return -1;
@@ -393,7 +388,7 @@ static int prepare_vocab(ctx *c, milnce_error *err) {
     if (given) {
         if ((ret = milnce_vocab_load(given, &c->vocab, err)) < 0) goto end;
         have = 1;
-    } else if (file_exists(path)) {
+    } else if (milnce_is_file(path)) {
         char saved[65];
         read_key_file(key_path, saved);
         if (strcmp(saved, c->vocab_key) == 0) {
@@ -583,7 +578,7 @@ static int old_rendition(ctx *c, int k, const milnce_video_entry *e, const char 
         char p[MILNCE_PATH_MAX];
         shard_file(p, sizeof p, c, k, ".tar");
         milnce_error e2 = {0};
-        if (file_exists(p) && milnce_shard_open(&c->old[k], p, NULL, &e2) < 0)
+        if (milnce_is_file(p) && milnce_shard_open(&c->old[k], p, NULL, &e2) < 0)
             milnce_log(c->o->lg, MILNCE_LOG_WARN, "%s cannot be read (%s): its videos are transcoded again", p, e2.msg);
     }
     milnce_shard_reader *r = c->old[k];
@@ -846,7 +841,7 @@ static int write_summary(const char *out_dir, const int *shards, int n, int part
     for (int s = 0; s < n && ret == 0; s++) {
         char p[MILNCE_PATH_MAX];
         if ((ret = milnce_path(p, sizeof p, err, "%s/train-%06d.stats.json", out_dir, shards[s])) < 0) break;
-        if (file_exists(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
+        if (milnce_is_file(p)) ret = absorb_stats(p, &tot, by_reason, log, err);
     }
     fclose(log);
     if (ret == 0) {
@@ -928,7 +923,7 @@ static int merge_if_last(ctx *c, int nshards, milnce_error *err) {
         char p[MILNCE_PATH_MAX], want[65], have[65];
         all[k] = k;
         shard_file(p, sizeof p, c, k, ".stats.json");
-        if (!file_exists(p)) { ret = 0; break; }
+        if (!milnce_is_file(p)) { ret = 0; break; }
         if (c->o->keep_complete) continue;
         read_stats_key(p, have);
         int r = make_shard_key(c, k, want, err);
@@ -978,7 +973,7 @@ static int plan_shards(ctx *c, milnce_preprocess_stats *st, milnce_error *err) {
         int ret = make_shard_key(c, k, c->keys[c->npending], err);
         if (ret < 0) return ret;
         shard_file(p, sizeof p, c, k, ".stats.json");
-        if (file_exists(p)) {
+        if (milnce_is_file(p)) {
             read_stats_key(p, have);
             if (o->keep_complete || strcmp(have, c->keys[c->npending]) == 0) { st->shards_reused++; continue; }
             /* Made from other inputs (or by a version that did not record them). Its stats go

@@ -31,11 +31,6 @@ static double now_s(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Keeps the newest keep checkpoints (names sort by step), and always the one `latest` names
@@ -114,7 +109,7 @@ static int trim_log(const char *path, int64_t step, const milnce_logger *lg, mil
 
 /* vocab.txt beside the shards: in the folder, or beside the one .tar given. */
 static int shards_vocab_path(const char *shards, char *out, size_t cap, milnce_error *err) {
-    if (is_dir(shards)) return milnce_path(out, cap, err, "%s/vocab.txt", shards);
+    if (milnce_is_dir(shards)) return milnce_path(out, cap, err, "%s/vocab.txt", shards);
     const char *slash = strrchr(shards, '/');
     return milnce_path(out, cap, err, "%.*svocab.txt", slash ? (int)(slash + 1 - shards) : 0, shards);
 }

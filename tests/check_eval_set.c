@@ -1,4 +1,4 @@
-/* io/eval_set.c: YouCook2 / MSR-VTT CSV rows -> queries with their video files; which ids may
+/* io/video/eval_set.c: YouCook2 / MSR-VTT CSV rows -> queries with their video files; which ids may
  * name a file under the video root (the video list's check, dots allowed), where a video is
  * looked for, and the errors naming the file and line. */
 #include <stdio.h>

@@ -130,6 +130,16 @@ void milnce_atomic_abort(milnce_atomic_file *f) {
     unlink(f->tmp);
 }
 
+int milnce_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int milnce_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int milnce_mkdirs(const char *path, milnce_error *err) {
     char buf[MILNCE_PATH_MAX];
     int ret = milnce_path(buf, sizeof buf, err, "%s", path);

@@ -38,6 +38,10 @@ int milnce_atomic_commit(milnce_atomic_file *f, milnce_error *err);
 /* Closes and removes the temporary file; path is untouched. */
 void milnce_atomic_abort(milnce_atomic_file *f);
 
+/* 1 when path names a regular file / a directory (symbolic links followed), else 0. */
+int milnce_is_file(const char *path);
+int milnce_is_dir(const char *path);
+
 /* mkdir -p: creates path and its missing parents (mode 0755). */
 int milnce_mkdirs(const char *path, milnce_error *err);
 

@@ -160,11 +160,6 @@ static int add_entry(milnce_video_list *l, const char *id, const char *path, con
     return 0;
 }
 
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int has_video_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
@@ -206,7 +201,7 @@ static int read_folder(const char *dir, milnce_video_list *out, milnce_error *er
     for (size_t i = 0; i < n && ret == 0; i++) {
         char path[MILNCE_PATH_MAX], id[512];
         if ((ret = milnce_path(path, sizeof path, err, "%s/%s", dir, names[i])) < 0) break;
-        if (!is_file(path)) continue;
+        if (!milnce_is_file(path)) continue;
         stem_of(names[i], id, sizeof id);
         milnce_error e = {0};
         int bad = milnce_video_id_check(id, &e) < 0;
@@ -316,12 +311,12 @@ int milnce_video_list_read(const char *path, const char *root, milnce_video_list
             if (milnce_video_id_check(id, &e) == 0) {
                 for (int k = 0; milnce_video_exts[k] && !p && !e.code; k++) {
                     if (milnce_path(full, sizeof full, &e, "%s/%s.%s", root, id, milnce_video_exts[k]) == 0 &&
-                        is_file(full))
+                        milnce_is_file(full))
                         p = full;
                     else if (!e.code && ctask >= 0 && (size_t)ctask < c.nfields &&
                              milnce_path(full, sizeof full, &e, "%s/%s/%s.%s", root, c.fields[ctask], id,
                                          milnce_video_exts[k]) == 0 &&
-                             is_file(full))
+                             milnce_is_file(full))
                         p = full;
                 }
             }

@@ -1,4 +1,4 @@
-/* Evaluation sets: CSV rows or shard sentences -> queries with their videos (io/eval_set.h). */
+/* Evaluation sets: CSV rows or shard sentences -> queries with their videos (io/video/eval_set.h). */
 #include "eval_set.h"
 
 #include <errno.h>
@@ -50,11 +50,6 @@ static int eval_set_add(milnce_eval_set *s, const char *id, const char *text, do
     return 0;
 }
 
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* An id from a CSV names a file under the video root: the video list's id check (no separators,
  * no control characters, at most 255 bytes), except that dots are allowed (an id may carry its
  * extension) while "." and ".." are not, so it can never reach outside the root. */
@@ -76,11 +71,11 @@ static char *resolve_video(const char *root, const char *task, const char *id) {
         for (int e = 0; milnce_video_exts[e]; e++) {
             int ok = pass == 0 ? milnce_path(p, sizeof p, NULL, "%s/%s.%s", root, id, milnce_video_exts[e])
                                : milnce_path(p, sizeof p, NULL, "%s/%s/%s.%s", root, task, id, milnce_video_exts[e]);
-            if (ok == 0 && is_file(p)) return strdup(p);
+            if (ok == 0 && milnce_is_file(p)) return strdup(p);
         }
     }
     if (milnce_path(p, sizeof p, NULL, "%s/%s", root, id) < 0) return NULL;
-    return strchr(id, '.') && is_file(p) ? strdup(p) : NULL;
+    return strchr(id, '.') && milnce_is_file(p) ? strdup(p) : NULL;
 }
 
 static int parse_seconds(const char *s, double *out) {
