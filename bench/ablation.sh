@@ -7,23 +7,25 @@
 # (80 videos, about 340 queries). Runs are PAIRED by (corpus, training seed): each setting is
 # compared with NCE on the same corpus and seed, and the statistics use the paired differences.
 #
-# A fractional design (the full cross product does not fit in an hour on 2 shared cores):
+# The grid (not the full cross product: settings other than NCE and MIL-NCE +-1 only at the
+# demo's corpus), every condition 3 corpora x 5 training seeds:
 #   power     3 corpora (synth seeds 1, 7, 13; --max-shift 1.5, fillers 0.4 = the demo's corpus)
 #             x 5 training seeds x {nce, milnce-s1, max-s1, cat-s1}, 300 steps, B 16
-#   misalign  the shift and filler axis, 3 corpora each x 2 seeds x {nce, milnce-s1}:
+#   misalign  the shift and filler axis, 3 corpora each x 5 seeds x {nce, milnce-s1}:
 #             --max-shift 0 (aligned), 3.0 (larger); --fillers 1.5 at shift 1.5
 #             (the power grid is the shift 1.5 / fillers 0.4 point)
-#   budget    power corpora x 2 seeds x {nce, milnce-s1}: 300 steps at B 8 (half the
+#   budget    power corpora x 5 seeds x {nce, milnce-s1}: 300 steps at B 8 (half the
 #             negatives), and 1200 steps at B 16 (4x the demo's 300)
 #   extra     milnce-n3 (the reference's nearest-3 bag) on the power pairs
 # The phases run in priority order (PHASES, default all): 1 power seeds 1-3, all settings;
 # 2 power seeds 4-5, nce + milnce-s1; 3 misalign seed 1; 4 budget B 8 seed 1; 5 budget 1200
-# steps seed 1; 6 misalign seed 2; 7 power seeds 4-5, max + cat; 8, 9 budget seed 2; 10 extra.
+# steps seed 1; 6 misalign seed 2; 7 power seeds 4-5, max + cat; 8, 9 budget seed 2; 10 extra;
+# 11 misalign seeds 3-5; 12, 13 budget seeds 3-5 (11-13 bring every level to 3 x 5 pairs).
 # Pairs are innermost, so a run cut off part-way still leaves complete pairs (and the
-# statistics use complete pairs only). bench/results/ablation: two streams, PHASES="1 2 3 6 7 10"
-# and PHASES="4 3 5 6 8 9", stopped after 100 min (the machine was shared with ~8 other
-# agents): phase 9 lacks corpus m13, phase 10 has 7 of its 15 pairs.
-# Every finished run appends a line to OUT/results.tsv; a re-run skips finished runs.
+# statistics use complete pairs only). bench/results/ablation: all 13 phases, 225 runs (13,687 s
+# of training), run as two or three streams sharing OUT on the shared 2-core machine.
+# Every finished run appends a line to OUT/results.tsv; a re-run skips the runs results.tsv
+# already holds (copy a results.tsv into a new OUT to extend its grid).
 # At the end (or with REPORT_ONLY=1) bench/ablation_stats.py writes OUT/table.md, OUT/table.tsv
 # and OUT/report.html (paired differences vs misalignment, 95% t intervals, as SVG).
 #
@@ -36,7 +38,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${MILNCE:-$ROOT/build/milnce}
 OUT=${1:-/tmp/milnce-ablation}
-PHASES=${PHASES:-1 2 3 4 5 6 7 8 9 10}
+PHASES=${PHASES:-1 2 3 4 5 6 7 8 9 10 11 12 13}
 SETTINGS=${SETTINGS:-nce milnce-s1 max-s1 cat-s1 milnce-n3}
 PY=/usr/bin/python3
 NICE=${NICE:-10}
@@ -87,6 +89,10 @@ run() { # block corpus setting seed batch steps
   local per_epoch=$(( VIDEOS / batch )) dir=$OUT/runs/$2/$3-b$5-n$6-s$4
   [ -f "$dir/done" ] && return 0
   case " $SETTINGS " in *" $setting "*) ;; *) return 0 ;; esac
+  # a run already in results.tsv (e.g. the committed bench/results/ablation/results.tsv copied
+  # into a new OUT to extend the grid) is not run again: columns block..steps identify it
+  awk -F'\t' -v b="$block" -v c="$name" -v s="$setting" -v d="$seed" -v B="$batch" -v n="$steps" \
+    '$1 == b && $2 == c && $6 == s && $7 == d && $8 == B && $9 == n {f = 1} END {exit !f}' "$RES" && return 0
   # a run another stream holds is skipped (the lock goes with its process)
   mkdir -p "$OUT/runs/$name"
   local lk
@@ -152,6 +158,9 @@ if [ -z "${REPORT_ONLY:-}" ]; then
       8) budget 2 8 300 ;;
       9) budget 2 16 1200 ;;
       10) power "1 2 3 4 5" milnce-n3 ;;
+      11) misalign "3 4 5" ;;
+      12) budget "3 4 5" 8 300 ;;
+      13) budget "3 4 5" 16 1200 ;;
       *) echo "ablation: unknown phase '$phase'" >&2; exit 2 ;;
     esac
   done
