@@ -79,8 +79,7 @@ static int load_vocab(milnce_eval_model *em, const char *stored, milnce_error *e
     char used[MILNCE_PATH_MAX];
     int ret;
     if (stored) {
-        snprintf(used, sizeof used, "checkpoint: vocabulary");
-        ret = milnce_vocab_from_text(stored, strlen(stored), used, &em->vocab, err);
+        ret = milnce_vocab_from_text(stored, strlen(stored), "vocabulary", &em->vocab, err);
         if (ret < 0) milnce_error_prefix(err, "checkpoint %s", em->checkpoint);
         return ret;
     }

@@ -214,11 +214,11 @@ static int load_vocab(const milnce_config *cfg, milnce_vocab *v, char *used, siz
         return milnce_error_set(err, MILNCE_ERR_FORMAT, "vocabulary %s is empty (one word per line expected)", used);
     /* A given vocabulary must keep the ids of the one the shards were made with (vocab.txt
      * beside them): the same words first, in the same order. */
+    if (!cfg->model.vocab[0]) return 0;
     char theirs[MILNCE_PATH_MAX];
+    if ((ret = shards_vocab_path(cfg->data.shards, theirs, sizeof theirs, err)) < 0) return ret;
     struct stat a, b;
-    if (!cfg->model.vocab[0] || shards_vocab_path(cfg->data.shards, theirs, sizeof theirs, err) < 0 ||
-        stat(theirs, &b) < 0 || (stat(used, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
-        return 0;
+    if (stat(theirs, &b) < 0 || (stat(used, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)) return 0;
     milnce_vocab sv = {0};
     if ((ret = milnce_vocab_load(theirs, &sv, err)) < 0) return milnce_error_prefix(err, "the shards' vocabulary");
     size_t bad = 0;

@@ -61,7 +61,7 @@ int milnce_cmd_embed(int argc, char **argv) {
     milnce_eval_load_opts lo = {.checkpoint = ckpt, .config = cli.config, .sets = cli.sets, .nsets = cli.nsets,
                                 .with_video = eo.videos != NULL, .with_text = eo.sentences != NULL, .lg = &lg};
     milnce_eval_model *m = NULL;
-    if (milnce_cmd_check_config("embed", cli.config, cli.sets, cli.nsets) < 0) {
+    if (milnce_cmd_check_config("embed", &cli) < 0) {
         milnce_cli_free(&cli);
         return MILNCE_EXIT_USAGE;
     }

@@ -116,7 +116,7 @@ int milnce_cmd_eval(int argc, char **argv) {
     milnce_eval_load_opts lo = {.checkpoint = a.ckpt, .config = cli.config, .sets = cli.sets, .nsets = cli.nsets,
                                 .with_video = 1, .with_text = 1, .lg = &lg};
     milnce_eval_model *m = NULL;
-    if (milnce_cmd_check_config("eval", cli.config, cli.sets, cli.nsets) < 0) {
+    if (milnce_cmd_check_config("eval", &cli) < 0) {
         milnce_cli_free(&cli);
         return MILNCE_EXIT_USAGE;
     }

@@ -62,14 +62,13 @@ const volatile sig_atomic_t *milnce_stop_on_signals(void) {
     return &stop_flag;
 }
 
-int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets) {
+int milnce_cmd_check_config(const char *cmd, const milnce_cli *cli) {
     milnce_config cfg;
     milnce_error err = {0};
     milnce_config_defaults(&cfg);
-    int ret = config ? milnce_config_load(&cfg, config, &err) : 0;
-    for (int i = 0; i < nsets && ret == 0; i++) ret = milnce_config_set(&cfg, sets[i], &err);
-    if (ret < 0) fprintf(stderr, "milnce %s: %s\n", cmd, err.msg);
-    return ret < 0 ? -1 : 0;
+    if (milnce_cli_apply_config(cli, &cfg, &err) == 0) return 0;
+    fprintf(stderr, "milnce %s: %s\n", cmd, err.msg);
+    return -1;
 }
 
 /* FFmpeg's messages name the video they are about: a decoder carries its video's name in

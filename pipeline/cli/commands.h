@@ -60,7 +60,8 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
 /* The user's --config FILE and --set assignments (part of the command line) load: 0, or -1 with
  * the message printed (the command then exits MILNCE_EXIT_USAGE). Errors after this point, in
  * files the command reads (a checkpoint, its stored config, shards), exit MILNCE_EXIT_ERROR. */
-int milnce_cmd_check_config(const char *cmd, const char *config, const char *const *sets, int nsets);
+struct milnce_cli;
+int milnce_cmd_check_config(const char *cmd, const struct milnce_cli *cli);
 
 /* FFmpeg's own messages go to stderr prefixed with the video's path (when the message comes
  * from a demuxer or a decoder of a milnce reader). */
