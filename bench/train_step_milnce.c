@@ -1,6 +1,6 @@
 /* milnce side of bench/train_step.sh: S3D-G training step or inference, clips per second.
  *
- * usage: train_step_milnce train|infer WIDTH T H W B ITERS [s2d]
+ * usage: train_step_milnce train|infer WIDTH T H W B ITERS [s2d] [bf16]
  * train: forward in train mode, a fixed random upstream gradient on the embedding (the loss is
  * not what is measured), zero grads, backward, one Adam update (src/nn/optim.h). infer: eval-mode
  * forward only. One warm-up iteration is not timed. Prints one line of results and the time per
@@ -23,7 +23,7 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     milnce_blas_select_kernel(argc, argv);
     if (argc < 8) {
-        fprintf(stderr, "usage: %s train|infer WIDTH T H W B ITERS [s2d]\n", argv[0]);
+        fprintf(stderr, "usage: %s train|infer WIDTH T H W B ITERS [s2d] [bf16]\n", argv[0]);
         return 2;
     }
     int train = strcmp(argv[1], "train") == 0;
@@ -34,7 +34,14 @@ int main(int argc, char **argv) {
     cfg.video.T = atoi(argv[3]), cfg.video.H = atoi(argv[4]), cfg.video.W = atoi(argv[5]);
     int B = cfg.video.max_batch = atoi(argv[6]);
     int iters = atoi(argv[7]);
-    cfg.video.space_to_depth = argc > 8 && strcmp(argv[8], "s2d") == 0;
+    for (int a = 8; a < argc; a++) {
+        if (strcmp(argv[a], "s2d") == 0) cfg.video.space_to_depth = 1;
+        else if (strcmp(argv[a], "bf16") == 0) cfg.ctx.precision = MILNCE_PREC_BF16;
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[a]);
+            return 2;
+        }
+    }
     milnce_error err = {0};
     milnce_model *m = NULL;
     if (milnce_model_create(&m, &cfg, &err) < 0) {
@@ -72,8 +79,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("milnce %s width %g %s%dx%dx%d B=%d: %.2f clips/s (%.1f ms/iter, kernel %s)\n",
-           train ? "train" : "infer", (double)cfg.video.width,
+    printf("milnce %s %s width %g %s%dx%dx%d B=%d: %.2f clips/s (%.1f ms/iter, kernel %s)\n",
+           train ? "train" : "infer", cfg.ctx.precision == MILNCE_PREC_BF16 ? "bf16" : "fp32",
+           (double)cfg.video.width,
            cfg.video.space_to_depth ? "s2d " : "", cfg.video.T, cfg.video.H, cfg.video.W, B,
            B * iters / t_total, 1e3 * t_total / iters, milnce_blas_core());
     milnce_s3dg_timing tm[8];

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conv3d_direct.h"
+#include "gemm.h"
 #include "layers.h"
 #include "npy.h"
 #include "testutil.h"
@@ -226,9 +227,9 @@ END_TEST
 
 /* The stem picks the direct algorithm, the other S3D-G shapes vol2col + sgemm. */
 START_TEST(test_conv3d_direct_choice) {
-    milnce_conv3d_cfg stem = {3, 64, 3, 7, 7, 2, 2, 2, 1, 3, 3, MILNCE_CONV_AUTO};
-    milnce_conv3d_cfg sep = {64, 192, 1, 3, 3, 1, 1, 1, 0, 1, 1, MILNCE_CONV_AUTO};
-    milnce_conv3d_cfg s2d = {24, 64, 2, 4, 4, 1, 1, 1, 1, 2, 2, MILNCE_CONV_AUTO};
+    milnce_conv3d_cfg stem = {3, 64, 3, 7, 7, 2, 2, 2, 1, 3, 3, MILNCE_CONV_AUTO, MILNCE_PREC_FP32};
+    milnce_conv3d_cfg sep = {64, 192, 1, 3, 3, 1, 1, 1, 0, 1, 1, MILNCE_CONV_AUTO, MILNCE_PREC_FP32};
+    milnce_conv3d_cfg s2d = {24, 64, 2, 4, 4, 1, 1, 1, 1, 2, 2, MILNCE_CONV_AUTO, MILNCE_PREC_FP32};
     ck_assert(milnce_conv3d_direct_suits(&stem));
     ck_assert(!milnce_conv3d_direct_suits(&sep));
     ck_assert(!milnce_conv3d_direct_suits(&s2d));
@@ -239,7 +240,7 @@ START_TEST(test_conv3d_direct_choice) {
 END_TEST
 
 START_TEST(test_conv3d_rejects_bad_cfg) {
-    milnce_conv3d_cfg c = {2, 3, 3, 3, 3, 1, 1, 1, 0, 0, 0, MILNCE_CONV_AUTO};
+    milnce_conv3d_cfg c = {2, 3, 3, 3, 3, 1, 1, 1, 0, 0, 0, MILNCE_CONV_AUTO, MILNCE_PREC_FP32};
     int To, Ho, Wo;
     ck_assert_int_eq(milnce_conv3d_out_dims(&c, 2, 5, 5, &To, &Ho, &Wo), MILNCE_ERR_INVALID);
     c.st = 0;
@@ -494,7 +495,7 @@ typedef struct {
 
 static const float *lin_fwd(void *p, size_t *n) {
     lin_ctx *k = p;
-    milnce_linear_forward(k->y, k->x, k->w, k->b, k->N, k->IC, k->OC);
+    milnce_linear_forward(k->y, k->x, k->w, k->b, k->N, k->IC, k->OC, MILNCE_PREC_FP32);
     *n = (size_t)k->N * k->OC;
     return k->y;
 }
@@ -516,7 +517,7 @@ START_TEST(test_linear) {
     lin_fwd(&k, &n);
     expect_close(k.y, y, cs, "y");
     float *dx = zeros(x.n), *dw = zeros(w.n), *db = zeros(b.n);
-    milnce_linear_backward(dx, dw, db, gy.p, x.p, w.p, k.N, k.IC, k.OC);
+    milnce_linear_backward(dx, dw, db, gy.p, x.p, w.p, k.N, k.IC, k.OC, MILNCE_PREC_FP32);
     expect_close(dx, gx, cs, "gx");
     expect_close(dw, gw, cs, "gw");
     expect_close(db, gb, cs, "gb");
@@ -524,7 +525,7 @@ START_TEST(test_linear) {
     memset(dx, 0, sizeof(float) * x.n);
     memset(dw, 0, sizeof(float) * w.n);
     memset(db, 0, sizeof(float) * b.n);
-    milnce_linear_backward(dx, dw, db, r, x.p, w.p, k.N, k.IC, k.OC);
+    milnce_linear_backward(dx, dw, db, r, x.p, w.p, k.N, k.IC, k.OC, MILNCE_PREC_FP32);
     fd_check(lin_fwd, &k, r, x.p, dx, x.n, 1e-2f, "linear dx");
     fd_check(lin_fwd, &k, r, w.p, dw, w.n, 1e-2f, "linear dw");
     fd_check(lin_fwd, &k, r, b.p, db, b.n, 1e-2f, "linear db");

@@ -31,6 +31,15 @@ enum {
     MILNCE_SIMD_AVX2 = 2
 };
 
+/* Arithmetic of a model's convolutions and linear layers. bf16: operands rounded to bfloat16,
+ * products summed in fp32 (mixed precision as GPUs train); weights, gradients, optimizer state,
+ * BatchNorm, the loss and every stored tensor stay fp32. Needs AVX512_BF16
+ * (milnce_bf16_supported); a model asked for bf16 on a CPU without it is refused at create. */
+enum { MILNCE_PREC_FP32 = 0, MILNCE_PREC_BF16 = 1 };
+
+/* 1 when this CPU and OS run the bf16 kernels (AVX512F, BW, VL and BF16; ZMM state on). */
+int milnce_bf16_supported(void);
+
 typedef struct milnce_ctx {
     /* OpenMP threads of a model's forward and backward; 0 = the calling thread's OpenMP default
      * (omp_get_max_threads(), i.e. OMP_NUM_THREADS or the cores) when the model is created.
@@ -51,9 +60,10 @@ typedef struct milnce_ctx {
     const volatile sig_atomic_t *cancel;
     /* Warnings and progress; a NULL fn is silent. */
     milnce_logger log;
+    int precision; /* MILNCE_PREC_* of the models made with this context */
 } milnce_ctx;
 
-/* threads 0, MILNCE_SIMD_AUTO, no cancel flag, silent. */
+/* threads 0, MILNCE_SIMD_AUTO, no cancel flag, silent, fp32. */
 milnce_ctx milnce_ctx_default(void);
 
 /* 1 when the context's cancel flag is set. */

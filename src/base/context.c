@@ -1,7 +1,7 @@
 #include "milnce/context.h"
 
 milnce_ctx milnce_ctx_default(void) {
-    milnce_ctx c = {0, MILNCE_SIMD_AUTO, 0, NULL, {NULL, NULL}};
+    milnce_ctx c = {0, MILNCE_SIMD_AUTO, 0, NULL, {NULL, NULL}, MILNCE_PREC_FP32};
     return c;
 }
 

@@ -30,7 +30,8 @@ void milnce_sigmoid_backward(float *din, const float *dout, const float *out, si
 void milnce_selfgating_forward(float *out, float *mean, float *gate, const float *in,
                                const float *w, const float *b, int B, int C, int P) {
     milnce_gap3d_forward(mean, in, B, C, P);            /* (B, C) */
-    milnce_linear_forward(gate, mean, w, b, B, C, C);   /* (B, C) logits */
+    /* fp32 in every precision: B rows only, and the gate scales whole channels */
+    (void)milnce_linear_forward(gate, mean, w, b, B, C, C, 0); /* (B, C) logits */
     milnce_sigmoid_forward(gate, gate, (size_t)B * C);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int bb = 0; bb < B; bb++)
@@ -59,7 +60,7 @@ void milnce_selfgating_backward(float *din, float *dw, float *db, const float *d
             dz[(size_t)bb * C + c] = (float)s * g * (1.0f - g);
         }
     if (din) memset(dmean, 0, sizeof(float) * BC);
-    milnce_linear_backward(din ? dmean : NULL, dw, db, dz, mean, w, B, C, C);
+    (void)milnce_linear_backward(din ? dmean : NULL, dw, db, dz, mean, w, B, C, C, 0);
     if (!din) return;
     const float invP = 1.0f / (float)P;
 #pragma omp parallel for collapse(2) schedule(static)

@@ -16,12 +16,16 @@
  * own slice of the workspace; otherwise units run one after another and OpenBLAS threads the
  * GEMMs. Mixing both thread pools at once makes their spin-waits fight for the cores. Backward
  * parallelises over whole samples (their input-gradient halos overlap) and reduces private
- * weight-gradient copies. */
+ * weight-gradient copies.
+ * Precision (cfg.prec, src/nn/gemm.h): bf16 runs every GEMM here on milnce's own single-threaded
+ * bf16 kernel, so units always run in parallel and each thread's workspace slice also holds the
+ * kernel's packed panels. The direct stem kernels stay fp32 (3 input channels: a small share). */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
 #include "conv3d_direct.h"
+#include "gemm.h"
 #include "layers.h"
 
 /* Floats of one column buffer (1 MB): a chunk's columns stay in L2 between vol2col and GEMM. */
@@ -36,7 +40,8 @@ int milnce_conv3d_out_dims(const milnce_conv3d_cfg *c, int T, int H, int W, int 
                            int *Wo) {
     if (!c || c->c_in <= 0 || c->c_out <= 0 || c->kt <= 0 || c->kh <= 0 || c->kw <= 0 ||
         c->st <= 0 || c->sh <= 0 || c->sw <= 0 || c->pt < 0 || c->ph < 0 || c->pw < 0 || T <= 0 ||
-        H <= 0 || W <= 0 || c->algo < MILNCE_CONV_AUTO || c->algo > MILNCE_CONV_DIRECT)
+        H <= 0 || W <= 0 || c->algo < MILNCE_CONV_AUTO || c->algo > MILNCE_CONV_DIRECT ||
+        (c->prec != MILNCE_PREC_FP32 && c->prec != MILNCE_PREC_BF16))
         return MILNCE_ERR_INVALID;
     int t = T + 2 * c->pt - c->kt, h = H + 2 * c->ph - c->kh, w = W + 2 * c->pw - c->kw;
     if (t < 0 || h < 0 || w < 0) return MILNCE_ERR_INVALID;
@@ -56,6 +61,7 @@ typedef struct {
     size_t col;      /* floats of one thread's column buffer */
     size_t og;       /* floats of one thread's gathered (c_out, nb*Po) buffer */
     size_t dw;       /* floats of one thread's private weight gradient */
+    size_t pack;     /* floats of one thread's bf16 packing scratch (0 in fp32) */
     size_t per_thread;
     int nthreads;    /* threads the workspace was sized for */
 } plan;
@@ -89,17 +95,31 @@ static int make_plan(plan *p, const milnce_conv3d_cfg *c, int B, int T, int H, i
         p->og = (size_t)c->c_out * p->nb * p->Po;
     }
     p->dw = (size_t)c->c_out * p->K;
-    p->per_thread = p->col + p->og + p->dw;
+    p->pack = (milnce_gemm_ws_bytes(c->prec) + sizeof(float) - 1) / sizeof(float);
+    p->per_thread = p->col + p->og + p->dw + p->pack;
     p->nthreads = omp_get_max_threads();
     return 0;
 }
 
 /* Threads of the units: the caller's count, at most the count the workspace was sized for, when
- * OpenBLAS is single-threaded (else one unit after another, OpenBLAS threading each GEMM). */
-static int par_threads(const plan *p) {
+ * OpenBLAS is single-threaded or not used (bf16); else one unit after another, OpenBLAS
+ * threading each GEMM. */
+static int par_threads(const plan *p, const milnce_conv3d_cfg *c) {
     int n = omp_get_max_threads();
     if (n > p->nthreads) n = p->nthreads;
-    return (n > 1 && openblas_get_num_threads() == 1) ? n : 1;
+    return (n > 1 && (c->prec == MILNCE_PREC_BF16 || openblas_get_num_threads() == 1)) ? n : 1;
+}
+
+/* The GEMMs of the units: row-major C = alpha op(A) op(B) + beta C at the layer's precision;
+ * pack is the thread's packing scratch. Arguments were checked (make_plan, bf16 support at
+ * forward/backward entry), so the product cannot fail. */
+static void gemm(const milnce_conv3d_cfg *c, float *pack, int tA, int tB, int M, int N, int K,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)milnce_gemm(c->prec, tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, pack);
+}
+
+static int check_prec(const milnce_conv3d_cfg *c) {
+    return c->prec == MILNCE_PREC_BF16 && !milnce_bf16_supported() ? MILNCE_ERR_UNSUPPORTED : 0;
 }
 
 static int use_direct(const milnce_conv3d_cfg *c) {
@@ -222,12 +242,13 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
     int ret;
     if ((ret = make_plan(&p, c, B, T, H, W)) < 0) return ret;
     if (use_direct(c)) return milnce_conv3d_direct_forward(out, in, w, bias, ws, c, B, T, H, W);
-    const int K = (int)p.K, nth = par_threads(&p);
+    if ((ret = check_prec(c)) < 0) return ret;
+    const int K = (int)p.K, nth = par_threads(&p, c);
     const long units = p.nb == 1 ? (long)B * p.chunks : (B + p.nb - 1) / p.nb;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1)
     for (long u = 0; u < units; u++) {
         float *col = ws + (size_t)omp_get_thread_num() * p.per_thread;
-        float *og = col + p.col;
+        float *og = col + p.col, *pk = og + p.og + p.dw;
         if (p.nb == 1) {
             const int b = (int)(u / p.chunks), r0 = (int)(u % p.chunks) * p.rows;
             const int r1 = r0 + p.rows < p.To * p.Ho ? r0 + p.rows : p.To * p.Ho;
@@ -235,12 +256,11 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
             const float *x = in + (size_t)b * c->c_in * p.Pin;
             float *y = out + (size_t)b * c->c_out * p.Po + (size_t)r0 * p.Wo;
             if (p.pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->c_out, n, K, 1.0f, w, K,
-                            x + (size_t)r0 * p.Wo, (int)p.Pin, 0.0f, y, (int)p.Po);
+                gemm(c, pk, 0, 0, c->c_out, n, K, w, K, x + (size_t)r0 * p.Wo, (int)p.Pin, 0.0f, y,
+                     (int)p.Po);
             } else {
                 vol2col(col, x, c, 1, r0, r1, T, H, W, p.Ho, p.Wo);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->c_out, n, K, 1.0f, w, K,
-                            col, n, 0.0f, y, (int)p.Po);
+                gemm(c, pk, 0, 0, c->c_out, n, K, w, K, col, n, 0.0f, y, (int)p.Po);
             }
         } else {
             const int b0 = (int)u * p.nb, nb = B - b0 < p.nb ? B - b0 : p.nb;
@@ -248,8 +268,7 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
             const float *x = in + (size_t)b0 * c->c_in * p.Pin;
             if (p.pointwise) gather(col, x, nb, c->c_in, p.Pin);
             else vol2col(col, x, c, nb, 0, p.To * p.Ho, T, H, W, p.Ho, p.Wo);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->c_out, n, K, 1.0f, w, K, col,
-                        n, 0.0f, og, n);
+            gemm(c, pk, 0, 0, c->c_out, n, K, w, K, col, n, 0.0f, og, n);
             scatter(out + (size_t)b0 * c->c_out * p.Po, og, nb, c->c_out, p.Po, 0);
         }
     }
@@ -276,6 +295,7 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
             return ret;
         return milnce_conv3d_direct_backward_weight(dw, dout, in, ws, c, B, T, H, W);
     }
+    if ((ret = check_prec(c)) < 0) return ret;
     const int K = (int)p.K;
     if (dbias) {
 #pragma omp parallel for schedule(static) if ((size_t)B * c->c_out * p.Po > 32768)
@@ -291,13 +311,13 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
     if (!dw && !din) return 0;
     /* Units own whole samples: the input gradients of neighbouring row chunks overlap. */
     const long units = (B + p.nb - 1) / p.nb;
-    int nth = par_threads(&p);
+    int nth = par_threads(&p, c);
     if (nth > units) nth = (int)units;
 #pragma omp parallel num_threads(nth) if (nth > 1)
     {
         const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = ws + (size_t)tid * p.per_thread;
-        float *og = col + p.col;
+        float *og = col + p.col, *pk = og + p.og + p.dw;
         float *dwt = tid == 0 ? dw : og + p.og; /* thread 0 adds straight into dw */
         if (dw && tid > 0) memset(dwt, 0, sizeof(float) * p.dw);
         /* static: which units add into which private copy must not depend on timing, or the
@@ -316,22 +336,19 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                     if (p.pointwise) {
                         const float *X = x + (size_t)r0 * p.Wo; /* (c_in, n), ld Pin */
                         if (dw)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->c_out, K, n,
-                                        1.0f, G, (int)p.Po, X, (int)p.Pin, 1.0f, dwt, K);
+                            gemm(c, pk, 0, 1, c->c_out, K, n, G, (int)p.Po, X, (int)p.Pin, 1.0f,
+                                 dwt, K);
                         if (dx)
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, n, c->c_out,
-                                        1.0f, w, K, G, (int)p.Po, 1.0f, dx + (size_t)r0 * p.Wo,
-                                        (int)p.Pin);
+                            gemm(c, pk, 1, 0, K, n, c->c_out, w, K, G, (int)p.Po, 1.0f,
+                                 dx + (size_t)r0 * p.Wo, (int)p.Pin);
                         continue;
                     }
                     if (dw) {
                         vol2col(col, x, c, 1, r0, r1, T, H, W, p.Ho, p.Wo);
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->c_out, K, n, 1.0f,
-                                    G, (int)p.Po, col, n, 1.0f, dwt, K);
+                        gemm(c, pk, 0, 1, c->c_out, K, n, G, (int)p.Po, col, n, 1.0f, dwt, K);
                     }
                     if (dx) {
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, n, c->c_out, 1.0f,
-                                    w, K, G, (int)p.Po, 0.0f, col, n);
+                        gemm(c, pk, 1, 0, K, n, c->c_out, w, K, G, (int)p.Po, 0.0f, col, n);
                         col2vol_add(dx, col, c, 1, r0, r1, T, H, W, p.Ho, p.Wo);
                     }
                 }
@@ -341,12 +358,10 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                 if (dw) {
                     if (p.pointwise) gather(col, x, nb, c->c_in, p.Pin);
                     else vol2col(col, x, c, nb, 0, p.To * p.Ho, T, H, W, p.Ho, p.Wo);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->c_out, K, n, 1.0f, og,
-                                n, col, n, 1.0f, dwt, K);
+                    gemm(c, pk, 0, 1, c->c_out, K, n, og, n, col, n, 1.0f, dwt, K);
                 }
                 if (dx) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, n, c->c_out, 1.0f, w,
-                                K, og, n, 0.0f, col, n);
+                    gemm(c, pk, 1, 0, K, n, c->c_out, w, K, og, n, 0.0f, col, n);
                     if (p.pointwise) scatter(dx, col, nb, c->c_in, p.Pin, 1);
                     else col2vol_add(dx, col, c, nb, 0, p.To * p.Ho, T, H, W, p.Ho, p.Wo);
                 }

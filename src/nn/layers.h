@@ -43,6 +43,7 @@ typedef struct milnce_conv3d_cfg {
     int st, sh, sw; /* stride */
     int pt, ph, pw; /* zero padding on both sides (PyTorch `padding`) */
     int algo;       /* MILNCE_CONV_* (0 = AUTO) */
+    int prec;       /* MILNCE_PREC_* of the GEMMs (src/nn/gemm.h; 0 = fp32) */
 } milnce_conv3d_cfg;
 
 /* Output size: To = (T + 2*pt - kt) / st + 1, likewise H, W. Returns 0, or MILNCE_ERR_INVALID
@@ -158,12 +159,14 @@ void milnce_maxpool3d_backward(float *din, const float *dout, const int32_t *arg
 
 /* ------------------------------------------------------------------------------------------ */
 /* Linear (src/nn/linear.c): out = in w^T + b, as torch.nn.Linear.
- * out (N, OC) written; in (N, IC); w (OC, IC); b (OC) or NULL. */
-void milnce_linear_forward(float *out, const float *in, const float *w, const float *b, int N,
-                           int IC, int OC);
-/* din (N, IC) +=, dw (OC, IC) +=, db (OC) +=; each may be NULL. */
-void milnce_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                            const float *w, int N, int IC, int OC);
+ * out (N, OC) written; in (N, IC); w (OC, IC); b (OC) or NULL. prec: MILNCE_PREC_* of the
+ * products (src/nn/gemm.h; the bias add is fp32). Returns 0, or MILNCE_ERR_UNSUPPORTED (bf16 on
+ * a CPU without it) / MILNCE_ERR_NOMEM (bf16 packing scratch). */
+int milnce_linear_forward(float *out, const float *in, const float *w, const float *b, int N,
+                          int IC, int OC, int prec);
+/* din (N, IC) +=, dw (OC, IC) +=, db (OC) +=; each may be NULL. Returns as forward. */
+int milnce_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, int N, int IC, int OC, int prec);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Activations (src/nn/activations.c). n elements; out may alias in (in-place). Backward reads the

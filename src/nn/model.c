@@ -22,11 +22,23 @@ int milnce_model_create(milnce_model **out, const milnce_model_cfg *cfg, milnce_
     m->cfg = *cfg;
     m->threads = m->cfg.video.threads = cfg->ctx.threads > 0 ? cfg->ctx.threads : omp_get_max_threads();
     m->cfg.video.blas_single = cfg->ctx.blas_single_passes;
+    m->cfg.video.precision = m->cfg.text.precision = cfg->ctx.precision;
+    if (cfg->ctx.precision != MILNCE_PREC_FP32 && cfg->ctx.precision != MILNCE_PREC_BF16) {
+        free(m);
+        return milnce_error_set(err, MILNCE_ERR_INVALID, "model: unknown precision %d",
+                                cfg->ctx.precision);
+    }
+    if (cfg->ctx.precision == MILNCE_PREC_BF16 && !milnce_bf16_supported()) {
+        free(m);
+        return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED,
+                                "model: bf16 precision needs a CPU with AVX512_BF16 (Zen 4 and "
+                                "later, Cooper Lake, Sapphire Rapids); this one has none: use fp32");
+    }
     int ret = 0;
     if (cfg->with_video)
         ret = milnce_s3dg_create(&m->video, &m->cfg.video, "", &m->ptab, &m->btab, err);
     if (ret >= 0 && cfg->with_text)
-        ret = milnce_text_create(&m->text, &cfg->text, "text_module.", &m->ptab, err);
+        ret = milnce_text_create(&m->text, &m->cfg.text, "text_module.", &m->ptab, err);
     if (ret >= 0) {
         m->params = milnce_params_alloc_block(&m->ptab, err);
         m->grads = m->params ? milnce_params_alloc_block(&m->ptab, err) : NULL;

@@ -150,7 +150,8 @@ static int add_unit(milnce_s3dg *s, const char *name, int idx, int in, int cout,
                     int kw, int st, int sh, int sw, int pt, int ph, int pw) {
     const tensor *ti = &s->tens[in];
     milnce_conv3d_cfg cc = {.c_in = ti->C, .c_out = cout, .kt = kt, .kh = kh, .kw = kw,
-                            .st = st, .sh = sh, .sw = sw, .pt = pt, .ph = ph, .pw = pw};
+                            .st = st, .sh = sh, .sw = sw, .pt = pt, .ph = ph, .pw = pw,
+                            .prec = s->cfg.precision};
     int To, Ho, Wo, ret;
     if ((ret = milnce_conv3d_out_dims(&cc, ti->T, ti->H, ti->W, &To, &Ho, &Wo)) < 0)
         return milnce_error_set(s->err, ret, "%s%s.conv%d: input %dx%dx%d too small", s->prefix,
@@ -517,7 +518,8 @@ int milnce_s3dg_forward(milnce_s3dg *s, const float *params, float *buffers, con
             milnce_gap3d_forward(to->x, ti->x, B, ti->C, P_of(ti));
             break;
         case OP_FC:
-            milnce_linear_forward(to->x, ti->x, params + n->w, params + n->b, B, ti->C, to->C);
+            ret = milnce_linear_forward(to->x, ti->x, params + n->w, params + n->b, B, ti->C,
+                                        to->C, s->cfg.precision);
             break;
         }
         s->t_fwd[kind] += now_s() - t0;
@@ -619,8 +621,8 @@ int milnce_s3dg_backward(milnce_s3dg *s, const float *params, float *grads, cons
             milnce_gap3d_backward(ti->dx, to->dx, B, ti->C, P_of(ti));
             break;
         case OP_FC:
-            milnce_linear_backward(ti->dx, grads + n->w, grads + n->b, to->dx, ti->x,
-                                   params + n->w, B, ti->C, to->C);
+            ret = milnce_linear_backward(ti->dx, grads + n->w, grads + n->b, to->dx, ti->x,
+                                         params + n->w, B, ti->C, to->C, s->cfg.precision);
             break;
         }
         s->t_bwd[kind] += now_s() - t0;

@@ -32,6 +32,9 @@ typedef struct milnce_s3dg_cfg {
                            omp_get_max_threads() (resolved at create, milnce_s3dg_get_cfg) */
     int blas_single;    /* 1: OpenBLAS single-threaded during each pass, its count restored
                            after (process-wide: milnce_ctx.blas_single_passes) */
+    int precision;      /* MILNCE_PREC_* of the convolutions and the final linear layer
+                           (src/nn/gemm.h; milnce_ctx.precision); BatchNorm, gating, pooling
+                           and every stored tensor stay fp32 */
 } milnce_s3dg_cfg;
 
 /* Full S3D-G, no space-to-depth stem, 16 x 224 x 224, E 512, max_batch 1, threads 0. */

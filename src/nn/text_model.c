@@ -122,13 +122,15 @@ int milnce_text_forward(milnce_text *t, const float *params, const int32_t *ids,
     t->last_B = 0;
     int ret = milnce_embedding_forward(t->e, t->ids, params + t->o_embd, N, c->vocab, c->word_dim);
     if (ret < 0) return milnce_error_set(err, ret, "text model: embedding");
-    milnce_linear_forward(t->h, t->e, params + t->o_w1, params + t->o_b1, N, c->word_dim,
-                          c->hidden);
+    if ((ret = milnce_linear_forward(t->h, t->e, params + t->o_w1, params + t->o_b1, N,
+                                     c->word_dim, c->hidden, c->precision)) < 0)
+        return milnce_error_set(err, ret, "text model: fc1: %s", milnce_strerror(ret));
     milnce_relu_forward(t->h, t->h, (size_t)N * c->hidden);
     milnce_maxwords_forward(t->m, t->arg, t->h, c->masked ? t->mask : NULL, B, c->max_words,
                             c->hidden);
-    milnce_linear_forward(t->out, t->m, params + t->o_w2, params + t->o_b2, B, c->hidden,
-                          c->emb_dim);
+    if ((ret = milnce_linear_forward(t->out, t->m, params + t->o_w2, params + t->o_b2, B,
+                                     c->hidden, c->emb_dim, c->precision)) < 0)
+        return milnce_error_set(err, ret, "text model: fc2: %s", milnce_strerror(ret));
     t->last_B = B;
     if (out) *out = t->out;
     return 0;
@@ -140,15 +142,17 @@ int milnce_text_backward(milnce_text *t, const float *params, float *grads, cons
     const int B = t->last_B, N = B * c->max_words;
     if (B < 1) return milnce_error_set(err, MILNCE_ERR_INVALID, "text backward without forward");
     memset(t->dm, 0, sizeof(float) * (size_t)B * c->hidden);
-    milnce_linear_backward(t->dm, grads + t->o_w2, grads + t->o_b2, d_out, t->m, params + t->o_w2,
-                           B, c->hidden, c->emb_dim);
+    int ret = milnce_linear_backward(t->dm, grads + t->o_w2, grads + t->o_b2, d_out, t->m,
+                                     params + t->o_w2, B, c->hidden, c->emb_dim, c->precision);
+    if (ret < 0) return milnce_error_set(err, ret, "text backward: fc2: %s", milnce_strerror(ret));
     memset(t->dh, 0, sizeof(float) * (size_t)N * c->hidden);
     milnce_maxwords_backward(t->dh, t->dm, t->arg, B, c->max_words, c->hidden);
     memset(t->dh_pre, 0, sizeof(float) * (size_t)N * c->hidden);
     milnce_relu_backward(t->dh_pre, t->dh, t->h, (size_t)N * c->hidden);
     if (t->de) memset(t->de, 0, sizeof(float) * (size_t)N * c->word_dim);
-    milnce_linear_backward(t->de, grads + t->o_w1, grads + t->o_b1, t->dh_pre, t->e,
-                           params + t->o_w1, N, c->word_dim, c->hidden);
+    ret = milnce_linear_backward(t->de, grads + t->o_w1, grads + t->o_b1, t->dh_pre, t->e,
+                                 params + t->o_w1, N, c->word_dim, c->hidden, c->precision);
+    if (ret < 0) return milnce_error_set(err, ret, "text backward: fc1: %s", milnce_strerror(ret));
     if (t->de)
         milnce_embedding_backward(grads + t->o_embd, t->de, t->ids, -1, N, c->vocab, c->word_dim);
     return 0;

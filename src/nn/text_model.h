@@ -25,6 +25,7 @@ typedef struct milnce_text_cfg {
     int max_batch; /* largest B of a forward call */
     int frozen;    /* 1: no gradient for the word table */
     int masked;    /* 1: max over words only, not padding */
+    int precision; /* MILNCE_PREC_* of the two linear layers (src/nn/gemm.h) */
 } milnce_text_cfg;
 
 /* V 66250 (the released vocabulary), D 300, Hd 2048, E 512, L 16, max_batch 1, frozen, unmasked. */
