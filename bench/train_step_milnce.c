@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
     for (int a = 8; a < argc; a++) {
         if (strcmp(argv[a], "s2d") == 0) cfg.video.space_to_depth = 1;
         else if (strcmp(argv[a], "bf16") == 0) cfg.ctx.precision = MILNCE_PREC_BF16;
+        else if (strcmp(argv[a], "fp32") == 0) cfg.ctx.precision = MILNCE_PREC_FP32;
         else {
             fprintf(stderr, "unknown option %s\n", argv[a]);
             return 2;

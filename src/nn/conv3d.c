@@ -64,6 +64,8 @@ typedef struct {
     size_t pack;     /* floats of one thread's bf16 packing scratch (0 in fp32) */
     size_t per_thread;
     int nthreads;    /* threads the workspace was sized for */
+    size_t wpack;    /* floats after the threads' slices: the weights packed for bf16, as
+                        op(A) of the forward (c_out, K) or of the input gradient (K, c_out) */
 } plan;
 
 static int make_plan(plan *p, const milnce_conv3d_cfg *c, int B, int T, int H, int W) {
@@ -98,6 +100,9 @@ static int make_plan(plan *p, const milnce_conv3d_cfg *c, int B, int T, int H, i
     p->pack = (milnce_gemm_ws_bytes(c->prec) + sizeof(float) - 1) / sizeof(float);
     p->per_thread = p->col + p->og + p->dw + p->pack;
     p->nthreads = omp_get_max_threads();
+    size_t a = milnce_gemm_packed_a_bytes(c->prec, c->c_out, (int)p->K);
+    size_t b = milnce_gemm_packed_a_bytes(c->prec, (int)p->K, c->c_out);
+    p->wpack = ((a > b ? a : b) + sizeof(float) - 1) / sizeof(float);
     return 0;
 }
 
@@ -118,19 +123,27 @@ static void gemm(const milnce_conv3d_cfg *c, float *pack, int tA, int tB, int M,
     (void)milnce_gemm(c->prec, tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, pack);
 }
 
+/* The same with the weights as op(A), packed once per pass (wp, milnce_gemm_pack_a). */
+static void gemm_w(const milnce_conv3d_cfg *c, float *pack, const float *wp, int tA, int M, int N,
+                   int K, const float *w, const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)milnce_gemm_ex(c->prec, tA, 0, M, N, K, 1.0f, w, tA ? M : K, wp, B, ldb, beta, C, ldc,
+                         pack);
+}
+
 static int check_prec(const milnce_conv3d_cfg *c) {
     return c->prec == MILNCE_PREC_BF16 && !milnce_bf16_supported() ? MILNCE_ERR_UNSUPPORTED : 0;
 }
 
 static int use_direct(const milnce_conv3d_cfg *c) {
     return c->algo == MILNCE_CONV_DIRECT ||
-           (c->algo == MILNCE_CONV_AUTO && milnce_conv3d_direct_suits(c));
+           (c->algo == MILNCE_CONV_AUTO && c->prec == MILNCE_PREC_FP32 &&
+            milnce_conv3d_direct_suits(c));
 }
 
 size_t milnce_conv3d_workspace_floats(const milnce_conv3d_cfg *c, int B, int T, int H, int W) {
     plan p;
     if (make_plan(&p, c, B, T, H, W) < 0) return 0;
-    size_t n = p.per_thread * (size_t)p.nthreads;
+    size_t n = p.per_thread * (size_t)p.nthreads + p.wpack;
     /* the direct algorithm's backward still takes the input gradient from the GEMM path */
     if (use_direct(c)) {
         size_t d = milnce_conv3d_direct_workspace_floats(c, B, T, H, W);
@@ -244,6 +257,8 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
     if (use_direct(c)) return milnce_conv3d_direct_forward(out, in, w, bias, ws, c, B, T, H, W);
     if ((ret = check_prec(c)) < 0) return ret;
     const int K = (int)p.K, nth = par_threads(&p, c);
+    float *wp = ws + p.per_thread * (size_t)p.nthreads;
+    if ((ret = milnce_gemm_pack_a(c->prec, wp, 0, c->c_out, K, w, K)) < 0) return ret;
     const long units = p.nb == 1 ? (long)B * p.chunks : (B + p.nb - 1) / p.nb;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1)
     for (long u = 0; u < units; u++) {
@@ -256,11 +271,11 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
             const float *x = in + (size_t)b * c->c_in * p.Pin;
             float *y = out + (size_t)b * c->c_out * p.Po + (size_t)r0 * p.Wo;
             if (p.pointwise) {
-                gemm(c, pk, 0, 0, c->c_out, n, K, w, K, x + (size_t)r0 * p.Wo, (int)p.Pin, 0.0f, y,
-                     (int)p.Po);
+                gemm_w(c, pk, wp, 0, c->c_out, n, K, w, x + (size_t)r0 * p.Wo, (int)p.Pin, 0.0f, y,
+                       (int)p.Po);
             } else {
                 vol2col(col, x, c, 1, r0, r1, T, H, W, p.Ho, p.Wo);
-                gemm(c, pk, 0, 0, c->c_out, n, K, w, K, col, n, 0.0f, y, (int)p.Po);
+                gemm_w(c, pk, wp, 0, c->c_out, n, K, w, col, n, 0.0f, y, (int)p.Po);
             }
         } else {
             const int b0 = (int)u * p.nb, nb = B - b0 < p.nb ? B - b0 : p.nb;
@@ -268,7 +283,7 @@ int milnce_conv3d_forward(float *out, const float *in, const float *w, const flo
             const float *x = in + (size_t)b0 * c->c_in * p.Pin;
             if (p.pointwise) gather(col, x, nb, c->c_in, p.Pin);
             else vol2col(col, x, c, nb, 0, p.To * p.Ho, T, H, W, p.Ho, p.Wo);
-            gemm(c, pk, 0, 0, c->c_out, n, K, w, K, col, n, 0.0f, og, n);
+            gemm_w(c, pk, wp, 0, c->c_out, n, K, w, col, n, 0.0f, og, n);
             scatter(out + (size_t)b0 * c->c_out * p.Po, og, nb, c->c_out, p.Po, 0);
         }
     }
@@ -309,6 +324,8 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
         }
     }
     if (!dw && !din) return 0;
+    float *wp = ws + p.per_thread * (size_t)p.nthreads;
+    if (din && (ret = milnce_gemm_pack_a(c->prec, wp, 1, K, c->c_out, w, K)) < 0) return ret;
     /* Units own whole samples: the input gradients of neighbouring row chunks overlap. */
     const long units = (B + p.nb - 1) / p.nb;
     int nth = par_threads(&p, c);
@@ -339,8 +356,8 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                             gemm(c, pk, 0, 1, c->c_out, K, n, G, (int)p.Po, X, (int)p.Pin, 1.0f,
                                  dwt, K);
                         if (dx)
-                            gemm(c, pk, 1, 0, K, n, c->c_out, w, K, G, (int)p.Po, 1.0f,
-                                 dx + (size_t)r0 * p.Wo, (int)p.Pin);
+                            gemm_w(c, pk, wp, 1, K, n, c->c_out, w, G, (int)p.Po, 1.0f,
+                                   dx + (size_t)r0 * p.Wo, (int)p.Pin);
                         continue;
                     }
                     if (dw) {
@@ -348,7 +365,7 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                         gemm(c, pk, 0, 1, c->c_out, K, n, G, (int)p.Po, col, n, 1.0f, dwt, K);
                     }
                     if (dx) {
-                        gemm(c, pk, 1, 0, K, n, c->c_out, w, K, G, (int)p.Po, 0.0f, col, n);
+                        gemm_w(c, pk, wp, 1, K, n, c->c_out, w, G, (int)p.Po, 0.0f, col, n);
                         col2vol_add(dx, col, c, 1, r0, r1, T, H, W, p.Ho, p.Wo);
                     }
                 }
@@ -361,7 +378,7 @@ int milnce_conv3d_backward(float *din, float *dw, float *dbias, const float *dou
                     gemm(c, pk, 0, 1, c->c_out, K, n, og, n, col, n, 1.0f, dwt, K);
                 }
                 if (dx) {
-                    gemm(c, pk, 1, 0, K, n, c->c_out, w, K, og, n, 0.0f, col, n);
+                    gemm_w(c, pk, wp, 1, K, n, c->c_out, w, og, n, 0.0f, col, n);
                     if (p.pointwise) scatter(dx, col, nb, c->c_in, p.Pin, 1);
                     else col2vol_add(dx, col, c, nb, 0, p.To * p.Ho, T, H, W, p.Ho, p.Wo);
                 }

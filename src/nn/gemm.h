@@ -28,6 +28,16 @@ int milnce_gemm(int prec, int transA, int transB, int M, int N, int K, float alp
                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                 void *ws);
 
+/* A weight matrix used by many products (a conv layer's units) is packed once:
+ * milnce_gemm_packed_a_bytes(prec, M, K) bytes (0 in fp32), filled by milnce_gemm_pack_a from
+ * op(A) (M, K), then given to milnce_gemm_ex as apacked (A itself is then only read in fp32).
+ * pack_a returns 0 or MILNCE_ERR_UNSUPPORTED. */
+size_t milnce_gemm_packed_a_bytes(int prec, int M, int K);
+int milnce_gemm_pack_a(int prec, void *dst, int transA, int M, int K, const float *A, int lda);
+int milnce_gemm_ex(int prec, int transA, int transB, int M, int N, int K, float alpha,
+                   const float *A, int lda, const void *apacked, const float *B, int ldb,
+                   float beta, float *C, int ldc, void *ws);
+
 /* float -> bfloat16 -> float, round to nearest even (NaN stays NaN): what a value becomes as a
  * bf16 operand. For tests and tolerance derivations. */
 float milnce_bf16_round(float x);

@@ -233,13 +233,28 @@ BF16_TARGET static void kernel_8x48(int kp, const uint32_t *a, const uint32_t *b
     }
 }
 
-BF16_TARGET static void gemm_bf16(int transA, int transB, int M, int N, int K, float alpha,
-                                  const float *A, int lda, const float *B, int ldb, float beta,
-                                  float *C, int ldc, uint32_t *bp, uint32_t *ap) {
-    /* equal K blocks: a short last block would pay the tile's write-back for little work */
+/* K cut into equal even blocks of at most KC: a short last block would pay the tile's
+ * write-back for little work. */
+static int k_block(int K) {
     const int nkb = (K + KC - 1) / KC;
     int kb = (K + nkb - 1) / nkb;
-    kb += kb & 1;
+    return kb + (kb & 1);
+}
+
+/* Words of op(A) (M, K) packed whole: per K block (k0), the MR-row panels of all M rows padded
+ * to MR, so block k0 starts at word (k0/2)*Mpad and rows i0.. of it at i0*kp further. */
+static size_t packed_a_words(int M, int K) {
+    const size_t Mpad = (size_t)(M + MR - 1) / MR * MR;
+    return Mpad * (size_t)((K + 1) / 2 + 1);
+}
+
+/* apre: op(A) packed whole (milnce_gemm_pack_a) or NULL (packed here, block by block, in ap). */
+BF16_TARGET static void gemm_bf16(int transA, int transB, int M, int N, int K, float alpha,
+                                  const float *A, int lda, const uint32_t *apre, const float *B,
+                                  int ldb, float beta, float *C, int ldc, uint32_t *bp,
+                                  uint32_t *ap) {
+    const int kb = k_block(K);
+    const size_t Mpad = (size_t)(M + MR - 1) / MR * MR;
     for (int j0 = 0; j0 < N; j0 += NC) {
         const int nc = N - j0 < NC ? N - j0 : NC;
         for (int k0 = 0; k0 < K; k0 += kb) {
@@ -247,11 +262,13 @@ BF16_TARGET static void gemm_bf16(int transA, int transB, int M, int N, int K, f
             pack_b(bp, B, ldb, transB, k0, kc, j0, nc);
             for (int i0 = 0; i0 < M; i0 += MC) {
                 const int mc = M - i0 < MC ? M - i0 : MC;
-                pack_a(ap, A, lda, transA, i0, mc, k0, kc);
+                const uint32_t *a = ap;
+                if (apre) a = apre + (size_t)(k0 / 2) * Mpad + (size_t)i0 * kp;
+                else pack_a(ap, A, lda, transA, i0, mc, k0, kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const uint32_t *bpan = bp + (size_t)(jr / NR) * kp * NR;
                     for (int ir = 0; ir < mc; ir += MR)
-                        kernel_8x48(kp, ap + (size_t)(ir / MR) * kp * MR, bpan,
+                        kernel_8x48(kp, a + (size_t)(ir / MR) * kp * MR, bpan,
                                     C + (size_t)(i0 + ir) * ldc + j0 + jr, ldc,
                                     mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
                                     alpha, beta, k0 == 0);
@@ -261,9 +278,26 @@ BF16_TARGET static void gemm_bf16(int transA, int transB, int M, int N, int K, f
     }
 }
 
-int milnce_gemm(int prec, int transA, int transB, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                void *ws) {
+size_t milnce_gemm_packed_a_bytes(int prec, int M, int K) {
+    if (prec != MILNCE_PREC_BF16 || M <= 0 || K <= 0) return 0;
+    return packed_a_words(M, K) * sizeof(uint32_t);
+}
+
+int milnce_gemm_pack_a(int prec, void *dst, int transA, int M, int K, const float *A, int lda) {
+    if (prec != MILNCE_PREC_BF16 || M <= 0 || K <= 0) return 0;
+    if (!milnce_bf16_supported()) return MILNCE_ERR_UNSUPPORTED;
+    const int kb = k_block(K);
+    const size_t Mpad = (size_t)(M + MR - 1) / MR * MR;
+    for (int k0 = 0; k0 < K; k0 += kb) {
+        const int kc = K - k0 < kb ? K - k0 : kb;
+        pack_a((uint32_t *)dst + (size_t)(k0 / 2) * Mpad, A, lda, transA, 0, M, k0, kc);
+    }
+    return 0;
+}
+
+int milnce_gemm_ex(int prec, int transA, int transB, int M, int N, int K, float alpha,
+                   const float *A, int lda, const void *apacked, const float *B, int ldb,
+                   float beta, float *C, int ldc, void *ws) {
     if (prec != MILNCE_PREC_BF16)
         return cblas_fallback(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (!milnce_bf16_supported()) return MILNCE_ERR_UNSUPPORTED;
@@ -282,21 +316,40 @@ int milnce_gemm(int prec, int transA, int transB, int M, int N, int K, float alp
     }
     uint32_t *bp = ws;
     uint32_t *ap = bp + (size_t)NC * KC / 2;
-    gemm_bf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bp, ap);
+    gemm_bf16(transA, transB, M, N, K, alpha, A, lda, apacked, B, ldb, beta, C, ldc, bp, ap);
     free(own);
     return 0;
+}
+
+int milnce_gemm(int prec, int transA, int transB, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                void *ws) {
+    return milnce_gemm_ex(prec, transA, transB, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
+                          ldc, ws);
 }
 
 #else /* no x86-64: no bf16 kernel */
 
 int milnce_bf16_supported(void) { return 0; }
 
+size_t milnce_gemm_packed_a_bytes(int prec, int M, int K) { return 0; }
+
+int milnce_gemm_pack_a(int prec, void *dst, int transA, int M, int K, const float *A, int lda) {
+    return prec == MILNCE_PREC_BF16 ? MILNCE_ERR_UNSUPPORTED : 0;
+}
+
+int milnce_gemm_ex(int prec, int transA, int transB, int M, int N, int K, float alpha,
+                   const float *A, int lda, const void *apacked, const float *B, int ldb,
+                   float beta, float *C, int ldc, void *ws) {
+    if (prec == MILNCE_PREC_BF16) return MILNCE_ERR_UNSUPPORTED;
+    return cblas_fallback(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 int milnce_gemm(int prec, int transA, int transB, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                 void *ws) {
-    (void)ws;
-    if (prec == MILNCE_PREC_BF16) return MILNCE_ERR_UNSUPPORTED;
-    return cblas_fallback(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return milnce_gemm_ex(prec, transA, transB, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
+                          ldc, ws);
 }
 
 #endif
