@@ -94,6 +94,7 @@ typedef struct milnce_eval_model {
     int E;                       /* embedding width */
     int F;                       /* mixed_5c feature width (0 without video) */
     int batch;                   /* largest forward batch */
+    int precision;               /* MILNCE_PREC_* the encoders run at (eval.precision) */
     const milnce_logger *lg;
     float *clip_buf;             /* (batch, 3, T, S, S) scratch */
     milnce_frames frames;        /* decoder output scratch */

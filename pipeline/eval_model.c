@@ -162,6 +162,12 @@ int milnce_eval_model_load(milnce_eval_model **out, const milnce_eval_load_opts 
     mc.video.max_batch = em->batch;
     mc.text.max_batch = em->batch;
     mc.text.max_words = em->cfg.eval.max_words;
+    const char *note;
+    if ((ret = milnce_precision_choose("eval.precision", em->cfg.eval.precision,
+                                       milnce_bf16_supported(), &mc.ctx.precision, &note, err)) < 0)
+        goto end;
+    em->precision = mc.ctx.precision;
+    if (note) milnce_log(em->lg, MILNCE_LOG_WARN, "eval.precision auto: %s", note);
     if (o->with_text) {
         int i = milnce_safetensors_find(&st, "text_module.word_embd.weight");
         if (i >= 0 && st.e[i].ndim == 2 && st.e[i].shape[0] != (int64_t)em->vocab.n + 1) {

@@ -32,6 +32,32 @@ void milnce_model_cfg_from_config(const milnce_config *cfg, int vocab, int batch
     m->text.masked = cfg->train.masked_words;
 }
 
+int milnce_precision_choose(const char *key, const char *value, int cpu_bf16, int *prec,
+                            const char **note, milnce_error *err) {
+    *note = NULL;
+    if (strcmp(value, "fp32") == 0) {
+        *prec = MILNCE_PREC_FP32;
+        return 0;
+    }
+    if (strcmp(value, "auto") == 0) {
+        *prec = cpu_bf16 ? MILNCE_PREC_BF16 : MILNCE_PREC_FP32;
+        if (!cpu_bf16) *note = "this CPU has no AVX512_BF16: fp32";
+        return 0;
+    }
+    if (strcmp(value, "bf16") == 0) {
+        if (!cpu_bf16)
+            return milnce_error_set(err, MILNCE_ERR_UNSUPPORTED,
+                                    "key %s: bf16 needs a CPU with AVX512_BF16 (AMD Zen 4 or later, "
+                                    "Intel Cooper Lake, Sapphire Rapids or later) and this one has "
+                                    "none: set %s to fp32, or auto to use bf16 only where it runs",
+                                    key, key);
+        *prec = MILNCE_PREC_BF16;
+        return 0;
+    }
+    return milnce_error_set(err, MILNCE_ERR_INVALID, "key %s: '%s' is not fp32, bf16 or auto", key,
+                            value);
+}
+
 int milnce_run_latest_checkpoint(const char *out_dir, char *path, size_t cap) {
     char p[MILNCE_PATH_MAX], name[512] = "";
     path[0] = '\0';

@@ -346,7 +346,12 @@ static int build_model(train_run *r, milnce_error *err) {
     if (r->cat) mc.text.max_words = K * cfg->data.max_words;
     mc.video.max_batch = B;
     r->frozen = mc.text.frozen;
-    int ret = milnce_model_create(&r->m, &mc, err);
+    const char *note;
+    int ret = milnce_precision_choose("train.precision", cfg->train.precision,
+                                      milnce_bf16_supported(), &mc.ctx.precision, &note, err);
+    if (ret < 0) return ret;
+    if (note) milnce_log(r->o->lg, MILNCE_LOG_WARN, "train.precision auto: %s", note);
+    ret = milnce_model_create(&r->m, &mc, err);
     if (ret < 0) {
         /* The clip's shape comes from the config: say which keys make it too small. */
         if (ret == MILNCE_ERR_INVALID)

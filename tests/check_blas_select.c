@@ -152,6 +152,13 @@ START_TEST(test_user_coretype) {
         if (can) {
             ck_assert_msg(!p.reexec && p.core == users[u].name, "%s: user's %s not kept (%s)", c->cpu,
                           users[u].name, p.why);
+            /* slower: a known kernel ranked below the CPU's best (Haswell on an AVX-512 CPU,
+             * Prescott on anything with AVX2); SkylakeX, Cooperlake, SapphireRapids share sgemm */
+            const char *nm = users[u].name;
+            int avx512 = c->best && strcmp(c->best, "SkylakeX") == 0;
+            int want = (strcasecmp(nm, "Prescott") == 0 && c->best) ||
+                       (strcasecmp(nm, "haswell") == 0 && avx512);
+            ck_assert_msg(p.slower == want, "%s: user's %s slower = %d", c->cpu, nm, p.slower);
         } else {
             ck_assert_msg(p.reexec && same(p.core, c->best), "%s: user's %s (not executable) -> %s", c->cpu,
                           users[u].name, p.core ? p.core : "(default)");

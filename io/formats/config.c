@@ -81,6 +81,9 @@ static const milnce_config_key schema[] = {
     ENUM("train.loss", train.loss, "milnce", "milnce|max|cat",
          "bag rule: milnce = MIL-NCE over the bag; max = the bag's best-scoring sentence only (Max+NCE); "
          "cat = the bag's sentences joined into one (Cat+NCE). A bag of one is NCE in every case"),
+    ENUM("train.precision", train.precision, "fp32", "fp32|bf16|auto",
+         "arithmetic of convolutions and linear layers: fp32; bf16 = bf16 operands, fp32 sums, fp32 weights, "
+         "optimizer, BatchNorm and loss (needs AVX512_BF16); auto = bf16 where the CPU has it, else fp32"),
 
     STR("eval.csv", eval.csv, "", "evaluation captions: YouCook2 (end,start,task,text,video_id) or MSR-VTT layout"),
     STR("eval.video_root", eval.video_root, "", "folder holding the evaluation videos"),
@@ -94,6 +97,8 @@ static const milnce_config_key schema[] = {
     INT("eval.size", eval.size, "0", 0, 1024, "centre-crop side of the evaluation windows in pixels (0 = data.size)"),
     ENUM("eval.ties", eval.ties, "optimistic", "optimistic|official",
          "tied scores: optimistic (rank = 1 + strictly higher) or official (MIL-NCE_HowTo100M metrics.compute_metrics: every tied position counted)"),
+    ENUM("eval.precision", eval.precision, "fp32", "fp32|bf16|auto",
+         "arithmetic of the encoders in eval and embed, as train.precision"),
     {NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 

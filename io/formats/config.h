@@ -71,6 +71,7 @@ typedef struct milnce_config {
         int freeze_bn;          /* BatchNorm uses (and keeps) its running statistics */
         int masked_words;       /* text max-pool over real words only (reference: padding too) */
         char loss[16];          /* bag rule: "milnce" | "max" | "cat" (src/nn/loss.h, src/nn/bag_concat.h) */
+        char precision[8];      /* "fp32" | "bf16" | "auto" (include/milnce/context.h) */
     } train;
     struct {
         char csv[MILNCE_CONFIG_STR];        /* YouCook2 or MSR-VTT layout */
@@ -84,6 +85,7 @@ typedef struct milnce_config {
         double fps;                         /* 0 = data.fps */
         int size;                           /* crop side; 0 = data.size */
         char ties[16];                      /* "optimistic" | "official" (reference metrics) */
+        char precision[8];                  /* "fp32" | "bf16" | "auto", as train.precision */
     } eval;
 } milnce_config;
 

@@ -77,17 +77,19 @@ milnce_blas_plan milnce_blas_decide(const milnce_cpu_features *cpu, const char *
     const char *best = milnce_blas_best_for(cpu);
     if (user && *user) {
         const kernel *u = find_kernel(user);
-        if (!u) return (milnce_blas_plan){0, user, "OPENBLAS_CORETYPE set to a kernel milnce does not know: not checked"};
-        if (executable(u, cpu)) return (milnce_blas_plan){0, user, "set by OPENBLAS_CORETYPE"};
-        return (milnce_blas_plan){1, best, "OPENBLAS_CORETYPE names a kernel this CPU cannot execute"};
+        if (!u) return (milnce_blas_plan){0, user, "OPENBLAS_CORETYPE set to a kernel milnce does not know: not checked", 0};
+        if (executable(u, cpu))
+            return (milnce_blas_plan){0, user, "set by OPENBLAS_CORETYPE",
+                                      best && u->rank < find_kernel(best)->rank};
+        return (milnce_blas_plan){1, best, "OPENBLAS_CORETYPE names a kernel this CPU cannot execute", 0};
     }
     const kernel *r = find_kernel(running);
     if (r && !executable(r, cpu))
-        return (milnce_blas_plan){1, best, "running a kernel this CPU cannot execute"};
-    if (!best) return (milnce_blas_plan){0, running, "best this CPU supports"};
+        return (milnce_blas_plan){1, best, "running a kernel this CPU cannot execute", 0};
+    if (!best) return (milnce_blas_plan){0, running, "best this CPU supports", 0};
     if (r && executable(r, cpu) && r->rank >= find_kernel(best)->rank)
-        return (milnce_blas_plan){0, running, "best this CPU supports"};
-    return (milnce_blas_plan){1, best, "the CPU supports a faster kernel"};
+        return (milnce_blas_plan){0, running, "best this CPU supports", 0};
+    return (milnce_blas_plan){1, best, "the CPU supports a faster kernel", 0};
 }
 
 static unsigned long long xgetbv0(void) {
@@ -133,6 +135,10 @@ const char *milnce_blas_core(void) {
 
 const char *milnce_blas_status(void) { return status_line; }
 
+static char pinned_line[256];
+
+const char *milnce_blas_pinned_note(void) { return pinned_line[0] ? pinned_line : NULL; }
+
 /* OpenMP threads that spin while OpenBLAS's own pthreads work (and the reverse) take the
  * cores from each other: with 2 cores, spinning cost a quarter of the cycles of a training step.
  * libgomp reads OMP_WAIT_POLICY when it loads, so like the kernel choice it is set before a
@@ -164,6 +170,11 @@ int milnce_blas_select_kernel(int argc, char **argv) {
     milnce_cpu_features cpu = milnce_cpu_features_host();
     milnce_blas_plan plan = milnce_blas_decide(&cpu, user, running);
 
+    if (plan.slower)
+        snprintf(pinned_line, sizeof pinned_line,
+                 "OPENBLAS_CORETYPE=%s pins OpenBLAS to a slower sgemm kernel than this CPU's best "
+                 "(%s); kept as set: unset it for the fastest fp32 GEMMs",
+                 user, milnce_blas_best_for(&cpu));
     if (!plan.reexec) {
         snprintf(status_line, sizeof status_line, "%s (%s%s)", running, plan.why,
                  ours && !user ? ", selected by milnce" : "");

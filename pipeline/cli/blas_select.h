@@ -45,6 +45,8 @@ typedef struct milnce_blas_plan {
     int reexec;       /* 1: re-execute with OPENBLAS_CORETYPE = core (unset when core is NULL) */
     const char *core; /* the kernel to run: the user's, the best one, or NULL (OpenBLAS's default) */
     const char *why;  /* static text for the status line */
+    int slower;       /* 1: the user's OPENBLAS_CORETYPE is kept but sgemm-ranks below the best
+                         kernel this CPU executes (e.g. Haswell preset on Zen 4) */
 } milnce_blas_plan;
 
 /* The decision, from nothing but its arguments. cpu: the machine; user: OPENBLAS_CORETYPE as the
@@ -70,5 +72,9 @@ const char *milnce_blas_core(void);
 
 /* One line describing what was chosen and why. */
 const char *milnce_blas_status(void);
+
+/* NULL, or one line saying OPENBLAS_CORETYPE pins this process to a slower kernel than the best
+ * this CPU runs (kept: the user's choice). For `milnce info` and the first line of `train`. */
+const char *milnce_blas_pinned_note(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "blas_select.h"
 #include "cmd_opts.h"
 #include "commands.h"
+#include "milnce/context.h"
 
 extern char *openblas_get_config(void);
 extern int openblas_get_num_threads(void);
@@ -40,7 +41,16 @@ int milnce_cmd_info(int argc, char **argv) {
     printf("  core        %s\n", milnce_blas_core());
     printf("  best for CPU %s\n", milnce_blas_best_core() ? milnce_blas_best_core() : "(default)");
     printf("  selection   %s\n", milnce_blas_status());
+    if (milnce_blas_pinned_note()) printf("  note        %s\n", milnce_blas_pinned_note());
     printf("  threads     %d\n", openblas_get_num_threads());
+    milnce_cpu_features cpu = milnce_cpu_features_host();
+    printf("Precision   fp32 (OpenBLAS sgemm)%s\n",
+           milnce_bf16_supported() ? ", bf16 (milnce AVX512_BF16 kernel, vdpbf16ps)"
+                                   : "; bf16 not available: no AVX512_BF16");
+    printf("  default   train.precision and eval.precision fp32; auto = %s here\n",
+           milnce_bf16_supported() ? "bf16" : "fp32");
+    if (cpu.flags & MILNCE_CPU_AMX_BF16)
+        printf("  AMX       present (AMX-BF16), not used: the bf16 kernel is AVX512_BF16\n");
     printf("OpenMP wait policy %s\n", getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(library default)");
 #ifdef MILNCE_HAVE_MPI
     printf("MPI         built with MPI support\n");

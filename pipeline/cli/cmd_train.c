@@ -6,10 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_select.h"
 #include "cmd_opts.h"
 #include "commands.h"
 #include "config.h"
+#include "milnce/context.h"
 #include "dist.h"
+#include "run_model.h"
 #include "train.h"
 
 
@@ -95,6 +98,19 @@ int milnce_cmd_train_hooked(int argc, char **argv, const milnce_train_test_hooks
         return MILNCE_EXIT_ERROR;
     }
     milnce_logger lg = milnce_rank_logger("train", d.rank);
+    /* First line: the arithmetic and GEMM kernel the run will use (and a pinned slower one) */
+    int prec;
+    const char *note;
+    if (milnce_precision_choose("train.precision", cfg.train.precision, milnce_bf16_supported(),
+                                &prec, &note, &err) < 0) {
+        fprintf(stderr, "milnce train: %s\n", err.msg);
+        milnce_dist_finalize(&d);
+        return MILNCE_EXIT_USAGE;
+    }
+    milnce_log(&lg, MILNCE_LOG_INFO, "precision %s (train.precision %s), GEMMs: %s",
+               prec == MILNCE_PREC_BF16 ? "bf16" : "fp32", cfg.train.precision,
+               prec == MILNCE_PREC_BF16 ? "milnce AVX512_BF16 kernel" : milnce_blas_core());
+    if (milnce_blas_pinned_note()) milnce_log(&lg, MILNCE_LOG_WARN, "%s", milnce_blas_pinned_note());
     prog ps = {isatty(2), -1e9};
     milnce_train_opts o = {.cfg = &cfg, .dist = &d, .resume = resume, .overwrite = overwrite, .stop_at = stop_at, .cancel = milnce_stop_on_signals(), .lg = &lg,
                            .progress = d.rank == 0 ? progress : NULL, .progress_user = &ps};
