@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "milnce/context.h"
+#include "run_model.h"
 #include "testutil.h"
 
 static const char *write_tmp(const char *name, const char *text) {
@@ -220,6 +222,41 @@ START_TEST(test_shipped_configs_load) {
 }
 END_TEST
 
+/* train.precision / eval.precision: the keys take fp32|bf16|auto (default fp32: results as
+ * before), and the choice on a CPU with and without AVX512_BF16 (a pure function: both CPUs are
+ * tested on any machine). */
+START_TEST(test_precision) {
+    milnce_config cfg;
+    milnce_error err = {0};
+    milnce_config_defaults(&cfg);
+    ck_assert_str_eq(cfg.train.precision, "fp32");
+    ck_assert_str_eq(cfg.eval.precision, "fp32");
+    ck_assert_int_eq(milnce_config_set(&cfg, "train.precision=bf16", &err), 0);
+    ck_assert_int_eq(milnce_config_set(&cfg, "eval.precision=auto", &err), 0);
+    ck_assert_int_lt(milnce_config_set(&cfg, "train.precision=fp16", &err), 0);
+    ck_assert_msg(strstr(err.msg, "train.precision"), "%s", err.msg);
+    int prec = -1;
+    const char *note = "x";
+    for (int cpu = 0; cpu < 2; cpu++) {
+        ck_assert_int_eq(milnce_precision_choose("train.precision", "fp32", cpu, &prec, &note, &err), 0);
+        ck_assert(prec == MILNCE_PREC_FP32 && note == NULL);
+        ck_assert_int_eq(milnce_precision_choose("train.precision", "auto", cpu, &prec, &note, &err), 0);
+        ck_assert_int_eq(prec, cpu ? MILNCE_PREC_BF16 : MILNCE_PREC_FP32);
+        ck_assert(cpu ? note == NULL : note != NULL); /* auto without bf16 says so */
+    }
+    ck_assert_int_eq(milnce_precision_choose("eval.precision", "bf16", 1, &prec, &note, &err), 0);
+    ck_assert_int_eq(prec, MILNCE_PREC_BF16);
+    /* bf16 asked for on a CPU without it: refused, naming the key and the way out */
+    ck_assert_int_eq(milnce_precision_choose("eval.precision", "bf16", 0, &prec, &note, &err),
+                     MILNCE_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "eval.precision") && strstr(err.msg, "AVX512_BF16") &&
+                      strstr(err.msg, "fp32"),
+                  "%s", err.msg);
+    ck_assert_int_eq(milnce_precision_choose("train.precision", "half", 1, &prec, &note, &err),
+                     MILNCE_ERR_INVALID);
+}
+END_TEST
+
 int main(int argc, char **argv) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
@@ -231,6 +268,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, test_yaml_error_lines);
     tcase_add_test(tc, test_shipped_configs_load);
     tcase_add_test(tc, test_load_string);
+    tcase_add_test(tc, test_precision);
     suite_add_tcase(s, tc);
     return tu_run(s, argc, argv);
 }
