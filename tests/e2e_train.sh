@@ -9,6 +9,9 @@
 #  7. the lr column of log.jsonl follows warmup + cosine over max_steps, resumed runs included
 #  8. a second run into a locked folder is refused at once, naming the holder's pid and host
 #  9. a failed log write stops the run with an error and a whole-line log; resume drops a torn line
+# 10. train.precision: bf16 resumes bit for bit too, its first line says so, its losses are
+#     fp32's within bf16 rounding (not equal); auto on a CPU without AVX512_BF16 falls back with
+#     a warning and bf16 is refused naming the key (whichever of the two this CPU allows)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_py numpy
@@ -175,4 +178,32 @@ import json,sys
 steps = [json.loads(l)['step'] for l in open(sys.argv[1])]
 assert steps == list(range(1, 9)), steps" "$W/torn/log.jsonl"
 ok "--resume drops a torn last line: steps 1..8 in whole lines"
+
+# 10. precision
+if "$BIN" info | grep -q "bf16 (milnce"; then
+  b16=(--set train.precision=bf16 --set train.max_steps=6 --set train.checkpoint_every=3)
+  "$BIN" train "${common[@]}" "${b16[@]}" --set "train.out_dir=$W/bf" > "$W/bf.log" 2>&1 || { cat "$W/bf.log"; exit 1; }
+  head -1 "$W/bf.log" | grep -q "precision bf16 (train.precision bf16), GEMMs: milnce AVX512_BF16 kernel" \
+    || { echo "FAIL: first line of a bf16 run: $(head -1 "$W/bf.log")"; exit 1; }
+  "$BIN" train "${common[@]}" "${b16[@]}" --set "train.out_dir=$W/bfh" --stop-at 3 >/dev/null 2>&1
+  "$BIN" train "${common[@]}" "${b16[@]}" --set "train.out_dir=$W/bfh" --resume >/dev/null 2>&1
+  $CMP --exact "$W/bf/checkpoints/step-00000006.safetensors" "$W/bfh/checkpoints/step-00000006.safetensors"
+  [ "$(losses "$W/bf/log.jsonl")" = "$(losses "$W/bfh/log.jsonl")" ] || { echo "FAIL: bf16 losses differ after resume"; exit 1; }
+  $PY - "$W/full/log.jsonl" "$W/bf/log.jsonl" <<'PY'
+import json, sys
+f, b = ([json.loads(l)["loss"] for l in open(p)] for p in sys.argv[1:])
+assert f != b, "bf16 losses equal fp32's: bf16 did not run"
+# step 1 sees the same weights and batch: only rounding differs (bf16 operands: 2^-8 relative)
+assert abs(f[0] - b[0]) <= 0.01 * abs(f[0]), (f[0], b[0])
+assert all(abs(x - y) <= 0.05 * abs(x) for x, y in zip(f, b)), (f, b)
+PY
+  ok "bf16: 3 steps + resume to 6 = 6 steps, bit for bit; losses $(losses "$W/bf/log.jsonl") vs fp32 $(losses "$W/full/log.jsonl")"
+else
+  out=$("$BIN" train "${common[@]}" --set train.precision=bf16 --set "train.out_dir=$W/bf" 2>&1) && rc=0 || rc=$?
+  [ $rc -eq 2 ] && echo "$out" | grep -q "key train.precision: bf16 needs a CPU with AVX512_BF16" \
+    || { echo "FAIL: bf16 on a CPU without it: $rc $out"; exit 1; }
+  "$BIN" train "${common[@]}" --set train.precision=auto --set train.max_steps=2 --set "train.out_dir=$W/auto" > "$W/auto.log" 2>&1 || { cat "$W/auto.log"; exit 1; }
+  grep -q "train.precision auto: this CPU has no AVX512_BF16: fp32" "$W/auto.log" || { echo "FAIL: no fallback warning"; cat "$W/auto.log"; exit 1; }
+  ok "no AVX512_BF16 here: bf16 refused naming the key, auto falls back to fp32 with a warning (bf16 runs not tested on this CPU)"
+fi
 echo "$pass passed, 0 failed"
