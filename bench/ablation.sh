@@ -33,6 +33,8 @@
 # Two streams may share OUT (e.g. PHASES="4 7" in a second one): corpora and runs are locked.
 #   env: PHASES="1 2 ..." (below)  SETTINGS="nce milnce-s1 ..." (others skipped)
 #        MILNCE=path/to/milnce  REPORT_ONLY=1  NICE=10
+#        PRECISION=fp32|bf16 (train.precision and eval.precision of every run; one OUT per
+#        precision: bench/ablation_precision.py pairs the runs of two OUTs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,6 +44,7 @@ PHASES=${PHASES:-1 2 3 4 5 6 7 8 9 10 11 12 13}
 SETTINGS=${SETTINGS:-nce milnce-s1 max-s1 cat-s1 milnce-n3}
 PY=/usr/bin/python3
 NICE=${NICE:-10}
+PRECISION=${PRECISION:-fp32}
 VIDEOS=480
 EVAL_VIDEOS=80
 mkdir -p "$OUT/runs" "$OUT/corpora" "$OUT/bags"
@@ -114,12 +117,13 @@ run_locked() {
   # shellcheck disable=SC2086
   if ! nice -n "$NICE" "$BIN" train --config "$OUT/demo.yaml" --set "data.shards=$c/shards" --set "train.out_dir=$dir" \
       --set train.seed="$seed" --set train.batch_size="$batch" --set train.epochs=$(( steps / per_epoch )) \
-      ${SET[$setting]} > "$dir/train.log" 2>&1; then
+      --set train.precision="$PRECISION" ${SET[$setting]} > "$dir/train.log" 2>&1; then
     echo "ablation: $dir failed (the grid goes on):"; tail -3 "$dir/train.log"; return 0
   fi
   local t1; t1=$(date +%s.%N)
   nice -n "$NICE" "$BIN" eval --checkpoint "$dir" --set "eval.csv=$c/corpus/eval/youcook2_val.csv" \
-    --set "eval.video_root=$c/corpus/eval/videos" --no-thumbnails > "$dir/eval.log" 2>&1
+    --set "eval.video_root=$c/corpus/eval/videos" --set eval.precision="$PRECISION" --no-thumbnails \
+    > "$dir/eval.log" 2>&1
   $PY - "$dir/eval.json" "$block" "$name" "$cseed" "$shift" "$fill" "$setting" "$seed" "$batch" "$steps" \
     "$(echo "$t1 - $t0" | bc)" >> "$RES" <<'PY'
 import json, sys

@@ -27,6 +27,16 @@
 #include "conv3d_direct.h"
 #include "gemm.h"
 #include "layers.h"
+#include "simd.h"
+
+/* The copy loops of vol2col / col2vol: built per instruction set (MILNCE_KERNEL) and
+ * vectorised (the library's -O2 leaves variable-length loops scalar). Copies and one add per
+ * element: the results are the same bits in every build. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define COPY_KERNEL MILNCE_KERNEL __attribute__((optimize("tree-vectorize")))
+#else
+#define COPY_KERNEL MILNCE_KERNEL
+#endif
 
 /* Floats of one column buffer (1 MB): a chunk's columns stay in L2 between vol2col and GEMM. */
 #define CONV_COL_FLOATS (256 * 1024)
@@ -154,7 +164,7 @@ size_t milnce_conv3d_workspace_floats(const milnce_conv3d_cfg *c, int B, int T, 
 
 /* Columns of output rows [r0, r1) (r = to*Ho + ho) of nb consecutive samples of in, each
  * (c_in, T, H, W): col (K, nb*(r1-r0)*Wo), sample-major columns. Out-of-input taps are 0. */
-static void vol2col(float *col, const float *in, const milnce_conv3d_cfg *c, int nb, int r0,
+COPY_KERNEL static void vol2col(float *col, const float *in, const milnce_conv3d_cfg *c, int nb, int r0,
                     int r1, int T, int H, int W, int Ho, int Wo) {
     const int ksz = c->kt * c->kh * c->kw;
     const int K = c->c_in * ksz, sw = c->sw;
@@ -196,7 +206,7 @@ static void vol2col(float *col, const float *in, const milnce_conv3d_cfg *c, int
 }
 
 /* din (nb samples of (c_in,T,H,W)) += col2vol of dcol laid out as vol2col's col. */
-static void col2vol_add(float *din, const float *dcol, const milnce_conv3d_cfg *c, int nb, int r0,
+COPY_KERNEL static void col2vol_add(float *din, const float *dcol, const milnce_conv3d_cfg *c, int nb, int r0,
                         int r1, int T, int H, int W, int Ho, int Wo) {
     const int ksz = c->kt * c->kh * c->kw;
     const int K = c->c_in * ksz, sw = c->sw;
