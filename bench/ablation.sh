@@ -33,6 +33,7 @@
 # Two streams may share OUT (e.g. PHASES="4 7" in a second one): corpora and runs are locked.
 #   env: PHASES="1 2 ..." (below)  SETTINGS="nce milnce-s1 ..." (others skipped)
 #        MILNCE=path/to/milnce  REPORT_ONLY=1  NICE=10
+#        POWER_CORPORA="m1 ..." (the power block's corpora, default m1 m7 m13)
 #        PRECISION=fp32|bf16 (train.precision and eval.precision of every run; one OUT per
 #        precision: bench/ablation_precision.py pairs the runs of two OUTs)
 set -euo pipefail
@@ -138,7 +139,7 @@ PY
 
 power() { # seeds settings...
   local seeds=$1; shift
-  for seed in $seeds; do for name in m1 m7 m13; do for s in "$@"; do run power $name "$s" "$seed" 16 300; done; done; done
+  for seed in $seeds; do for name in ${POWER_CORPORA:-m1 m7 m13}; do for s in "$@"; do run power $name "$s" "$seed" 16 300; done; done; done
 }
 misalign() { # seeds
   for seed in $1; do for name in a1 x1 f1 a7 x7 f7 a13 x13 f13; do
