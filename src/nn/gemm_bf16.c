@@ -8,10 +8,15 @@
  *  - B panel, NR columns: for each pair p, NR 32-bit words (B[2p][j] low, B[2p+1][j] high),
  *    NR/16 zmm loads.
  * An odd K is padded with a zero k; rows and columns past M, N with zeros (never stored).
- * Loops (outer to inner): NC columns of B -> KC of K (pack B, KCxNC bf16 ~ 0.75 MB, L2/L3) ->
- * MC rows of A (pack A, MCxKC ~ 96 kB, L2) -> NR columns (a B micro-panel, KCxNR = 24 kB,
- * stays in L1) -> MR rows -> the 8x48 micro-kernel: 24 zmm accumulators, 3 B loads and 8
- * broadcasts per 24 vdpbf16ps. MR = 8 divides every channel count of S3D-G.
+ * Operands are converted 16 or 32 at a time (vcvtneps2bf16 / vcvtne2ps2bf16, round to nearest
+ * even, like milnce_bf16_round except that subnormal inputs become 0, as vdpbf16ps would treat
+ * them anyway); the 16x16 word transposes put k-contiguous lines into panel order.
+ * Loops (outer to inner): NC columns of B -> K blocks of at most KC (equal, even) -> pack B
+ * (KC x NC bf16, 1.2 MB, L2/L3) -> MC rows of A (pack A, MC x KC, 147 kB, L2; or the weights
+ * packed once per layer pass, milnce_gemm_pack_a) -> NR columns (a B micro-panel, KC x NR,
+ * 36 kB, stays in L1) -> MR rows -> the 8x48 micro-kernel: 24 zmm accumulators, 3 B loads and
+ * 8 broadcasts per 24 vdpbf16ps, the C tile prefetched while it runs. MR = 8 divides every
+ * channel count of S3D-G.
  * Summation order is fixed by the blocking, not by timing: results are deterministic. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,13 +41,6 @@ float milnce_bf16_round(float x) {
     u &= 0xffff0000u;
     memcpy(&x, &u, 4);
     return x;
-}
-
-static inline uint32_t bf16_bits(float x) {
-    x = milnce_bf16_round(x);
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    return u >> 16;
 }
 
 size_t milnce_gemm_ws_bytes(int prec) {
