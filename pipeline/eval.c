@@ -280,6 +280,8 @@ static json_t *run_json(milnce_eval_model *m, const milnce_eval_opts *o, const m
     json_object_set_new(root, "num_windows", json_integer(cfg->eval.num_windows));
     json_object_set_new(root, "max_words", json_integer(cfg->eval.max_words));
     json_object_set_new(root, "normalize", json_boolean(cfg->eval.normalize));
+    json_object_set_new(root, "precision",
+                        json_string(m->precision == MILNCE_PREC_BF16 ? "bf16" : "fp32"));
     json_object_set_new(root, "dim", json_null());
     json_object_set_new(root, "ties", json_null());
     json_object_set_new(root, "tie_rule", json_null());
