@@ -32,15 +32,9 @@ typedef struct {
 static arr load(const char *cs, const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "%s/%s.npy", cs, name);
-    float *d = NULL;
-    int nd = 0;
-    int64_t shape[MILNCE_NPY_MAX_DIMS];
-    milnce_error err = {0};
-    int ret = milnce_npy_read_f32(tu_fixture("bf16", rel), &d, &nd, shape, &err);
-    ck_assert_msg(ret == 0, "fixture %s: %s (run tests/reference/bf16_ref.py)", rel, err.msg);
-    size_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (size_t)shape[i];
-    return (arr){d, n};
+    arr a;
+    a.p = tu_fixture_f32("bf16", rel, &a.n);
+    return a;
 }
 
 static float *zeros(size_t n) {

@@ -30,14 +30,8 @@ static const video_case video_cases[] = {
 static float *load(const char *tag, const char *name, size_t expect) {
     char rel[512];
     snprintf(rel, sizeof rel, "%s/%s", tag, name);
-    float *data = NULL;
-    int ndim;
-    int64_t shape[MILNCE_NPY_MAX_DIMS];
-    milnce_error err = {0};
-    int ret = milnce_npy_read_f32(tu_fixture("model", rel), &data, &ndim, shape, &err);
-    ck_assert_msg(ret == 0, "fixture %s: %s (run tests/reference/model_ref.py)", rel, err.msg);
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    size_t n;
+    float *data = tu_fixture_f32("model", rel, &n);
     ck_assert_msg(n == expect, "fixture %s: %zu values, expected %zu", rel, n, expect);
     return data;
 }

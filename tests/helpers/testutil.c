@@ -11,6 +11,7 @@
 #include <libavutil/log.h>
 
 #include "blas_select.h"
+#include "npy.h"
 
 static char bufs[8][4096];
 static int next_buf;
@@ -114,4 +115,17 @@ int tu_run(Suite *s, int argc, char **argv) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+float *tu_fixture_f32(const char *mod, const char *rel, size_t *n) {
+    float *d = NULL;
+    int nd = 0;
+    int64_t shape[MILNCE_NPY_MAX_DIMS];
+    milnce_error err = {0};
+    int ret = milnce_npy_read_f32(tu_fixture(mod, rel), &d, &nd, shape, &err);
+    ck_assert_msg(ret == 0, "fixture %s/%s: %s (run tests/reference/%s_ref.py)", mod, rel, err.msg,
+                  mod);
+    *n = 1;
+    for (int i = 0; i < nd; i++) *n *= (size_t)shape[i];
+    return d;
 }

@@ -29,6 +29,10 @@ void tu_need_py(const char *modules);
 /* Skips unless tests/reference/<mod>_ref.py wrote its fixtures (it skips itself without torch). */
 void tu_need_fixtures(const char *mod);
 
+/* A float fixture (any numeric .npy, as float32) of tests/reference/<mod>_ref.py: its values
+ * (malloc'd) and count in *n; the test fails naming the file and the script when it is missing. */
+float *tu_fixture_f32(const char *mod, const char *rel, size_t *n);
+
 /* Max relative error max|a-b| / max(max|b|, floor) over n values. */
 double tu_rel_err(const float *a, const float *b, size_t n, double floor);
 
