@@ -22,8 +22,9 @@ gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude $(find src io pipeline -type d -printf 
     "$build/libmilnce_cli.a" "$build/libmilnce.a" $(pkg-config --libs openblas) -fopenmp -lm -o "$exe"
 py=/usr/bin/python3
 export OMP_NUM_THREADS=2
-read -r _ score speak < <("$build/bench_gemm_peak" | sed -n 1p)
-read -r _ bpeak < <("$build/bench_gemm_peak" | sed -n 2p)
+peaks=$("$build/bench_gemm_peak")
+read -r _ score speak <<<"$(sed -n 1p <<<"$peaks")"
+read -r _ bpeak <<<"$(sed -n 2p <<<"$peaks")"
 echo "GEMM peak here (1536^3, 2 threads): sgemm $speak GFLOP/s (kernel $score), milnce bf16 $bpeak GFLOP/s"
 have_bf16=0
 [ "${bpeak%.*}" -gt 0 ] && have_bf16=1

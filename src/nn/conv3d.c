@@ -19,7 +19,9 @@
  * weight-gradient copies.
  * Precision (cfg.prec, src/nn/gemm.h): bf16 runs every GEMM here on milnce's own single-threaded
  * bf16 kernel, so units always run in parallel and each thread's workspace slice also holds the
- * kernel's packed panels. The direct stem kernels stay fp32 (3 input channels: a small share). */
+ * kernel's packed panels, plus one region for the weights packed once per pass. AUTO sends the
+ * stems to the GEMM path too in bf16: the direct kernels are fp32 (a forced DIRECT runs them in
+ * fp32 whatever the precision). */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
@@ -164,8 +166,8 @@ size_t milnce_conv3d_workspace_floats(const milnce_conv3d_cfg *c, int B, int T, 
 
 /* Columns of output rows [r0, r1) (r = to*Ho + ho) of nb consecutive samples of in, each
  * (c_in, T, H, W): col (K, nb*(r1-r0)*Wo), sample-major columns. Out-of-input taps are 0. */
-COPY_KERNEL static void vol2col(float *col, const float *in, const milnce_conv3d_cfg *c, int nb, int r0,
-                    int r1, int T, int H, int W, int Ho, int Wo) {
+COPY_KERNEL static void vol2col(float *col, const float *in, const milnce_conv3d_cfg *c, int nb,
+                                int r0, int r1, int T, int H, int W, int Ho, int Wo) {
     const int ksz = c->kt * c->kh * c->kw;
     const int K = c->c_in * ksz, sw = c->sw;
     const size_t Pin = (size_t)T * H * W, cols = (size_t)(r1 - r0) * Wo;
@@ -206,8 +208,8 @@ COPY_KERNEL static void vol2col(float *col, const float *in, const milnce_conv3d
 }
 
 /* din (nb samples of (c_in,T,H,W)) += col2vol of dcol laid out as vol2col's col. */
-COPY_KERNEL static void col2vol_add(float *din, const float *dcol, const milnce_conv3d_cfg *c, int nb, int r0,
-                        int r1, int T, int H, int W, int Ho, int Wo) {
+COPY_KERNEL static void col2vol_add(float *din, const float *dcol, const milnce_conv3d_cfg *c,
+                                    int nb, int r0, int r1, int T, int H, int W, int Ho, int Wo) {
     const int ksz = c->kt * c->kh * c->kw;
     const int K = c->c_in * ksz, sw = c->sw;
     const size_t Pin = (size_t)T * H * W, cols = (size_t)(r1 - r0) * Wo;

@@ -157,28 +157,30 @@ BF16_TARGET static void pack_rows(uint32_t *dst, int R, const float *src, size_t
     }
 }
 
-/* Pack op(B) rows [k0, k0+kc), columns [j0, j0+nc) into NR-wide panels dst[panel][p][j]. */
-BF16_TARGET static void pack_b(uint32_t *dst, const float *B, int ldb, int transB, int k0, int kc,
-                               int j0, int nc) {
+/* Pack an operand's rows [k0, k0+kc) of k and its lines [l0, l0+len) (rows of op(A), columns
+ * of op(B)) into R-wide panels dst[panel][p][l]. by_k: element (k, l) is X[k*ld + l] (op(A)
+ * transposed, op(B) as stored), else X[l*ld + k]. */
+BF16_TARGET static void pack_panels(uint32_t *dst, int R, const float *X, int ld, int by_k, int k0,
+                                    int kc, int l0, int len) {
     const int kp = (kc + 1) / 2;
-    for (int jp = 0; jp < nc; jp += NR) {
-        const int w = nc - jp < NR ? nc - jp : NR;
-        uint32_t *d = dst + (size_t)(jp / NR) * kp * NR;
-        if (transB) pack_lines(d, NR, B + (size_t)(j0 + jp) * ldb + k0, (size_t)ldb, w, kc);
-        else pack_rows(d, NR, B + (size_t)k0 * ldb + j0 + jp, (size_t)ldb, w, kc);
+    for (int lp = 0; lp < len; lp += R) {
+        const int w = len - lp < R ? len - lp : R;
+        uint32_t *d = dst + (size_t)(lp / R) * kp * R;
+        if (by_k) pack_rows(d, R, X + (size_t)k0 * ld + l0 + lp, (size_t)ld, w, kc);
+        else pack_lines(d, R, X + (size_t)(l0 + lp) * ld + k0, (size_t)ld, w, kc);
     }
 }
 
-/* Pack op(A) rows [i0, i0+mc), k [k0, k0+kc) into MR-row panels dst[panel][p][i]. */
-BF16_TARGET static void pack_a(uint32_t *dst, const float *A, int lda, int transA, int i0, int mc,
-                               int k0, int kc) {
-    const int kp = (kc + 1) / 2;
-    for (int ip = 0; ip < mc; ip += MR) {
-        const int h = mc - ip < MR ? mc - ip : MR;
-        uint32_t *d = dst + (size_t)(ip / MR) * kp * MR;
-        if (transA) pack_rows(d, MR, A + (size_t)k0 * lda + i0 + ip, (size_t)lda, h, kc);
-        else pack_lines(d, MR, A + (size_t)(i0 + ip) * lda + k0, (size_t)lda, h, kc);
-    }
+/* op(B) rows [k0, k0+kc), columns [j0, j0+nc) in NR-wide panels. */
+static void pack_b(uint32_t *dst, const float *B, int ldb, int transB, int k0, int kc, int j0,
+                   int nc) {
+    pack_panels(dst, NR, B, ldb, !transB, k0, kc, j0, nc);
+}
+
+/* op(A) rows [i0, i0+mc), k [k0, k0+kc) in MR-row panels. */
+static void pack_a(uint32_t *dst, const float *A, int lda, int transA, int i0, int mc, int k0,
+                   int kc) {
+    pack_panels(dst, MR, A, lda, transA, k0, kc, i0, mc);
 }
 
 /* C tile (m <= MR, n <= NR) = alpha * a-panel . b-panel + beta * C over kp pairs. first: this
